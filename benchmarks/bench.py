@@ -1,0 +1,518 @@
+"""Benchmark cmdrun against the standard library, as ratios measured in one run.
+
+Usage::
+
+    python benchmarks/bench.py [--quick] [--check]
+
+Three things are measured, each against the obvious stdlib baseline:
+
+1. **Per-call overhead**: ``cmdrun.run(["true"])`` against
+   ``subprocess.run(["true"], capture_output=True)``. Almost all of the time is fork/exec and
+   the child itself, so this shows what cmdrun's extra work (argument checks, process group,
+   pidfd, poll loop) costs per call. The two are timed in alternating blocks (A,B then B,A in
+   the next round) and the ratio is taken between the medians of the per-call block times.
+   Peers (asyncio, plumbum, sh, invoke, pexpect) are shown for context, each timed the same
+   way against its own interleaved ``subprocess.run`` blocks.
+2. **Capturing 256 MiB of stdout** (``head -c 268435456 /dev/zero``): throughput and peak
+   memory. Each capture runs in a fresh Python process, so the memory high-water mark belongs
+   to that one capture. The child records ``ru_maxrss`` before and after the capture; the
+   growth divided by the output size says how many copies of the output were alive at once
+   (``subprocess.run`` joins a list of chunks, so it briefly holds about two). On Linux a
+   process inherits the RSS high-water mark of whoever exec'd it, so the child is started
+   through ``/bin/sh`` (which forks rather than execs) to make its counter start from its
+   own, small, memory; ``VmHWM`` from ``/proc/self/status`` is recorded as a cross-check.
+3. **Import time**: ``python -c "import cmdrun"`` against ``python -c "import subprocess"``,
+   timed as whole processes (what a CLI tool built on cmdrun pays at start-up). It also
+   checks that ``import cmdrun`` leaves ``pexpect`` unimported.
+
+Why ratios and not absolute times: absolute numbers depend on the machine, its load and the
+kernel, and the machines this runs on are small and noisy. Both sides of each ratio are
+measured in the same run, interleaved, so drift and background load hit both about equally
+and the ratio stays comparable across machines and runs. Medians of repeated runs discard the
+occasional outlier (a preempted round, a page-cache miss).
+
+The table is printed to stdout as Markdown. With ``--check`` the exit status is 1 when a
+target is missed; without it the script always exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cmdrun
+
+CAPTURE_SIZE = 256 * 1024 * 1024
+TRUE = ["true"]
+
+#: A block runs the measured operation ``n`` times.
+Block = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the result table."""
+
+    name: str
+    shown: str
+    target: str = ""
+    passed: bool | None = None  # None: context only, no target
+    details: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How many repetitions each measurement gets."""
+
+    overhead_rounds: int
+    overhead_calls: int
+    peer_rounds: int
+    peer_baseline_calls: int
+    capture_repeats: int
+    import_repeats: int
+
+
+FULL = Settings(
+    overhead_rounds=15,
+    overhead_calls=200,
+    peer_rounds=7,
+    peer_baseline_calls=100,
+    capture_repeats=5,
+    import_repeats=30,
+)
+QUICK = Settings(
+    overhead_rounds=7,
+    overhead_calls=100,
+    peer_rounds=3,
+    peer_baseline_calls=50,
+    capture_repeats=3,
+    import_repeats=12,
+)
+
+
+def within(value: float, op: str, limit: float) -> bool:
+    """Whether ``value`` meets a target written as ``op limit`` (``<=`` or ``>=``)."""
+    return value <= limit if op == "<=" else value >= limit
+
+
+def ratio_row(name: str, value: float, op: str, limit: float, details: str) -> Row:
+    """A table row for a ratio that has a target."""
+    return Row(name, f"{value:.2f}", f"{op} {limit:.2f}", within(value, op, limit), details)
+
+
+def spread(values: list[float]) -> str:
+    """The interquartile range of ``values``, as a noise indicator."""
+    if len(values) < 4:
+        return f"{min(values):.2f}-{max(values):.2f}"
+    q = statistics.quantiles(values, n=4)
+    return f"{q[0]:.2f}-{q[2]:.2f}"
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Per-call overhead
+
+
+def repeat(fn: Callable[[], object]) -> Block:
+    """A block that calls ``fn`` ``n`` times."""
+
+    def block(n: int) -> None:
+        for _ in range(n):
+            fn()
+
+    return block
+
+
+def interleaved(
+    a: Block, n_a: int, b: Block, n_b: int, rounds: int
+) -> tuple[list[float], list[float]]:
+    """Per-call seconds of ``a`` and ``b`` for each round, timed in alternating blocks.
+
+    Odd rounds run ``b`` first, so neither side always follows the other.
+    """
+    a(1)  # warm up: imports, page cache, PATH lookups
+    b(1)
+    times_a: list[float] = []
+    times_b: list[float] = []
+    for r in range(rounds):
+        order = ((a, n_a, times_a), (b, n_b, times_b))
+        for block, n, out in order if r % 2 == 0 else order[::-1]:
+            gc.collect()
+            start = time.perf_counter()
+            block(n)
+            out.append((time.perf_counter() - start) / n)
+    return times_a, times_b
+
+
+def compare(
+    a: Block, n_a: int, b: Block, n_b: int, rounds: int
+) -> tuple[float, float, float, list[float]]:
+    """Median per-call times of ``a`` and ``b``, their ratio, and the per-round ratios."""
+    times_a, times_b = interleaved(a, n_a, b, n_b, rounds)
+    med_a, med_b = statistics.median(times_a), statistics.median(times_b)
+    per_round = [x / y for x, y in zip(times_a, times_b, strict=True)]
+    return med_a, med_b, med_a / med_b, per_round
+
+
+def subprocess_true() -> None:
+    subprocess.run(TRUE, capture_output=True, check=True)
+
+
+def cmdrun_true() -> None:
+    cmdrun.run(TRUE)
+
+
+def asyncio_block() -> Block:
+    async def one() -> None:
+        proc = await asyncio.create_subprocess_exec(
+            *TRUE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        await proc.communicate()
+
+    async def many(n: int) -> None:
+        for _ in range(n):
+            await one()
+
+    def block(n: int) -> None:
+        asyncio.run(many(n))  # one event loop per block, not per call
+
+    return block
+
+
+def plumbum_block() -> Block:
+    from plumbum import local
+
+    def one() -> None:
+        local["true"]()  # the lookup is part of the idiom, so it is timed too
+
+    return repeat(one)
+
+
+def sh_block() -> Block:
+    import sh
+
+    def one() -> None:
+        sh.true()
+
+    return repeat(one)
+
+
+def invoke_block() -> Block:
+    import invoke
+
+    def one() -> None:
+        invoke.run("true", hide=True)
+
+    return repeat(one)
+
+
+def pexpect_block(no_delay: bool) -> Block:
+    import pexpect
+
+    def one() -> None:
+        child = pexpect.spawn("true")
+        if no_delay:
+            # pexpect 4.x does not pass its own ``delayafterclose`` on to ptyprocess, whose
+            # close() is the one that sleeps: set both.
+            child.delayafterclose = 0
+            child.ptyproc.delayafterclose = 0
+        child.expect(pexpect.EOF)
+        child.close()
+
+    return repeat(one)
+
+
+#: name, factory, calls per block. Slow peers get fewer calls so each takes about a second.
+PEERS: list[tuple[str, Callable[[], Block], int]] = [
+    ("asyncio create_subprocess_exec + communicate", asyncio_block, 200),
+    ('plumbum `local["true"]()`', plumbum_block, 100),
+    ("sh `sh.true()`", sh_block, 50),
+    ('invoke `run("true", hide=True)`', invoke_block, 10),
+    ("pexpect spawn + expect(EOF) + close (defaults)", lambda: pexpect_block(False), 3),
+    ("pexpect spawn + expect(EOF) + close (delayafterclose=0)", lambda: pexpect_block(True), 40),
+]
+
+
+def bench_overhead(s: Settings) -> list[Row]:
+    ours, base, ratio, per_round = compare(
+        repeat(cmdrun_true),
+        s.overhead_calls,
+        repeat(subprocess_true),
+        s.overhead_calls,
+        s.overhead_rounds,
+    )
+    rows = [
+        ratio_row(
+            "per-call overhead: cmdrun.run / subprocess.run (`true`)",
+            ratio,
+            "<=",
+            1.10,
+            f"{ours * 1e6:.0f} vs {base * 1e6:.0f} us/call; per-round ratio IQR "
+            f"{spread(per_round)}; {s.overhead_rounds} rounds x {s.overhead_calls} calls",
+        )
+    ]
+    for name, factory, calls in PEERS:
+        label = f"context: {name} / subprocess.run"
+        try:
+            block = factory()
+        except ImportError:
+            rows.append(Row(label, "not installed"))
+            continue
+        try:
+            peer, base, ratio, per_round = compare(
+                block, calls, repeat(subprocess_true), s.peer_baseline_calls, s.peer_rounds
+            )
+        except Exception as exc:  # a broken peer must not sink the benchmark
+            rows.append(Row(label, "error", details=f"{type(exc).__name__}: {exc}"[:120]))
+            continue
+        rows.append(
+            Row(
+                label,
+                f"{ratio:.2f}",
+                details=f"{peer * 1e6:.0f} vs {base * 1e6:.0f} us/call; per-round IQR "
+                f"{spread(per_round)}; {s.peer_rounds} rounds x {calls} calls",
+            )
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Capturing 256 MiB
+
+
+CAPTURE_CHILD = """
+import json, resource, sys, time
+
+mode, size = sys.argv[1], int(sys.argv[2])
+cmd = ["head", "-c", str(size), "/dev/zero"]
+
+
+def hwm_kib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return -1
+
+
+if mode == "cmdrun":
+    import cmdrun
+
+    def capture():
+        # Only the bytes, never .stdout: decoding would add a second copy.
+        return len(cmdrun.run(cmd).stdout_bytes)
+else:
+    import subprocess
+
+    def capture():
+        return len(subprocess.run(cmd, capture_output=True, check=True).stdout)
+
+rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+hwm0 = hwm_kib()
+start = time.perf_counter()
+n = capture()  # the result (and its buffer) is released right here
+elapsed = time.perf_counter() - start
+rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+hwm1 = hwm_kib()
+print(json.dumps({"n": n, "elapsed": elapsed, "rss0": rss0, "rss1": rss1,
+                  "hwm0": hwm0, "hwm1": hwm1}))
+"""
+
+
+def capture_once(mode: str, size: int) -> dict[str, float]:
+    """Run one capture in a fresh interpreter and return what it measured."""
+    argv = [sys.executable, "-c", CAPTURE_CHILD, mode, str(size)]
+    # Through sh, which forks: an exec'd child would start with our RSS high-water mark.
+    script = shlex.join(argv) + '; exit "$?"'
+    proc = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{mode} capture child failed:\n{proc.stderr}")
+    data: dict[str, float] = json.loads(proc.stdout)
+    if data["n"] != size:
+        raise RuntimeError(f"{mode} captured {data['n']} bytes, expected {size}")
+    return data
+
+
+def bench_capture(s: Settings) -> list[Row]:
+    subprocess.run(["head", "-c", "1", "/dev/zero"], capture_output=True, check=True)
+    results: dict[str, list[dict[str, float]]] = {"cmdrun": [], "subprocess": []}
+    for r in range(s.capture_repeats):
+        modes = ["cmdrun", "subprocess"]
+        for mode in modes if r % 2 == 0 else modes[::-1]:
+            results[mode].append(capture_once(mode, CAPTURE_SIZE))
+
+    def med(mode: str, key: str) -> float:
+        return statistics.median(d[key] for d in results[mode])
+
+    def growth(mode: str, before: str, after: str) -> float:
+        return statistics.median(
+            (d[after] - d[before]) * 1024 / CAPTURE_SIZE for d in results[mode]
+        )
+
+    t_ours, t_base = med("cmdrun", "elapsed"), med("subprocess", "elapsed")
+    mib = CAPTURE_SIZE / 2**20
+    rows = [
+        ratio_row(
+            "256 MiB capture: throughput cmdrun / subprocess.run",
+            t_base / t_ours,
+            ">=",
+            1.2,
+            f"{mib / t_ours:.0f} vs {mib / t_base:.0f} MiB/s "
+            f"({t_ours:.3f} vs {t_base:.3f} s); {s.capture_repeats} fresh processes each",
+        )
+    ]
+    for mode, label in (("cmdrun", "cmdrun.run"), ("subprocess", "subprocess.run")):
+        value = growth(mode, "rss0", "rss1")
+        check = growth(mode, "hwm0", "hwm1")
+        details = (
+            f"ru_maxrss {med(mode, 'rss0') / 1024:.0f} -> {med(mode, 'rss1') / 1024:.0f} MiB; "
+            f"VmHWM growth {check:.2f}x"
+        )
+        if abs(value - check) > 0.05:
+            details += " (ru_maxrss and VmHWM disagree: baseline inherited?)"
+        name = f"256 MiB capture: peak RSS growth / output size, {label}"
+        if mode == "cmdrun":
+            rows.append(ratio_row(name, value, "<=", 1.25, details))
+        else:
+            rows.append(Row(name, f"{value:.2f}", details="context (about 2 expected); " + details))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Import time
+
+
+def run_python(code: str, env: dict[str, str] | None) -> float:
+    """Seconds to run ``python -c code`` as a whole process."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], stdout=subprocess.DEVNULL, env=env, check=True)
+    return time.perf_counter() - start
+
+
+def cached_env(cache_dir: str) -> dict[str, str]:
+    """Our environment, but with bytecode caching on, into ``cache_dir`` (not into src/)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = cache_dir
+    return env
+
+
+def bench_import(s: Settings) -> list[Row]:
+    ours_code, base_code = "import cmdrun", "import subprocess"
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="cmdrun-bench-pyc-") as cache_dir:
+        # "cached" is what an installed package gets: .pyc files for cmdrun as for the
+        # stdlib (both read from the same fresh prefix, filled by the warm-up runs). With
+        # PYTHONDONTWRITEBYTECODE set, an editable install recompiles cmdrun from source in
+        # every process while the stdlib has its .pyc files: measured too, as context.
+        variants: dict[str, dict[str, str] | None] = {"cached": cached_env(cache_dir)}
+        if sys.flags.dont_write_bytecode:
+            variants["inherited"] = None
+        jobs = [(v, code) for v in variants for code in (ours_code, base_code)]
+        times: dict[tuple[str, str], list[float]] = {job: [] for job in jobs}
+        for _ in range(2):  # warm up: fill the bytecode cache and the page cache
+            for variant, code in jobs:
+                run_python(code, variants[variant])
+        for r in range(s.import_repeats):
+            for variant, code in jobs if r % 2 == 0 else jobs[::-1]:
+                times[variant, code].append(run_python(code, variants[variant]))
+
+    for variant in variants:
+        ours, base = times[variant, ours_code], times[variant, base_code]
+        t_ours, t_base = statistics.median(ours), statistics.median(base)
+        details = (
+            f"{t_ours * 1e3:.1f} vs {t_base * 1e3:.1f} ms per process; per-pair ratio IQR "
+            f"{spread([x / y for x, y in zip(ours, base, strict=True)])}; "
+            f"{s.import_repeats} runs each"
+        )
+        name = "import time: `python -c 'import cmdrun'` / `... 'import subprocess'`"
+        if variant == "cached":
+            rows.append(ratio_row(name + " (.pyc cached)", t_ours / t_base, "<=", 1.5, details))
+        else:
+            note = "context: PYTHONDONTWRITEBYTECODE is set, cmdrun compiled from source each time"
+            rows.append(
+                Row(
+                    name + " (env as inherited)",
+                    f"{t_ours / t_base:.2f}",
+                    "",
+                    None,
+                    f"{note}; {details}",
+                )
+            )
+
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys, cmdrun; print('pexpect' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = probe.stdout.strip()
+    rows.append(
+        Row(
+            "`pexpect` in sys.modules after `import cmdrun`",
+            loaded,
+            "False",
+            loaded == "False",
+            "pexpect must be imported lazily",
+        )
+    )
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def table(rows: list[Row]) -> str:
+    """The rows as a Markdown table."""
+    lines = [
+        "| Measurement | Ratio | Target | Pass | Details |",
+        "|---|---:|---:|:---:|---|",
+    ]
+    for row in rows:
+        verdict = "" if row.passed is None else ("PASS" if row.passed else "**FAIL**")
+        lines.append(f"| {row.name} | {row.shown} | {row.target} | {verdict} | {row.details} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (about 30 s)")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    args = parser.parse_args(argv)
+    settings = QUICK if args.quick else FULL
+
+    started = time.perf_counter()
+    rows: list[Row] = []
+    for section in (bench_overhead, bench_capture, bench_import):
+        section_start = time.perf_counter()
+        rows += section(settings)
+        print(
+            f"{section.__name__} done in {time.perf_counter() - section_start:.1f} s",
+            file=sys.stderr,
+        )
+
+    print(
+        f"cmdrun {cmdrun.__version__}, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs; "
+        f"{'quick' if args.quick else 'full'} run, {time.perf_counter() - started:.0f} s; "
+        "ratios of medians measured in this run\n"
+    )
+    print(table(rows))
+    missed = [row.name for row in rows if row.passed is False]
+    if missed:
+        print("\nTargets missed:\n" + "\n".join(f"- {name}" for name in missed))
+    return 1 if args.check and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""The kill policy: the one place in cmdrun that decides to send signals.
+
+Every child runs as the leader of its own session and process group. To stop it:
+
+1. send the first signal (SIGTERM; SIGINT when the parent got Ctrl-C) to the whole group,
+   followed by SIGCONT so that a stopped (SIGSTOP/SIGTSTP) member wakes up to handle it;
+2. wait, on a monotonic deadline, up to ``grace`` seconds for the leader to exit and the group
+   to empty;
+3. send SIGKILL to the group if anything is left (SIGKILL also ends a stopped process);
+4. always reap the leader, so no zombie is left behind.
+
+Limits, by design of POSIX process groups: a descendant that called ``setsid``/``setpgid``
+has left the group and is not reached. cmdrun never waits for such a process: it stops
+reading the pipes it may hold open (see :mod:`cmdrun._engine`) and leaves it running.
+
+:class:`GroupStopper` is a small state machine, so the same policy can be driven by the
+blocking engine, by :func:`stop_now`, and by event loops, without a second copy.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from subprocess import Popen
+from typing import Any
+
+from ._platform import group_alive, signal_group
+
+
+class GroupStopper:
+    """Stops one process group: first signal, then SIGKILL once ``grace`` has passed."""
+
+    __slots__ = ("deadline", "grace", "killed", "pgid", "started")
+
+    def __init__(self, pgid: int, grace: float) -> None:
+        self.pgid = pgid
+        self.grace = grace
+        self.started = False
+        self.killed = False
+        self.deadline = float("inf")
+
+    def begin(self, first: int = signal.SIGTERM) -> None:
+        """Send the first signal to the group and start the grace period (once)."""
+        if self.started:
+            return
+        self.started = True
+        self.deadline = time.monotonic() + self.grace
+        signal_group(self.pgid, first)
+        signal_group(self.pgid, signal.SIGCONT)
+
+    def kill(self) -> None:
+        """Send SIGKILL to the group (once)."""
+        if not self.killed:
+            self.killed = True
+            signal_group(self.pgid, signal.SIGKILL)
+
+    def finished(self, leader_reaped: bool) -> bool:
+        """Whether nothing is left to wait for; escalates to SIGKILL at the deadline.
+
+        Call it only once the leader has been reaped: until then the leader's pid holds the
+        group id, so an empty group cannot be told apart from a zombie leader.
+        """
+        if not leader_reaped:
+            if time.monotonic() >= self.deadline:
+                self.kill()
+            return False
+        if self.killed or not group_alive(self.pgid):
+            return True
+        if time.monotonic() >= self.deadline:
+            self.kill()
+            return True
+        return False
+
+
+def stop_now(proc: Popen[Any], grace: float, first: int = signal.SIGTERM) -> None:
+    """Stop ``proc``'s group by the policy above and reap ``proc``, blocking.
+
+    Used when the parent itself is leaving (an exception, Ctrl-C, a closed session). A second
+    Ctrl-C while waiting skips the rest of the grace period and kills at once.
+    """
+    stopper = GroupStopper(proc.pid, grace)
+    stopper.begin(first)
+    pause = 0.001
+    try:
+        while not stopper.finished(proc.poll() is not None):
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+    except BaseException:
+        stopper.kill()
+        raise
+    finally:
+        if proc.returncode is None:
+            stopper.kill()
+            proc.wait()

@@ -1,0 +1,146 @@
+"""Everything that depends on the operating system, in one place (POSIX; Linux extras).
+
+The rest of cmdrun calls these functions and never ``os.killpg``, ``fcntl`` or
+``os.pidfd_open`` directly. Linux-only features degrade gracefully elsewhere:
+without ``pidfd_open`` the engine polls ``waitpid``; without ``F_SETPIPE_SZ`` pipes keep
+their default size.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+
+from ._errors import CmdrunError, CommandNotExecutable, CommandNotFound
+
+#: Popen's ``start_new_session``: the child leads a new session and process group, so one
+#: signal to the group reaches it and every descendant that does not leave the group itself.
+#: CPython keeps its fast vfork path with this option (it would not with ``preexec_fn``).
+NEW_SESSION = True
+
+#: The largest pipe buffer an unprivileged process may ask for by default on Linux.
+BIG_PIPE = 1 << 20
+_F_SETPIPE_SZ: int | None = getattr(
+    fcntl, "F_SETPIPE_SZ", 1031 if os.uname().sysname == "Linux" else None
+)
+
+HAS_PIDFD = hasattr(os, "pidfd_open")
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    """Send ``sig`` to process group ``pgid``; return False if the group no longer exists."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member became setuid; the rest of the group was signalled
+        return True
+    return True
+
+
+def _proc_group_has_live_member(pgid: int) -> bool:
+    """Scan /proc for a member of ``pgid`` that is not a zombie."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:  # exited meanwhile
+            continue
+        # Fields after the command name (which may contain spaces and parentheses).
+        fields = stat[stat.rfind(b")") + 2 :].split(b" ", 3)
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
+
+
+_HAS_PROC = os.path.isdir("/proc/self")
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether group ``pgid`` still has a member that is not a zombie.
+
+    Orphaned members are reparented to PID 1, and not every init reaps them (container
+    and VM inits often do not): counting zombies would keep cmdrun waiting for processes
+    that are already dead. Where /proc exists it is scanned, but only after the cheap
+    ``killpg(pgid, 0)`` found the group.
+    """
+    if not signal_group(pgid, 0):
+        return False
+    return _proc_group_has_live_member(pgid) if _HAS_PROC else True
+
+
+def exit_fd(pid: int) -> int | None:
+    """A file descriptor that becomes readable when ``pid`` exits, or None if unsupported."""
+    if not HAS_PIDFD:
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except OSError:  # old kernel (ENOSYS) or the process is already gone
+        return None
+
+
+def enlarge_pipe(fd: int, size: int = BIG_PIPE) -> None:
+    """Grow a pipe's kernel buffer so a fast writer blocks less often (best effort)."""
+    if _F_SETPIPE_SZ is None:
+        return
+    try:
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, size)
+    except OSError:
+        pass
+
+
+def set_nonblocking(fd: int) -> None:
+    """Make writes to ``fd`` return short instead of blocking."""
+    os.set_blocking(fd, False)
+
+
+def _interpreter(path: str) -> str | None:
+    """The program named on a script's ``#!`` line, if it has one."""
+    try:
+        with open(path, "rb") as f:
+            head = f.readline(256)
+    except OSError:
+        return None
+    if not head.startswith(b"#!"):
+        return None
+    words = head[2:].strip().split()
+    return os.fsdecode(words[0]) if words else ""
+
+
+def _locate(program: str, env_path: str | None) -> str | None:
+    if "/" in program:
+        return program if os.path.exists(program) else None
+    for directory in (env_path or os.defpath).split(os.pathsep):
+        candidate = os.path.join(directory or ".", program)
+        if os.path.exists(candidate):
+            return candidate
+    return None
+
+
+def explain_exec_error(exc: OSError, program: str, env_path: str | None) -> CmdrunError:
+    """Turn the OSError that ``exec`` raised into the cmdrun error that says why.
+
+    Called only after a failed start, so the extra ``stat`` calls cost nothing on success.
+    """
+    found = _locate(program, env_path)
+    if found is None:
+        return CommandNotFound(program, env_path)
+    if os.path.isdir(found):
+        return CommandNotExecutable(program, "is a directory", exc.errno or errno.EACCES, found)
+    if exc.errno == errno.ENOENT:
+        interp = _interpreter(found)
+        detail = f"{found} starts with #!{interp}" if interp else found
+        return CommandNotExecutable(program, "interpreter not found", errno.ENOENT, detail)
+    if exc.errno == errno.ENOEXEC:
+        return CommandNotExecutable(program, "exec format error", errno.ENOEXEC, found)
+    if exc.errno == errno.EACCES:
+        return CommandNotExecutable(program, "permission denied", errno.EACCES, found)
+    return CommandNotExecutable(program, exc.strerror or str(exc), exc.errno or 0, found)
+
+
+def path_of(env: dict[str, str] | None) -> str | None:
+    """The PATH that will be searched for the program (the child's, as exec uses it)."""
+    return (env if env is not None else os.environ).get("PATH", os.defpath)

@@ -1,0 +1,160 @@
+"""The immutable record of one finished command."""
+
+from __future__ import annotations
+
+import shlex
+import signal as _signal
+from typing import Any
+
+from ._errors import CommandFailed, CommandTimedOut
+
+_REPR_CHARS = 60
+
+
+def _short(data: bytes, encoding: str, errors: str) -> str:
+    # Decode only a prefix: repr() of a 1 GiB result must stay cheap.
+    if len(data) <= _REPR_CHARS:
+        return repr(data.decode(encoding, errors))
+    head = data[: _REPR_CHARS * 4].decode(encoding, errors)[:_REPR_CHARS]
+    return f"{head!r}... ({len(data)} bytes)"
+
+
+_FIELDS = (
+    "args",
+    "returncode",
+    "stdout_bytes",
+    "stderr_bytes",
+    "pid",
+    "duration",
+    "timed_out",
+    "timeout",
+    "encoding",
+    "errors",
+)
+
+
+class Result:
+    """What a command did: exit status, output, timing. Immutable.
+
+    Field names follow :class:`subprocess.CompletedProcess`, so ported code reads the same.
+    ``stdout``/``stderr`` are text, decoded on first access from the exact bytes kept in
+    ``stdout_bytes``/``stderr_bytes`` (so a 1 GiB capture is not held twice unless asked).
+    (A plain slotted class rather than a dataclass: ``import dataclasses`` alone would
+    double the time ``import cmdrun`` takes.)
+
+    Attributes:
+        args: the argv that was executed (with ``shell=True``: ``/bin/sh -c CMD``).
+        returncode: the exit status; ``-N`` when killed by signal ``N``, as in subprocess.
+        stdout_bytes: everything the program wrote to stdout (with merged stderr: both).
+        stderr_bytes: everything the program wrote to stderr (empty when merged).
+        pid: the process id the program ran as.
+        duration: wall-clock seconds from start until it was reaped.
+        timed_out: True when cmdrun stopped it because the timeout expired.
+        timeout: the timeout it ran with, in seconds (None: no limit).
+        encoding: the codec ``stdout``/``stderr`` are decoded with.
+        errors: the codec error handler (``"replace"`` by default: decoding never raises).
+    """
+
+    __slots__ = (*_FIELDS, "_text")
+
+    args: tuple[str, ...]
+    returncode: int
+    stdout_bytes: bytes
+    stderr_bytes: bytes
+    pid: int
+    duration: float
+    timed_out: bool
+    timeout: float | None
+    encoding: str
+    errors: str
+    _text: dict[str, str]
+
+    def __init__(
+        self,
+        args: tuple[str, ...],
+        returncode: int,
+        *,
+        stdout_bytes: bytes = b"",
+        stderr_bytes: bytes = b"",
+        pid: int = 0,
+        duration: float = 0.0,
+        timed_out: bool = False,
+        timeout: float | None = None,
+        encoding: str = "utf-8",
+        errors: str = "replace",
+    ) -> None:
+        values: tuple[object, ...] = (args, returncode, stdout_bytes, stderr_bytes, pid)
+        values += (duration, timed_out, timeout, encoding, errors)
+        for name, value in zip(_FIELDS, values, strict=True):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_text", {})
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Result is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Result is immutable: cannot delete {name!r}")
+
+    def _decode(self, name: str, data: bytes) -> str:
+        text = self._text.get(name)
+        if text is None:
+            text = self._text[name] = data.decode(self.encoding, self.errors)
+        return text
+
+    @property
+    def stdout(self) -> str:
+        """The program's stdout as text."""
+        return self._decode("stdout", self.stdout_bytes)
+
+    @property
+    def stderr(self) -> str:
+        """The program's stderr as text."""
+        return self._decode("stderr", self.stderr_bytes)
+
+    @property
+    def signal(self) -> _signal.Signals | None:
+        """The signal that killed the program, or None if it exited."""
+        if self.returncode >= 0:
+            return None
+        try:
+            return _signal.Signals(-self.returncode)
+        except ValueError:  # a real-time signal with no name
+            return None
+
+    @property
+    def ok(self) -> bool:
+        """True when the program exited with status 0 on its own."""
+        return self.returncode == 0 and not self.timed_out
+
+    def check_returncode(self) -> None:
+        """Raise unless :attr:`ok`.
+
+        Raises:
+            CommandTimedOut: the timeout stopped the program.
+            CommandFailed: it exited non-zero or was killed by a signal.
+        """
+        if self.timed_out:
+            raise CommandTimedOut(self, self.timeout if self.timeout is not None else 0.0)
+        if self.returncode != 0:
+            raise CommandFailed(self)
+
+    def __repr__(self) -> str:
+        parts = [f"args={shlex.join(self.args)!r}", f"returncode={self.returncode}"]
+        if self.signal is not None:
+            parts.append(f"signal={self.signal.name}")
+        if self.timed_out:
+            parts.append("timed_out=True")
+        parts += [
+            f"stdout={_short(self.stdout_bytes, self.encoding, self.errors)}",
+            f"stderr={_short(self.stderr_bytes, self.encoding, self.errors)}",
+            f"duration={self.duration:.3f}",
+        ]
+        return f"Result({', '.join(parts)})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_restore, ({name: getattr(self, name) for name in _FIELDS},))
+
+
+def _restore(fields: dict[str, Any]) -> Result:
+    """Unpickle a :class:`Result` (its constructor takes most fields by keyword)."""
+    return Result(**fields)

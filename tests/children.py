@@ -1,0 +1,203 @@
+"""Child programs for the tests, built in one place.
+
+Each helper returns an argv that runs a small Python script. Scripts that start other
+processes print their pids first (flushed), so tests can check afterwards that every one of
+them is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import textwrap
+import time
+
+PY = sys.executable
+
+
+def py(code: str, *args: str) -> list[str]:
+    """Run ``code`` (dedented) with this interpreter."""
+    return [PY, "-c", textwrap.dedent(code), *args]
+
+
+def echo_stdin() -> list[str]:
+    """Copy stdin to stdout, byte for byte, in 64 KiB reads."""
+    return py(
+        """
+        import os
+        while chunk := os.read(0, 65536):
+            os.write(1, chunk)
+        """
+    )
+
+
+def write_both(out: str, err: str, code: int = 0) -> list[str]:
+    """Write ``out`` to stdout and ``err`` to stderr, then exit with ``code``."""
+    return py(
+        f"""
+        import sys
+        sys.stdout.write({out!r}); sys.stdout.flush()
+        sys.stderr.write({err!r}); sys.stderr.flush()
+        sys.exit({code})
+        """
+    )
+
+
+def interleaved(n: int) -> list[str]:
+    """Alternate unbuffered lines to stdout and stderr, ``n`` of each."""
+    return py(
+        f"""
+        import os
+        for i in range({n}):
+            os.write(1, b"out %d\\n" % i)
+            os.write(2, b"err %d\\n" % i)
+        """
+    )
+
+
+def write_bytes(data: bytes, pause: float = 0.0) -> list[str]:
+    """Write ``data`` to stdout one byte at a time, pausing between bytes."""
+    return py(
+        f"""
+        import os, time
+        for b in {data!r}:
+            os.write(1, bytes([b]))
+            time.sleep({pause})
+        """
+    )
+
+
+def ignore_term_and_hang() -> list[str]:
+    """Print a line, ignore SIGTERM, hang."""
+    return py(
+        """
+        import signal, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("partial", flush=True)
+        time.sleep(60)
+        """
+    )
+
+
+def stop_self() -> list[str]:
+    """Print a line, then stop itself with SIGSTOP."""
+    return py(
+        """
+        import os, signal
+        print("partial", flush=True)
+        os.kill(os.getpid(), signal.SIGSTOP)
+        """
+    )
+
+
+def tree(n: int, *, ignore_term: bool = False, setsid: bool = False) -> list[str]:
+    """Start ``n`` sleeping children that inherit stdout/stderr, print all pids, hang.
+
+    With ``setsid`` the children leave the process group (cmdrun cannot signal them).
+    """
+    return py(
+        f"""
+        import signal, subprocess, sys, time
+        if {ignore_term}:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        kids = [subprocess.Popen(["sleep", "60"], start_new_session={setsid})
+                for _ in range({n})]
+        print("pids", *[p.pid for p in kids], flush=True)
+        time.sleep(60)
+        """
+    )
+
+
+def close_pipes_and_hang() -> list[str]:
+    """Print a line, close stdout and stderr, keep running."""
+    return py(
+        """
+        import os, time
+        os.write(1, b"partial\\n")
+        os.close(1); os.close(2)
+        time.sleep(60)
+        """
+    )
+
+
+def daemonize(code: int = 0) -> list[str]:
+    """Start a same-group child that keeps the pipes open, print its pid, exit ``code``."""
+    return py(
+        f"""
+        import os, subprocess, sys
+        kid = subprocess.Popen(["sleep", "60"])
+        print("pids", kid.pid, flush=True)
+        os._exit({code})
+        """
+    )
+
+
+def kill_self(sig: int) -> list[str]:
+    """Write to stderr, then die by signal ``sig``."""
+    return py(
+        f"""
+        import os, sys
+        sys.stderr.write("about to die\\n"); sys.stderr.flush()
+        os.kill(os.getpid(), {sig})
+        """
+    )
+
+
+def pids_in(text: str) -> list[int]:
+    """The pids a child printed on its ``pids ...`` line."""
+    for line in text.splitlines():
+        if line.startswith("pids"):
+            return [int(p) for p in line.split()[1:]]
+    raise AssertionError(f"no pids line in {text!r}")
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is running (a zombie counts as dead: init may never reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rfind(b")") + 2 :][:1] != b"Z"
+
+
+def wait_dead(pids: list[int], within: float = 2.0) -> list[int]:
+    """Return the pids still alive after ``within`` seconds (empty when all died)."""
+    end = time.monotonic() + within
+    while True:
+        left = [p for p in pids if alive(p)]
+        if not left or time.monotonic() > end:
+            return left
+        time.sleep(0.02)
+
+
+def reap_leftovers(pids: list[int]) -> None:
+    """Kill processes a test deliberately left running (a setsid grandchild)."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def open_fds() -> set[str]:
+    """This process's open file descriptors, as names."""
+    return set(os.listdir("/proc/self/fd"))
+
+
+def own_children() -> set[int]:
+    """Pids whose parent is this process (zombies included: those would be leaks)."""
+    me = os.getpid()
+    kids = set()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if int(stat[stat.rfind(b")") + 2 :].split()[1]) == me:
+            kids.add(int(name))
+    return kids
