@@ -1,0 +1,280 @@
+"""The pump: one child's I/O and lifetime, driven by a single ``poll`` loop.
+
+Used by every way cmdrun talks to a program (``run``, ``call``, pipe and PTY sessions), so
+the decisions below are made once:
+
+* Output is read with ``os.read`` in chunks that grow from 64 KiB to 1 MiB while a stream
+  keeps its pipe full (the pipe buffer is then enlarged to 1 MiB): few system calls for big
+  outputs, no cost for small ones. Chunks go into an ``io.BytesIO`` whose ``getvalue()``
+  hands its buffer over without a copy, so capturing N bytes costs about N bytes of memory.
+* Input is written without blocking, interleaved with reading, so no amount of input or
+  output can deadlock. A child that exits or closes stdin early is not an error: EPIPE only
+  ends the feeding.
+* The child's exit is watched through a pidfd in the same poll (Linux); elsewhere waitpid
+  is polled every 10 ms.
+* :meth:`Pump.run_to_end`: when the child exits while a descendant still holds the pipes
+  (a daemon it started), wait at most ``drain_timeout`` seconds for the rest of the output,
+  then stop reading. That is not a timeout and the descendant is left alone. On timeout
+  the kill policy (:mod:`cmdrun._kill`) runs inside the same loop, so output written while
+  the program shuts down is still captured; once the group is gone (or was killed), pipes
+  still held by a process that left the group are read for at most ``AFTER_KILL`` seconds
+  more, never waited on.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import select
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from ._kill import GroupStopper
+from ._platform import enlarge_pipe, exit_fd
+
+FIRST_READ = 1 << 16
+MAX_READ = 1 << 20
+WRITE_CHUNK = 1 << 20
+AFTER_KILL = 0.1
+_READ = select.POLLIN | select.POLLHUP | select.POLLERR
+_WRITE = select.POLLOUT | select.POLLERR
+
+
+class Child(Protocol):
+    """The process handle the pump needs (``subprocess.Popen`` is one)."""
+
+    pid: int
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self) -> int: ...
+
+
+DataHook = Callable[[str, bytes], None]
+
+
+class Pump:
+    """Moves bytes between one child and memory, and notices when the child exits.
+
+    Args:
+        child: the started process, leader of its own process group.
+        readers: ``(fd, stream name)`` for each output stream ("stdout", "stderr").
+        writer: the fd input is written to (a pipe, or the PTY master), or None.
+        kill_grace: seconds between the first signal and SIGKILL when stopping the group.
+        on_data: called with ``(stream name, bytes)`` for every chunk read.
+    """
+
+    def __init__(
+        self,
+        child: Child,
+        readers: Sequence[tuple[int, str]],
+        writer: int | None,
+        kill_grace: float,
+        on_data: DataHook | None = None,
+    ) -> None:
+        self.child = child
+        self.on_data = on_data
+        self.captured = {"stdout": io.BytesIO(), "stderr": io.BytesIO()}
+        self.stopper = GroupStopper(child.pid, kill_grace)
+        self._poller = select.poll()
+        self._events: dict[int, int] = {}
+        self._streams: dict[int, str] = {}
+        self._size: dict[int, int] = {}
+        self._pending = memoryview(b"")
+        self._writer = -1 if writer is None else writer
+        self._close_writer_when_done = False
+        for fd, name in readers:
+            self._streams[fd] = name
+            self._size[fd] = FIRST_READ
+            self._watch(fd, _READ)
+        self._exit_fd = exit_fd(child.pid)
+        if self._exit_fd is not None:
+            self._poller.register(self._exit_fd, select.POLLIN)
+
+    # -- registration -------------------------------------------------------------------
+
+    def _watch(self, fd: int, events: int) -> None:
+        old = self._events.get(fd, 0)
+        new = old | events
+        if old == new:
+            return
+        self._events[fd] = new
+        if old:
+            self._poller.modify(fd, new)
+        else:
+            self._poller.register(fd, new)
+
+    def _unwatch(self, fd: int, events: int) -> None:
+        old = self._events.get(fd, 0)
+        new = old & ~events
+        if old == new:
+            return
+        if new:
+            self._events[fd] = new
+            self._poller.modify(fd, new)
+        else:
+            del self._events[fd]
+            self._poller.unregister(fd)
+
+    def _close_fd(self, fd: int) -> None:
+        if fd in self._events:
+            del self._events[fd]
+            self._poller.unregister(fd)
+        self._streams.pop(fd, None)
+        if fd == self._writer:
+            self._writer = -1
+            self._pending = memoryview(b"")
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+    # -- state --------------------------------------------------------------------------
+
+    @property
+    def eof(self) -> bool:
+        """True once every output stream has been read to its end (or abandoned)."""
+        return not self._streams
+
+    @property
+    def exited(self) -> bool:
+        """True once the child has been reaped."""
+        return self.child.returncode is not None
+
+    @property
+    def writable(self) -> bool:
+        """True while input can still be sent."""
+        return self._writer >= 0 and not self._close_writer_when_done
+
+    # -- input --------------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Queue ``data`` for the child's input; it is written as the child reads it."""
+        if self._writer < 0 or not data:
+            return
+        if self._pending:
+            self._pending = memoryview(bytes(self._pending) + data)
+        else:
+            self._pending = memoryview(data)
+            if len(data) > FIRST_READ:
+                enlarge_pipe(self._writer)
+        self._watch(self._writer, _WRITE)
+
+    def close_input(self) -> None:
+        """Close the input pipe once everything queued has been written (the child sees EOF)."""
+        if self._writer < 0:
+            return
+        if self._pending:
+            self._close_writer_when_done = True
+        else:
+            self._close_fd(self._writer)
+
+    def _write(self) -> None:
+        try:
+            written = os.write(self._writer, self._pending[:WRITE_CHUNK])
+        except BlockingIOError:
+            return
+        except OSError:  # EPIPE (Python ignores SIGPIPE), EIO on a PTY: the reader is gone
+            written = len(self._pending)
+        self._pending = self._pending[written:]
+        if not self._pending:
+            if self._close_writer_when_done:
+                self._close_fd(self._writer)
+            elif self._writer >= 0:
+                self._unwatch(self._writer, _WRITE)
+
+    # -- output -------------------------------------------------------------------------
+
+    def _read(self, fd: int) -> None:
+        size = self._size[fd]
+        try:
+            data = os.read(fd, size)
+        except BlockingIOError:
+            return
+        except OSError:  # EIO: a PTY whose other side is closed
+            data = b""
+        if not data:
+            self._close_fd(fd)
+            return
+        name = self._streams[fd]
+        self.captured[name].write(data)
+        if self.on_data is not None:
+            self.on_data(name, data)
+        if len(data) == size and size < MAX_READ:
+            self._size[fd] = size * 4
+            if size == FIRST_READ:
+                enlarge_pipe(fd)
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def _reap(self) -> None:
+        if self._exit_fd is None:
+            self.child.poll()
+            return
+        self.child.wait()
+        self._poller.unregister(self._exit_fd)
+        os.close(self._exit_fd)
+        self._exit_fd = None
+
+    def step(self, until: float) -> None:
+        """Wait until something happens or ``until`` (monotonic) passes, and handle it."""
+        now = time.monotonic()
+        if self._exit_fd is None and self.child.returncode is None:
+            until = min(until, now + 0.01)  # no pidfd: look at waitpid every 10 ms
+        wait = -1 if math.isinf(until) else max(0, math.ceil((until - now) * 1000))
+        for fd, _events in self._poller.poll(wait):
+            if fd == self._exit_fd:
+                self._reap()
+                continue
+            if fd in self._streams:
+                self._read(fd)
+            if fd == self._writer and self._pending:
+                self._write()
+        if self._exit_fd is None and self.child.returncode is None:
+            self.child.poll()
+
+    def run_to_end(self, deadline: float, drain_timeout: float) -> bool:
+        """Pump until the child has exited and its output ended; return True if timed out.
+
+        ``deadline`` is monotonic (``inf`` for none): past it the group is stopped by the
+        kill policy. See the module docstring for how pipes held by descendants are handled.
+        """
+        drain_until = math.inf
+        stopper = self.stopper
+        while True:
+            now = time.monotonic()
+            reaped = self.child.returncode is not None
+            if not reaped and now >= deadline:
+                stopper.begin()
+            if stopper.started:
+                if stopper.finished(reaped):
+                    drain_until = min(drain_until, now + AFTER_KILL)
+                    if self.eof or now >= drain_until:
+                        return True
+            elif reaped:
+                drain_until = min(drain_until, now + drain_timeout)
+                if self.eof or now >= drain_until:
+                    return False
+            if not reaped:
+                until = stopper.deadline if stopper.started else deadline
+            elif stopper.started and not stopper.killed:
+                until = min(stopper.deadline, now + 0.01)  # watching the group empty
+            else:
+                until = drain_until
+            self.step(until)
+
+    def close(self) -> None:
+        """Release every fd; the pipes of a lingering descendant are simply dropped."""
+        for fd in list(self._events):
+            if fd != self._exit_fd:
+                self._close_fd(fd)
+        for fd in list(self._streams):
+            self._close_fd(fd)
+        if self._writer >= 0:
+            self._close_fd(self._writer)
+        if self._exit_fd is not None:
+            os.close(self._exit_fd)
+            self._exit_fd = None
