@@ -1,7 +1,8 @@
 """cmdrun: run external programs from Python, safely.
 
 Timeouts that stop the program and everything it started, input fed without deadlocks,
-output as text without encoding crashes, and errors that say what went wrong.
+output as text without encoding crashes, errors that say what went wrong, and dialogues
+with interactive programs over pipes or a pseudo-terminal.
 """
 
 from ._errors import (
@@ -10,9 +11,14 @@ from ._errors import (
     CommandNotExecutable,
     CommandNotFound,
     CommandTimedOut,
+    ExpectTimeout,
+    UnexpectedEOF,
 )
+from ._match import Match, clean
 from ._result import Result
-from ._run import call, run
+from ._run import TTY_REFUSAL_WINDOW, TTY_REFUSALS, call, run
+from ._secret import Secret
+from ._session import PipeSession, PtySession, Session, spawn
 
 __version__ = "0.1.0"
 
@@ -22,8 +28,19 @@ __all__ = [
     "CommandNotExecutable",
     "CommandNotFound",
     "CommandTimedOut",
+    "ExpectTimeout",
+    "Match",
+    "PipeSession",
+    "PtySession",
     "Result",
+    "Secret",
+    "Session",
+    "TTY_REFUSALS",
+    "TTY_REFUSAL_WINDOW",
+    "UnexpectedEOF",
     "__version__",
     "call",
+    "clean",
     "run",
+    "spawn",
 ]

@@ -7,7 +7,9 @@
         ├── CommandNotFound        (also FileNotFoundError)  program not on PATH / no such file
         ├── CommandNotExecutable   (also OSError)            exists but cannot be executed
         ├── CommandFailed          (also CalledProcessError) non-zero exit or killed by a signal
-        └── CommandTimedOut        (also TimeoutExpired)     the timeout stopped it
+        ├── CommandTimedOut        (also TimeoutExpired)     the timeout stopped it
+        ├── ExpectTimeout          (also TimeoutError)       a session's expect() waited in vain
+        └── UnexpectedEOF          (also EOFError)           the output ended before a match
 
 ``CommandFailed`` and ``CommandTimedOut`` carry the (partial) :class:`~cmdrun.Result` as
 ``.result`` and set the stdlib attributes (``returncode``, ``cmd``, ``output``, ``stderr``,
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import errno
 import shlex
+import signal
 import subprocess
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -76,10 +79,7 @@ class CommandNotExecutable(CmdrunError, OSError):
 
 
 def _describe_exit(result: Result) -> str:
-    sig = result.signal
-    if sig is not None:
-        return f"killed by {sig.name}"
-    return f"exited with status {result.returncode}"
+    return describe_returncode(result.returncode)
 
 
 def _tail(text: str, lines: int = TAIL_LINES) -> str:
@@ -137,3 +137,78 @@ class CommandTimedOut(CmdrunError, subprocess.TimeoutExpired):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.result, self.timeout))
+
+
+def _session_message(head: str, args: Sequence[str], patterns: str, received: str) -> str:
+    return (
+        f"{head}\n  command: {_quote(args)}\n  expected: {patterns}\n"
+        f"  last output: {escape_tail(received)!r}"
+    )
+
+
+def escape_tail(text: str, chars: int = 200) -> str:
+    """The last ``chars`` characters with control characters escaped, for messages."""
+    tail = text[-chars:]
+    prefix = "..." if len(text) > chars else ""
+    return prefix + tail.encode("unicode_escape").decode("ascii")
+
+
+class ExpectTimeout(CmdrunError, TimeoutError):
+    """``expect`` (or ``read``) found nothing matching before its timeout.
+
+    Attributes:
+        patterns: the patterns, as shown in the message.
+        received: the output received and not matched (secrets masked).
+        timeout: the timeout in seconds.
+    """
+
+    def __init__(
+        self, args: Sequence[str], patterns: str, received: str, timeout: float | None
+    ) -> None:
+        self.args_ = tuple(args)
+        self.patterns = patterns
+        self.received = received
+        self.timeout = timeout
+        when = "no timeout" if timeout is None else f"{timeout:g} s"
+        message = _session_message(
+            f"timed out after {when} waiting for output", args, patterns, received
+        )
+        TimeoutError.__init__(self, message)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.args_, self.patterns, self.received, self.timeout))
+
+
+def describe_returncode(returncode: int | None) -> str:
+    """``exited with status N``, ``killed by SIGX`` or ``still running``."""
+    if returncode is None:
+        return "still running"
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exited with status {returncode}"
+
+
+class UnexpectedEOF(CmdrunError, EOFError):
+    """The program's output ended (it exited or closed it) before a pattern matched.
+
+    Attributes:
+        patterns: the patterns, as shown in the message.
+        received: the output received and not matched (secrets masked).
+        returncode: the exit status (``-N`` for signal N), or None if still running.
+    """
+
+    def __init__(
+        self, args: Sequence[str], patterns: str, received: str, returncode: int | None
+    ) -> None:
+        self.args_ = tuple(args)
+        self.patterns = patterns
+        self.received = received
+        self.returncode = returncode
+        head = f"output ended before a match: the program {describe_returncode(returncode)}"
+        EOFError.__init__(self, _session_message(head, args, patterns, received))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.args_, self.patterns, self.received, self.returncode))

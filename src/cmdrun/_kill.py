@@ -21,10 +21,20 @@ from __future__ import annotations
 
 import signal
 import time
-from subprocess import Popen
-from typing import Any
+from typing import Protocol
 
 from ._platform import group_alive, signal_group
+
+
+class Child(Protocol):
+    """The process handle the kill policy needs (``subprocess.Popen`` is one)."""
+
+    pid: int
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self) -> int: ...
 
 
 class GroupStopper:
@@ -72,7 +82,12 @@ class GroupStopper:
         return False
 
 
-def stop_now(proc: Popen[Any], grace: float, first: int = signal.SIGTERM) -> None:
+def interrupt(pgid: int) -> None:
+    """Deliver SIGINT to the group, as Ctrl-C on its terminal would."""
+    signal_group(pgid, signal.SIGINT)
+
+
+def stop_now(proc: Child, grace: float, first: int = signal.SIGTERM) -> None:
     """Stop ``proc``'s group by the policy above and reap ``proc``, blocking.
 
     Used when the parent itself is leaving (an exception, Ctrl-C, a closed session). A second

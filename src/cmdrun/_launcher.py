@@ -10,10 +10,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ._engine import Spec, execute
 from ._result import Result
+
+if TYPE_CHECKING:
+    from ._session import Session
 
 
 class Launcher(Protocol):
@@ -23,12 +26,21 @@ class Launcher(Protocol):
         """Run ``spec`` to completion; raise only for start-up errors."""
         ...
 
+    def spawn(self, spec: Spec) -> Session:
+        """Start ``spec`` for a dialogue."""
+        ...
+
 
 class ProcessLauncher:
     """The real thing: runs the program as a child process."""
 
     def execute(self, spec: Spec) -> Result:
         return execute(spec)
+
+    def spawn(self, spec: Spec) -> Session:
+        from ._session import start_session
+
+        return start_session(spec)
 
 
 _REAL = ProcessLauncher()

@@ -110,14 +110,19 @@ def _interpreter(path: str) -> str | None:
     return os.fsdecode(words[0]) if words else ""
 
 
-def _locate(program: str, env_path: str | None) -> str | None:
+def locate(program: str, env_path: str | None) -> str | None:
+    """Where exec would find ``program``: like ``execvp``, the first executable file on
+    ``env_path``, else the first thing of that name (so the error can say what it is)."""
     if "/" in program:
         return program if os.path.exists(program) else None
+    first = None
     for directory in (env_path or os.defpath).split(os.pathsep):
         candidate = os.path.join(directory or ".", program)
-        if os.path.exists(candidate):
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
-    return None
+        if first is None and os.path.exists(candidate):
+            first = candidate
+    return first
 
 
 def explain_exec_error(exc: OSError, program: str, env_path: str | None) -> CmdrunError:
@@ -125,7 +130,7 @@ def explain_exec_error(exc: OSError, program: str, env_path: str | None) -> Cmdr
 
     Called only after a failed start, so the extra ``stat`` calls cost nothing on success.
     """
-    found = _locate(program, env_path)
+    found = locate(program, env_path)
     if found is None:
         return CommandNotFound(program, env_path)
     if os.path.isdir(found):

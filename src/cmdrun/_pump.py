@@ -29,9 +29,8 @@ import os
 import select
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
-from ._kill import GroupStopper
+from ._kill import Child, GroupStopper
 from ._platform import enlarge_pipe, exit_fd
 
 FIRST_READ = 1 << 16
@@ -40,17 +39,6 @@ WRITE_CHUNK = 1 << 20
 AFTER_KILL = 0.1
 _READ = select.POLLIN | select.POLLHUP | select.POLLERR
 _WRITE = select.POLLOUT | select.POLLERR
-
-
-class Child(Protocol):
-    """The process handle the pump needs (``subprocess.Popen`` is one)."""
-
-    pid: int
-    returncode: int | None
-
-    def poll(self) -> int | None: ...
-
-    def wait(self) -> int: ...
 
 
 DataHook = Callable[[str, bytes], None]

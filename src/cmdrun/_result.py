@@ -30,6 +30,7 @@ _FIELDS = (
     "timeout",
     "encoding",
     "errors",
+    "tty",
 )
 
 
@@ -53,6 +54,8 @@ class Result:
         timeout: the timeout it ran with, in seconds (None: no limit).
         encoding: the codec ``stdout``/``stderr`` are decoded with.
         errors: the codec error handler (``"replace"`` by default: decoding never raises).
+        tty: True when the program ran on a pseudo-terminal (then ``stdout`` holds both
+            streams, with ``\r\n`` line endings).
     """
 
     __slots__ = (*_FIELDS, "_text")
@@ -67,6 +70,7 @@ class Result:
     timeout: float | None
     encoding: str
     errors: str
+    tty: bool
     _text: dict[str, str]
 
     def __init__(
@@ -82,9 +86,10 @@ class Result:
         timeout: float | None = None,
         encoding: str = "utf-8",
         errors: str = "replace",
+        tty: bool = False,
     ) -> None:
         values: tuple[object, ...] = (args, returncode, stdout_bytes, stderr_bytes, pid)
-        values += (duration, timed_out, timeout, encoding, errors)
+        values += (duration, timed_out, timeout, encoding, errors, tty)
         for name, value in zip(_FIELDS, values, strict=True):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "_text", {})
@@ -144,6 +149,8 @@ class Result:
             parts.append(f"signal={self.signal.name}")
         if self.timed_out:
             parts.append("timed_out=True")
+        if self.tty:
+            parts.append("tty=True")
         parts += [
             f"stdout={_short(self.stdout_bytes, self.encoding, self.errors)}",
             f"stderr={_short(self.stderr_bytes, self.encoding, self.errors)}",

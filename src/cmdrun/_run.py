@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import Literal
 
 from ._args import (
     Command,
@@ -19,23 +19,26 @@ from ._args import (
 )
 from ._engine import Spec
 from ._launcher import current_launcher
+from ._log import debug_enabled, log_debug, log_info
+from ._match import Pattern, Reply, Responder
 from ._result import Result
+from ._secret import Secret
 
-if TYPE_CHECKING:
-    import logging
+#: Output that means "I need a terminal", for ``run(tty="auto")``. Strings match
+#: case-insensitively anywhere in stdout or stderr; compiled regexes are searched as given.
+#: Append to this list to teach cmdrun about another program.
+TTY_REFUSALS: list[Pattern] = [
+    "not a tty",
+    "inappropriate ioctl for device",
+    "the input device is not a tty",
+    "a terminal is required",
+    "must be run from a terminal",
+    "failed tty get",
+]
 
-_DEBUG = 10  # logging.DEBUG, without importing logging at import time
-_logger: logging.Logger | None = None
-
-
-def _get_logger() -> logging.Logger:
-    """The ``"cmdrun"`` logger; ``logging`` is imported on first use, not by ``import cmdrun``."""
-    global _logger
-    if _logger is None:
-        import logging
-
-        _logger = logging.getLogger("cmdrun")
-    return _logger
+#: ``run(tty="auto")`` reruns on a PTY only if the refusal came within this many seconds:
+#: a program that refuses a missing terminal does so at start-up, before doing any work.
+TTY_REFUSAL_WINDOW = 5.0
 
 
 def _outcome(result: Result) -> str:
@@ -46,40 +49,74 @@ def _outcome(result: Result) -> str:
         how = f"killed by {result.signal.name}"
     else:
         how = f"exit {result.returncode}"
-    return f"{how} in {result.duration:.3f} s"
+    return f"{how} in {result.duration:.3f} s" + (" on a pty" if result.tty else "")
 
 
 def _execute(spec: Spec) -> Result:
-    logger = _get_logger()
-    debug = logger.isEnabledFor(_DEBUG)
+    debug = debug_enabled()
     if debug:
-        logger.debug("run: %s", shlex.join(spec.args))
+        log_debug("run: %s", shlex.join(spec.args))
     result = current_launcher().execute(spec)
     if debug:
-        logger.debug("done: %s (pid %d): %s", shlex.join(spec.args), result.pid, _outcome(result))
+        log_debug("done: %s (pid %d): %s", shlex.join(spec.args), result.pid, _outcome(result))
     return result
 
 
-def _spec(
+def refused_terminal(result: Result) -> bool:
+    """Whether ``result`` is a program refusing to run without a terminal (see TTY_REFUSALS)."""
+    if result.ok or result.timed_out or result.tty or result.duration > TTY_REFUSAL_WINDOW:
+        return False
+    output = result.stdout + result.stderr
+    lowered = output.lower()
+    for signature in TTY_REFUSALS:
+        if isinstance(signature, str):
+            if signature.lower() in lowered:
+                return True
+        elif signature.search(output):
+            return True
+    return False
+
+
+def _respond_pairs(respond: Mapping[Pattern, Reply] | None) -> tuple[tuple[Pattern, Reply], ...]:
+    if not respond:
+        return ()
+    if not isinstance(respond, Mapping):
+        raise TypeError(f"respond must be a mapping of prompt to reply, not {respond!r}")
+    Responder(respond)  # validates patterns and replies now, before anything runs
+    return tuple(respond.items())
+
+
+def build_spec(
     cmd: Command,
     *,
-    input: Input | None,
-    timeout: float | None,
-    cwd: str | os.PathLike[str] | None,
-    env: Mapping[str, str] | None,
-    inherit_env: bool,
-    shell: bool,
-    encoding: str,
-    errors: str,
-    merge_stderr: bool,
-    kill_grace: float,
-    drain_timeout: float,
-    capture: bool,
+    input: Input | Secret | None = None,
+    timeout: float | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    inherit_env: bool = True,
+    shell: bool = False,
+    encoding: str = "utf-8",
+    errors: str = "replace",
+    merge_stderr: bool = False,
+    kill_grace: float = 2.0,
+    drain_timeout: float = 1.0,
+    capture: bool = True,
+    tty: bool = False,
+    dimensions: tuple[int, int] = (24, 80),
+    respond: Mapping[Pattern, Reply] | None = None,
 ) -> Spec:
     """Check every argument and build the engine's request (raises before anything runs)."""
     "".encode(encoding, errors)  # an unknown codec raises LookupError now, not after the run
+    pairs = _respond_pairs(respond)
+    secrets = [reply for _, reply in pairs if isinstance(reply, Secret)]
+    if isinstance(input, Secret):
+        secrets.append(input)
+        input = input.reveal()
+    rows, cols = dimensions
+    if not (isinstance(rows, int) and isinstance(cols, int) and rows > 0 and cols > 0):
+        raise ValueError(f"dimensions must be (rows, columns) > 0, not {dimensions!r}")
     return Spec(
-        args=normalize_command(cmd, shell),
+        normalize_command(cmd, shell),
         input=encode_input(input, encoding),
         timeout=normalize_timeout(timeout),
         cwd=normalize_cwd(cwd),
@@ -90,13 +127,17 @@ def _spec(
         drain_timeout=normalize_grace(drain_timeout, "drain_timeout"),
         encoding=encoding,
         errors=errors,
+        tty=tty,
+        dimensions=(rows, cols),
+        respond=pairs,
+        secrets=tuple(secrets),
     )
 
 
 def run(
     cmd: Command,
     *,
-    input: Input | None = None,
+    input: Input | Secret | None = None,
     timeout: float | None = None,
     check: bool = True,
     cwd: str | os.PathLike[str] | None = None,
@@ -108,6 +149,9 @@ def run(
     merge_stderr: bool = False,
     kill_grace: float = 2.0,
     drain_timeout: float = 1.0,
+    tty: bool | Literal["auto"] = "auto",
+    respond: Mapping[Pattern, Reply] | None = None,
+    dimensions: tuple[int, int] = (24, 80),
 ) -> Result:
     """Run a command to completion and capture its output.
 
@@ -117,7 +161,7 @@ def run(
     Args:
         cmd: a sequence of arguments, or a string split with :func:`shlex.split` (never given
             to a shell unless ``shell=True``, which runs it with ``/bin/sh -c``).
-        input: text or bytes fed to stdin, without deadlock however large.
+        input: text, bytes or a :class:`Secret` fed to stdin, without deadlock however large.
         timeout: seconds before the process group is stopped (None or ``inf``: no limit).
         check: raise for a non-zero exit, a death by signal or a timeout.
         cwd: the child's working directory.
@@ -130,6 +174,12 @@ def run(
         kill_grace: seconds between SIGTERM and SIGKILL when stopping the group.
         drain_timeout: once the child has exited, how long to wait for descendants that
             still hold its stdout/stderr open before returning without their output.
+        tty: ``"auto"`` runs on pipes and reruns once on a pseudo-terminal if the program
+            refused to run without one (see :data:`TTY_REFUSALS`); True always uses a PTY;
+            False never does.
+        respond: ``{prompt: reply}``: every time the output shows ``prompt`` (a string or a
+            compiled regex), ``reply`` (str or :class:`Secret`) is typed followed by Enter.
+        dimensions: ``(rows, columns)`` of the pseudo-terminal, when one is used.
 
     Returns:
         The :class:`Result`; with ``check=False`` whatever the child did.
@@ -142,7 +192,9 @@ def run(
         TypeError, ValueError: a bad argument, raised before anything runs.
         FileNotFoundError, NotADirectoryError: ``cwd`` is missing or not a directory.
     """
-    spec = _spec(
+    if tty not in (True, False, "auto"):
+        raise ValueError(f"tty must be True, False or 'auto', not {tty!r}")
+    spec = build_spec(
         cmd,
         input=input,
         timeout=timeout,
@@ -155,9 +207,18 @@ def run(
         merge_stderr=merge_stderr,
         kill_grace=kill_grace,
         drain_timeout=drain_timeout,
-        capture=True,
+        tty=tty is True,
+        dimensions=dimensions,
+        respond=respond,
     )
     result = _execute(spec)
+    if tty == "auto" and refused_terminal(result):
+        log_info(
+            "%s refused to run without a terminal (exit %d); running it again on a pty",
+            shlex.join(spec.args),
+            result.returncode,
+        )
+        result = _execute(spec.replace(tty=True))
     if check:
         result.check_returncode()
     return result
@@ -167,7 +228,7 @@ def call(
     cmd: Command,
     *,
     timeout: float | None = None,
-    input: Input | None = None,
+    input: Input | Secret | None = None,
     cwd: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     inherit_env: bool = True,
@@ -188,7 +249,7 @@ def call(
         CommandTimedOut: the timeout expired and the group was stopped.
         CommandNotFound, CommandNotExecutable, TypeError, ValueError: as for :func:`run`.
     """
-    spec = _spec(
+    spec = build_spec(
         cmd,
         input=input,
         timeout=timeout,
@@ -196,9 +257,6 @@ def call(
         env=env,
         inherit_env=inherit_env,
         shell=shell,
-        encoding="utf-8",
-        errors="replace",
-        merge_stderr=False,
         kill_grace=kill_grace,
         drain_timeout=0.0,
         capture=False,

@@ -1,0 +1,220 @@
+"""Pure text machinery for dialogues: decoding, pattern search, automatic answers, cleaning.
+
+Nothing here touches a process, so all of it is unit-tested in milliseconds.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeAlias
+
+from ._secret import Secret
+
+Pattern: TypeAlias = "str | re.Pattern[str]"
+Reply: TypeAlias = "str | Secret"
+
+# CSI/OSC escape sequences and lone ESC-x pairs that terminals and readline emit.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+
+
+def check_patterns(patterns: Sequence[object]) -> tuple[Pattern, ...]:
+    """Validate ``expect`` patterns: literal strings or compiled ``str`` regexes.
+
+    Raises:
+        ValueError: no pattern, or an empty string.
+        TypeError: anything else (bytes regexes included).
+    """
+    if not patterns:
+        raise ValueError("expect() needs at least one pattern")
+    for i, pattern in enumerate(patterns):
+        if isinstance(pattern, str):
+            if not pattern:
+                raise ValueError(f"pattern {i} is an empty string")
+        elif not (isinstance(pattern, re.Pattern) and isinstance(pattern.pattern, str)):
+            raise TypeError(
+                f"pattern {i} ({pattern!r}) must be a str or a compiled str regex, "
+                f"not {type(pattern).__name__}"
+            )
+    return tuple(patterns)  # type: ignore[arg-type]
+
+
+def describe(patterns: Iterable[Pattern]) -> str:
+    """Patterns as a message shows them."""
+    return ", ".join(repr(p) if isinstance(p, str) else f"re({p.pattern!r})" for p in patterns)
+
+
+def clean(text: str) -> str:
+    """Terminal output as plain text: ``\\r\\n`` to ``\\n``, escape sequences removed."""
+    text = _ESCAPES.sub("", text)
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+class Match:
+    """The result of :meth:`Session.expect`.
+
+    Attributes:
+        index: which pattern matched (position in the ``expect`` call).
+        pattern: that pattern.
+        before: the text received before the match.
+        text: the matched text.
+        match: the :class:`re.Match` for a regex pattern, else None.
+    """
+
+    __slots__ = ("before", "index", "match", "pattern", "sent", "text")
+
+    def __init__(
+        self,
+        index: int,
+        pattern: Pattern,
+        before: str,
+        *,
+        text: str,
+        match: re.Match[str] | None,
+        sent: str | None = None,
+    ) -> None:
+        self.index = index
+        self.pattern = pattern
+        self.before = before
+        self.text = text
+        self.match = match
+        self.sent = sent
+
+    @property
+    def lines(self) -> list[str]:
+        """``before`` as clean lines: escapes removed, no ``\\r``, no blank edges, and
+        without the terminal's echo of the line last sent, if that is the first line."""
+        lines = clean(self.before).split("\n")
+        if self.sent is not None and lines and lines[0].strip() == self.sent.strip():
+            lines = lines[1:]
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        while lines and not lines[-1].strip():
+            lines.pop()
+        return lines
+
+    def __repr__(self) -> str:
+        return f"Match(index={self.index}, text={self.text!r}, before={self.before[-60:]!r})"
+
+
+def _earliest(
+    text: str, patterns: Sequence[Pattern], literal_from: int
+) -> tuple[int, int, int, re.Match[str] | None] | None:
+    """(start, end, index, re.Match) of the match that starts first; ties go to the lower index."""
+    best: tuple[int, int, int, re.Match[str] | None] | None = None
+    for index, pattern in enumerate(patterns):
+        if isinstance(pattern, str):
+            start = text.find(pattern, max(0, literal_from - len(pattern) + 1))
+            if start >= 0 and (best is None or start < best[0]):
+                best = (start, start + len(pattern), index, None)
+        else:
+            found = pattern.search(text)
+            if found is not None and (best is None or found.start() < best[0]):
+                best = (found.start(), found.end(), index, found)
+    return best
+
+
+class Buffer:
+    """Text received and not consumed by a match yet.
+
+    Literal patterns are searched only where new text could complete them, so waiting for a
+    prompt after megabytes of output stays linear. Regexes are searched over the whole
+    unconsumed text (a regex may match anywhere); call :meth:`Session.read` rather than a
+    regex ``expect`` to skip a huge output.
+    """
+
+    __slots__ = ("_chunks", "_scanned", "_text")
+
+    def __init__(self) -> None:
+        self._text = ""
+        self._chunks: list[str] = []
+        self._scanned = 0
+
+    def add(self, text: str) -> None:
+        if text:
+            self._chunks.append(text)
+
+    @property
+    def text(self) -> str:
+        if self._chunks:
+            self._text += "".join(self._chunks)
+            self._chunks.clear()
+        return self._text
+
+    def search(self, patterns: Sequence[Pattern]) -> Match | None:
+        """Consume and return the earliest match, or None (remembering what was searched)."""
+        text = self.text
+        found = _earliest(text, patterns, self._scanned)
+        if found is None:
+            self._scanned = len(text)
+            return None
+        start, end, index, match = found
+        self._text = text[end:]
+        self._scanned = 0
+        return Match(index, patterns[index], text[:start], text=text[start:end], match=match)
+
+    def take_all(self) -> str:
+        """Consume and return everything."""
+        text = self.text
+        self._text = ""
+        self._scanned = 0
+        return text
+
+
+class Responder:
+    """Answers prompts automatically: ``feed`` text as it arrives, get the replies due.
+
+    Every occurrence of every prompt is answered, in the order they appear. Text that cannot
+    be part of a prompt any more is dropped, so memory stays bounded on long outputs.
+    """
+
+    __slots__ = ("_buffer", "_keep", "_patterns", "_replies")
+
+    def __init__(self, respond: Mapping[Pattern, Reply]) -> None:
+        self._patterns = check_patterns(list(respond))
+        self._replies = [respond[p] for p in self._patterns]
+        for reply in self._replies:
+            if not isinstance(reply, (str, Secret)):
+                raise TypeError(f"a respond reply must be str or Secret, not {reply!r}")
+        self._buffer = Buffer()
+        longest = max((len(p) for p in self._patterns if isinstance(p, str)), default=0)
+        self._keep = max(4096, 2 * longest)
+
+    @property
+    def patterns(self) -> tuple[Pattern, ...]:
+        return self._patterns
+
+    def feed(self, text: str) -> list[tuple[Pattern, Reply]]:
+        """The ``(prompt, reply)`` pairs completed by ``text``."""
+        self._buffer.add(text)
+        due: list[tuple[Pattern, Reply]] = []
+        while (found := self._buffer.search(self._patterns)) is not None:
+            due.append((found.pattern, self._replies[found.index]))
+        rest = self._buffer.text
+        if len(rest) > self._keep:
+            self._buffer.take_all()
+            self._buffer.add(rest[-self._keep :])
+        return due
+
+
+class StreamDecoder:
+    """Decodes chunks from several streams, each with its own incremental decoder, so a
+    multibyte character split across reads (or interleaved with the other stream) survives."""
+
+    __slots__ = ("_decoders", "_errors", "_factory")
+
+    def __init__(self, encoding: str, errors: str) -> None:
+        self._factory = codecs.getincrementaldecoder(encoding)
+        self._errors = errors
+        self._decoders: dict[str, codecs.IncrementalDecoder] = {}
+
+    def decode(self, stream: str, data: bytes, final: bool = False) -> str:
+        decoder = self._decoders.get(stream)
+        if decoder is None:
+            decoder = self._decoders[stream] = self._factory(self._errors)
+        return decoder.decode(data, final)
+
+    def flush(self) -> str:
+        """Whatever incomplete characters are left, at end of output."""
+        return "".join(d.decode(b"", True) for d in self._decoders.values())

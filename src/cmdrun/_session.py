@@ -1,0 +1,332 @@
+"""Sessions: prompt-by-prompt dialogues with a running program (``spawn``).
+
+One :class:`Session` interface, two transports: :class:`PtySession` (a pseudo-terminal,
+for programs that only prompt on a terminal or insist on one) and :class:`PipeSession`
+(plain pipes; ``expect`` watches stdout and stderr together, in arrival order, while the
+``Result`` keeps them apart). They differ only in how end of input and Ctrl-C are
+delivered; reading, matching, timeouts and the kill policy are shared.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+import shlex
+import time
+from collections.abc import Mapping
+from types import TracebackType
+
+from ._args import Command, Input
+from ._engine import Spec, Started, end_of_input, start
+from ._errors import CommandTimedOut, ExpectTimeout, UnexpectedEOF
+from ._kill import interrupt as interrupt_group
+from ._kill import stop_now
+from ._launcher import current_launcher
+from ._log import debug_enabled, log_debug
+from ._match import Buffer, Match, Pattern, StreamDecoder, check_patterns, describe
+from ._pump import AFTER_KILL, Pump
+from ._result import Result
+from ._secret import Redactor, Secret, shown, text_of
+
+#: How long ``expect`` waits for the exit status once the output has ended, to say in
+#: ``UnexpectedEOF`` how the program ended.
+_EXIT_AFTER_EOF = 0.5
+
+
+class Session(abc.ABC):
+    """A running program you talk to: ``expect`` what it prints, ``send`` what to type.
+
+    Made by :func:`cmdrun.spawn`; a context manager that stops the program's process group
+    (if it is still running) and reaps it on exit. Not thread-safe: one thread drives it.
+    """
+
+    def __init__(self, spec: Spec, started: Started, timeout: float | None) -> None:
+        self._spec = spec
+        self._started = started
+        self._timeout = timeout
+        self._started_at = time.monotonic()
+        self._buffer = Buffer()
+        self._decoder = StreamDecoder(spec.encoding, spec.errors)
+        self._redact = Redactor(spec.secrets, spec.encoding)
+        self._pump = Pump(
+            started.child, started.readers, started.writer, spec.kill_grace, self._on_data
+        )
+        self._last_line: str | None = None
+        self._result: Result | None = None
+        self._closing = False
+
+    def _on_data(self, stream: str, data: bytes) -> None:
+        self._buffer.add(self._decoder.decode(stream, data))
+
+    # -- facts ----------------------------------------------------------------------------
+
+    @property
+    def pid(self) -> int:
+        """The program's process id (also its process group id)."""
+        return self._started.child.pid
+
+    @property
+    def alive(self) -> bool:
+        """Whether the program is still running."""
+        return self._started.child.poll() is None
+
+    @property
+    def tty(self) -> bool:
+        """Whether the program runs on a pseudo-terminal."""
+        return self._started.tty
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        return self._spec.args
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _deadline(self, timeout: float | None) -> float:
+        seconds = self._timeout if timeout is None else _check_timeout(timeout)
+        return math.inf if seconds is None else time.monotonic() + seconds
+
+    def expect(self, *patterns: Pattern, timeout: float | None = None) -> Match:
+        """Wait until the output contains one of ``patterns``; consume up to its end.
+
+        Args:
+            patterns: literal strings or compiled regexes; the match that starts earliest
+                wins (ties: the first pattern given).
+            timeout: seconds to wait; None means the session's default.
+
+        Returns:
+            A :class:`Match` with ``index``, ``before``, ``text`` and ``match``.
+
+        Raises:
+            ExpectTimeout: nothing matched in time (the message shows what arrived).
+            UnexpectedEOF: the output ended first (the message says how the program ended).
+        """
+        checked = check_patterns(patterns)
+        deadline = self._deadline(timeout)
+        pump = self._pump
+        while True:
+            found = self._buffer.search(checked)
+            if found is not None:
+                return self._matched(found)
+            if pump.eof:
+                raise self._eof_error(describe(checked))
+            if time.monotonic() >= deadline:
+                raise self._timeout_error(describe(checked), timeout)
+            pump.step(deadline)
+
+    def _matched(self, found: Match) -> Match:
+        redact = self._redact
+        if redact:
+            found.before = redact.text(found.before)
+            found.text = redact.text(found.text)
+        found.sent = self._last_line
+        if debug_enabled():
+            log_debug(
+                "expect: %s matched %r (pid %d)", describe([found.pattern]), found.text, self.pid
+            )
+        return found
+
+    def _received(self) -> str:
+        return self._redact.text(self._buffer.text)
+
+    def _timeout_error(self, patterns: str, timeout: float | None) -> ExpectTimeout:
+        seconds = self._timeout if timeout is None else timeout
+        return ExpectTimeout(self.args, patterns, self._received(), seconds)
+
+    def _eof_error(self, patterns: str) -> UnexpectedEOF:
+        until = time.monotonic() + _EXIT_AFTER_EOF
+        while not self._pump.exited and time.monotonic() < until:
+            self._pump.step(until)
+        self._buffer.add(self._decoder.flush())
+        return UnexpectedEOF(self.args, patterns, self._received(), self._started.child.returncode)
+
+    def read(self, timeout: float | None = None) -> str:
+        """Everything the program prints from here until its output ends.
+
+        Raises:
+            ExpectTimeout: the output did not end within ``timeout`` (default: the session's).
+        """
+        deadline = self._deadline(timeout)
+        while not self._pump.eof:
+            if time.monotonic() >= deadline:
+                raise self._timeout_error("EOF", timeout)
+            self._pump.step(deadline)
+        self._buffer.add(self._decoder.flush())
+        return self._redact.text(self._buffer.take_all())
+
+    # -- writing --------------------------------------------------------------------------
+
+    def send(self, text: str | Secret) -> None:
+        """Type ``text`` (no newline added). A :class:`Secret` is masked everywhere else."""
+        if isinstance(text, Secret):
+            self._redact.add(text)
+        elif not isinstance(text, str):
+            raise TypeError(f"send() takes str or Secret, not {type(text).__name__}")
+        if not self._pump.writable:
+            raise BrokenPipeError(f"cannot send to {self.args[0]!r}: its input is closed")
+        if debug_enabled():
+            log_debug("send: %r (pid %d)", self._redact.text(shown(text)), self.pid)
+        self._pump.write(text_of(text).encode(self._spec.encoding))
+        self._pump.step(time.monotonic())  # write now if the program is reading
+
+    def sendline(self, text: str | Secret = "") -> None:
+        """Type ``text`` and press Enter."""
+        self.send(text)
+        self.send("\n")
+        self._last_line = self._redact.text(text_of(text))
+
+    def sendeof(self) -> None:
+        """Signal end of input (Ctrl-D on a terminal; closing stdin on pipes)."""
+        end_of_input(self._pump, self._started)
+
+    @abc.abstractmethod
+    def interrupt(self) -> None:
+        """Ctrl-C: the terminal's interrupt character, or SIGINT to the group on pipes."""
+
+    # -- ending ---------------------------------------------------------------------------
+
+    def wait(self, timeout: float | None = None) -> Result:
+        """Wait for the program to exit by itself and return its :class:`Result`.
+
+        Raises:
+            CommandTimedOut: it was still running after ``timeout`` (default: the
+                session's), so its process group was stopped.
+        """
+        if self._result is None:
+            deadline = self._deadline(timeout)
+            timed_out = self._finish(deadline, self._spec.drain_timeout)
+            self._result = self._make_result(timed_out)
+        if self._result.timed_out:
+            raise CommandTimedOut(self._result, self._result.timeout or 0.0)
+        return self._result
+
+    def close(self) -> Result:
+        """Stop the program if it is still running (kill policy), reap it, return its Result."""
+        if self._result is None:
+            self._finish(time.monotonic(), AFTER_KILL)
+            self._result = self._make_result(False)
+        return self._result
+
+    def _finish(self, deadline: float, drain: float) -> bool:
+        try:
+            return self._pump.run_to_end(deadline, drain)
+        except BaseException:
+            if self._started.child.returncode is None:
+                stop_now(self._started.child, self._spec.kill_grace)
+            raise
+        finally:
+            self._pump.close()
+
+    def _make_result(self, timed_out: bool) -> Result:
+        child = self._started.child
+        captured = self._pump.captured
+        return Result(
+            self.args,
+            child.wait(),
+            stdout_bytes=self._redact.bytes(captured["stdout"].getvalue()),
+            stderr_bytes=self._redact.bytes(captured["stderr"].getvalue()),
+            pid=child.pid,
+            duration=time.monotonic() - self._started_at,
+            timed_out=timed_out,
+            timeout=self._timeout if timed_out else None,
+            encoding=self._spec.encoding,
+            errors=self._spec.errors,
+            tty=self.tty,
+        )
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "running" if self._result is None and self.alive else "finished"
+        kind = "pty" if self.tty else "pipes"
+        return f"<{type(self).__name__} pid={self.pid} {kind} {state}: {shlex.join(self.args)}>"
+
+
+class PipeSession(Session):
+    """A session over pipes: stdin, and stdout/stderr watched together."""
+
+    def interrupt(self) -> None:
+        interrupt_group(self.pid)
+
+
+class PtySession(Session):
+    """A session on a pseudo-terminal: the program sees a real terminal."""
+
+    def interrupt(self) -> None:
+        assert self._started.intr is not None
+        self._pump.write(self._started.intr)
+        self._pump.step(time.monotonic())
+
+
+def _check_timeout(timeout: object) -> float | None:
+    from ._args import normalize_timeout
+
+    return normalize_timeout(timeout)
+
+
+def spawn(
+    cmd: Command,
+    *,
+    tty: bool = True,
+    timeout: float | None = 30,
+    cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
+    inherit_env: bool = True,
+    encoding: str = "utf-8",
+    errors: str = "replace",
+    dimensions: tuple[int, int] = (24, 80),
+    kill_grace: float = 2.0,
+    input: Input | Secret | None = None,
+) -> Session:
+    """Start a program for a dialogue.
+
+    Args:
+        cmd: as for :func:`cmdrun.run` (a string is split with shlex, no shell).
+        tty: run it on a pseudo-terminal (echo on, ``\\r\\n`` line endings, stdout and
+            stderr merged); False: over pipes.
+        timeout: the default for ``expect``/``read``/``wait``, in seconds (None: no limit).
+        cwd, env, inherit_env, encoding, errors, kill_grace: as for :func:`cmdrun.run`.
+        dimensions: the terminal's ``(rows, columns)``.
+        input: text typed right away (before any prompt).
+
+    Returns:
+        A :class:`PtySession` or :class:`PipeSession`; use it as a context manager.
+
+    Raises:
+        CommandNotFound, CommandNotExecutable, TypeError, ValueError: as for ``run``.
+    """
+    from ._run import build_spec
+
+    spec = build_spec(
+        cmd,
+        input=input,
+        timeout=timeout,
+        cwd=cwd,
+        env=env,
+        inherit_env=inherit_env,
+        encoding=encoding,
+        errors=errors,
+        kill_grace=kill_grace,
+        tty=tty,
+        dimensions=dimensions,
+    )
+    if debug_enabled():
+        log_debug("spawn: %s (%s)", shlex.join(spec.args), "pty" if tty else "pipes")
+    return current_launcher().spawn(spec)
+
+
+def start_session(spec: Spec) -> Session:
+    """Start the real program for a session (the process launcher's ``spawn``)."""
+    started = start(spec, interactive=True)
+    session: Session = (PtySession if started.tty else PipeSession)(spec, started, spec.timeout)
+    if spec.input is not None:
+        session._pump.write(spec.input)
+    return session
