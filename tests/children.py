@@ -7,6 +7,7 @@ them is gone.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import sys
@@ -201,3 +202,82 @@ def own_children() -> set[int]:
         if int(stat[stat.rfind(b")") + 2 :].split()[1]) == me:
             kids.add(int(name))
     return kids
+
+
+def prompter(prompt: str = "> ", *, stream: str = "stdout") -> list[str]:
+    """Print ``prompt`` (no newline) on ``stream``; echo each line read as ``got: LINE``."""
+    return py(
+        f"""
+        import os, sys
+        out = 1 if {stream!r} == "stdout" else 2
+        os.write(out, {prompt!r}.encode())
+        for line in sys.stdin:
+            os.write(1, ("got: " + line).encode())
+            os.write(out, {prompt!r}.encode())
+        os.write(1, b"bye\\n")
+        """
+    )
+
+
+def split_prompt(parts: list[str], pause: float = 0.05) -> list[str]:
+    """Write ``parts`` to stdout one write at a time, pausing in between, then wait for input."""
+    return py(
+        f"""
+        import os, sys, time
+        for part in {parts!r}:
+            os.write(1, part.encode())
+            time.sleep({pause})
+        sys.stdin.readline()
+        """
+    )
+
+
+def prompt_then_die(sig: int | None = None, code: int = 3) -> list[str]:
+    """Print a prompt, then die by signal ``sig`` or exit with ``code``."""
+    end = f"os.kill(os.getpid(), {sig})" if sig else f"os._exit({code})"
+    return py(
+        f"""
+        import os
+        os.write(1, b"name? ")
+        {end}
+        """
+    )
+
+
+def password_program(
+    expected: str, *, need_tty: bool = False, echo_input: bool = False
+) -> list[str]:
+    """Ask for a password with getpass; print "access granted"/"access denied".
+
+    With ``need_tty`` it refuses to run when stdin is not a terminal; with ``echo_input``
+    it prints what it read (a careless program: cmdrun must mask it). Only a hash of
+    ``expected`` is in its source, so the password never shows up in its command line.
+    """
+    digest = hashlib.sha256(expected.encode()).hexdigest()
+    return py(
+        f"""
+        import getpass, hashlib, sys
+        if {need_tty} and not sys.stdin.isatty():
+            print("error: must be run from a terminal", file=sys.stderr)
+            sys.exit(1)
+        user = input("User: ")
+        pw = getpass.getpass("Password: ")
+        if {echo_input}:
+            print("you typed", pw)
+        ok = hashlib.sha256(pw.encode()).hexdigest() == {digest!r}
+        print("access granted" if ok else "access denied", "for", user)
+        """
+    )
+
+
+def isatty_report() -> list[str]:
+    """Refuse unless stdin is a terminal; then print the terminal's size."""
+    return py(
+        """
+        import os, sys
+        if not sys.stdin.isatty():
+            sys.exit("stdin: Inappropriate ioctl for device")
+        size = os.get_terminal_size(0)
+        print("rows", size.lines, "cols", size.columns)
+        """
+    )

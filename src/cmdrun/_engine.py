@@ -41,6 +41,7 @@ class Spec:
         "merge_stderr",
         "respond",
         "secrets",
+        "term",
         "timeout",
         "tty",
     )
@@ -63,8 +64,10 @@ class Spec:
         dimensions: tuple[int, int] = (24, 80),
         respond: tuple[tuple[Pattern, Reply], ...] = (),
         secrets: tuple[Secret, ...] = (),
+        term: str | None = None,
     ) -> None:
         self.args = args
+        self.term = term
         self.tty = tty
         self.dimensions = dimensions
         self.respond = respond
@@ -196,7 +199,12 @@ def start(spec: Spec, interactive: bool = False) -> Started:
         from ._pty import control_chars, start_pty
 
         child, master = start_pty(
-            spec.args, cwd=spec.cwd, env=spec.env, dimensions=spec.dimensions, echo=interactive
+            spec.args,
+            cwd=spec.cwd,
+            env=spec.env,
+            term=spec.term,
+            dimensions=spec.dimensions,
+            echo=interactive,
         )
         return Started(child, [(master, "stdout")], master, *control_chars(master))
     pipes = _Pipes(spec, interactive)

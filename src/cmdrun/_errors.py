@@ -142,7 +142,7 @@ class CommandTimedOut(CmdrunError, subprocess.TimeoutExpired):
 def _session_message(head: str, args: Sequence[str], patterns: str, received: str) -> str:
     return (
         f"{head}\n  command: {_quote(args)}\n  expected: {patterns}\n"
-        f"  last output: {escape_tail(received)!r}"
+        f'  last output: "{escape_tail(received)}"'
     )
 
 

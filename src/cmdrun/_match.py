@@ -124,12 +124,13 @@ class Buffer:
     regex ``expect`` to skip a huge output.
     """
 
-    __slots__ = ("_chunks", "_scanned", "_text")
+    __slots__ = ("_chunks", "_scanned", "_scanned_for", "_text")
 
     def __init__(self) -> None:
         self._text = ""
         self._chunks: list[str] = []
-        self._scanned = 0
+        self._scanned = 0  # how much of _text was searched in vain for _scanned_for
+        self._scanned_for: Sequence[Pattern] = ()
 
     def add(self, text: str) -> None:
         if text:
@@ -145,6 +146,8 @@ class Buffer:
     def search(self, patterns: Sequence[Pattern]) -> Match | None:
         """Consume and return the earliest match, or None (remembering what was searched)."""
         text = self.text
+        if patterns != self._scanned_for:
+            self._scanned, self._scanned_for = 0, patterns
         found = _earliest(text, patterns, self._scanned)
         if found is None:
             self._scanned = len(text)

@@ -20,10 +20,6 @@ import termios
 from ._errors import CommandNotExecutable, CommandNotFound
 from ._platform import explain_exec_error, locate, path_of
 
-#: TERM given to programs on a PTY unless the caller sets one: no colours, no bracketed
-#: paste, no cursor tricks, so prompts arrive as plain text.
-DEFAULT_TERM = "dumb"
-
 
 class PtyChild:
     """The process handle of a PTY child, with Popen's ``poll``/``wait``/``returncode``."""
@@ -68,10 +64,13 @@ def start_pty(
     *,
     cwd: str | None,
     env: dict[str, str] | None,
+    term: str | None,
     dimensions: tuple[int, int],
     echo: bool,
 ) -> tuple[PtyChild, int]:
     """Start ``args`` on a new PTY; return the child and the master fd (owned by the caller).
+
+    ``term`` replaces ``TERM`` in the environment (None: keep the caller's choice).
 
     Raises:
         CommandNotFound, CommandNotExecutable: as for a pipe run.
@@ -79,7 +78,8 @@ def start_pty(
     import pexpect
 
     full_env = dict(os.environ if env is None else env)
-    full_env.setdefault("TERM", DEFAULT_TERM)
+    if term is not None:
+        full_env["TERM"] = term
     program = _check_executable(args[0], env)
     try:
         spawned = pexpect.spawn(

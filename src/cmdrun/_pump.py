@@ -74,6 +74,7 @@ class Pump:
         self._pending = memoryview(b"")
         self._writer = -1 if writer is None else writer
         self._close_writer_when_done = False
+        self._ended: list[int] = []
         for fd, name in readers:
             self._streams[fd] = name
             self._size[fd] = FIRST_READ
@@ -106,6 +107,22 @@ class Pump:
         else:
             del self._events[fd]
             self._poller.unregister(fd)
+
+    def _end_stream(self, fd: int) -> None:
+        """Stop reading ``fd`` at end of stream; close it only in :meth:`close`.
+
+        On a PTY, closing the master hangs the terminal up, and the kernel sends SIGHUP to
+        the program, which may not have exited yet: a program that closes its stdio before
+        exiting (GNU coreutils do) would be reported as killed by SIGHUP.
+        """
+        if fd in self._events:
+            del self._events[fd]
+            self._poller.unregister(fd)
+        del self._streams[fd]
+        if fd == self._writer:
+            self._writer = -1
+            self._pending = memoryview(b"")
+        self._ended.append(fd)
 
     def _close_fd(self, fd: int) -> None:
         if fd in self._events:
@@ -185,7 +202,7 @@ class Pump:
         except OSError:  # EIO: a PTY whose other side is closed
             data = b""
         if not data:
-            self._close_fd(fd)
+            self._end_stream(fd)
             return
         name = self._streams[fd]
         self.captured[name].write(data)
@@ -263,6 +280,9 @@ class Pump:
             self._close_fd(fd)
         if self._writer >= 0:
             self._close_fd(self._writer)
+        for fd in self._ended:
+            os.close(fd)
+        self._ended.clear()
         if self._exit_fd is not None:
             os.close(self._exit_fd)
             self._exit_fd = None

@@ -36,6 +36,10 @@ TTY_REFUSALS: list[Pattern] = [
     "failed tty get",
 ]
 
+#: TERM given to programs on a PTY unless the caller's ``env`` sets one: no colours, no
+#: bracketed paste, no cursor tricks, so prompts arrive as plain text.
+PTY_TERM = "dumb"
+
 #: ``run(tty="auto")`` reruns on a PTY only if the refusal came within this many seconds:
 #: a program that refuses a missing terminal does so at start-up, before doing any work.
 TTY_REFUSAL_WINDOW = 5.0
@@ -131,6 +135,7 @@ def build_spec(
         dimensions=(rows, cols),
         respond=pairs,
         secrets=tuple(secrets),
+        term=None if env and "TERM" in env else PTY_TERM,
     )
 
 
