@@ -1,17 +1,23 @@
-"""The cmdrun tour in one script: run, errors, timeouts that stop a whole tree, call.
+"""The cmdrun tour in one script, then the seed document's nslookup examples.
 
-Run it with ``python examples/demo.py``. It needs nothing but Python and coreutils.
+Run it with ``python examples/demo.py``. The tour needs only Python and coreutils; the
+nslookup examples need ``nslookup`` (Debian: bind9-dnsutils) and dnslib, and query a DNS
+server they start on 127.0.0.1 (nothing leaves the machine).
 """
 
 from __future__ import annotations
 
+import pathlib
 import sys
 import time
 
 import cmdrun
 
 
-def main() -> int:
+NSLOOKUP_EXAMPLES = ("nslookup_call.py", "nslookup_communicate.py", "nslookup_dialogue.py")
+
+
+def main(argv: list[str]) -> int:
     # Capture output as text; a string command is split with shlex, never run by a shell.
     result = cmdrun.run("echo 'hello from cmdrun'")
     print("1. run:", result.stdout.strip(), "| exit", result.returncode)
@@ -45,8 +51,15 @@ def main() -> int:
         cmdrun.run(["no-such-program"])
     except cmdrun.CommandNotFound as err:
         print("6. not found:", str(err)[:60], "...")
-    return 0
+
+    # The seed's subprocess section, for real: each example is a script of its own.
+    here = pathlib.Path(__file__).parent
+    failed = 0
+    for name in NSLOOKUP_EXAMPLES:
+        print(f"\n=== {name}", flush=True)
+        failed += cmdrun.call([sys.executable, str(here / name), *argv], timeout=60) != 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -33,3 +33,6 @@ def test_demo() -> None:
     assert "printed by the child" in proc.stdout
     assert "exit code 3" in proc.stdout
     assert "6. not found: command not found: 'no-such-program'" in proc.stdout
+    assert "=== nslookup_call.py" in proc.stdout
+    assert "canonical name = dualstack.python.map.fastly.net." in proc.stdout
+    assert "MX for python.org: 50 mail.python.org." in proc.stdout

@@ -133,3 +133,20 @@ def test_secret_is_masked_and_not_picklable() -> None:
         pickle.dumps(secret)
     with pytest.raises(ValueError, match="empty"):
         Secret("")
+
+
+def test_lines_drop_a_double_echo_from_a_line_editor() -> None:
+    buf = Buffer()
+    buf.add("set q=mx\r\nset q=mx\r\nanswer\r\n> ")
+    found = buf.search(["> "])
+    assert found is not None
+    found.sent = "set q=mx"
+    assert found.lines == ["answer"]
+
+
+def test_redactor_masks_a_secret_typed_with_its_newline() -> None:
+    from cmdrun._secret import Redactor
+
+    redact = Redactor([Secret("hunter2\n")])
+    assert redact.text("you typed hunter2\n") == "you typed ******\n"
+    assert redact.bytes(b"hunter2hunter2") == b"************"

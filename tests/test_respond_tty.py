@@ -93,7 +93,7 @@ def test_secret_in_a_session_is_masked_in_matches_and_errors(
         result = s.wait()
     assert PASSWORD not in str(info.value)
     assert PASSWORD not in caplog.text
-    assert "send: '******'" in caplog.text
+    assert "send: '******\\n'" in caplog.text
     assert PASSWORD not in result.stdout
 
 
@@ -157,3 +157,13 @@ def test_refusal_signatures_are_extensible(monkeypatch: pytest.MonkeyPatch) -> N
 def test_run_tty_true_turns_echo_off_and_sends_eof() -> None:
     result = cmdrun.run(["cat"], tty=True, input="typed\n", timeout=10)
     assert result.stdout == "typed\r\n"
+
+
+def test_a_match_cannot_split_a_secret() -> None:
+    code = "pw = input(); print('got', pw)"
+    with cmdrun.spawn(py(code), tty=False, timeout=10) as s:
+        s.sendline(Secret("ab-XY-cd"))
+        found = s.expect("got ")
+        rest = s.read()
+    assert found.before == ""
+    assert rest == "******\n"

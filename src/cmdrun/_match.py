@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeAlias
 
 from ._secret import Secret
@@ -84,10 +84,13 @@ class Match:
     @property
     def lines(self) -> list[str]:
         """``before`` as clean lines: escapes removed, no ``\\r``, no blank edges, and
-        without the terminal's echo of the line last sent, if that is the first line."""
+        without the terminal's echo of the line last sent at the start (a line editor such
+        as readline or libedit may echo it a second time)."""
         lines = clean(self.before).split("\n")
-        if self.sent is not None and lines and lines[0].strip() == self.sent.strip():
-            lines = lines[1:]
+        if self.sent is not None:
+            sent = self.sent.strip()
+            while lines and lines[0].strip() == sent:
+                lines.pop(0)
         while lines and not lines[0].strip():
             lines.pop(0)
         while lines and not lines[-1].strip():
@@ -142,6 +145,14 @@ class Buffer:
             self._text += "".join(self._chunks)
             self._chunks.clear()
         return self._text
+
+    def transform(self, fn: Callable[[str], str]) -> None:
+        """Rewrite the unconsumed text (masking secrets); restarts the incremental search."""
+        text = self.text
+        new = fn(text)
+        if new != text:
+            self._text = new
+            self._scanned = 0
 
     def search(self, patterns: Sequence[Pattern]) -> Match | None:
         """Consume and return the earliest match, or None (remembering what was searched)."""

@@ -81,7 +81,8 @@ class Redactor:
             self.add(secret)
 
     def add(self, secret: Secret) -> None:
-        value = secret.reveal()
+        # A secret typed as a line ("pw\n") is printed back without its line ending.
+        value = secret.reveal().rstrip("\r\n") or secret.reveal()
         if value not in self._values:
             self._values.append(value)
             # Longest first, so a secret containing another is masked whole.

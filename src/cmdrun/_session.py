@@ -103,7 +103,10 @@ class Session(abc.ABC):
         checked = check_patterns(patterns)
         deadline = self._deadline(timeout)
         pump = self._pump
+        redact = self._redact.text if self._redact else None
         while True:
+            if redact is not None:  # mask before matching, so no match splits a secret
+                self._buffer.transform(redact)
             found = self._buffer.search(checked)
             if found is not None:
                 return self._matched(found)
@@ -114,10 +117,6 @@ class Session(abc.ABC):
             pump.step(deadline)
 
     def _matched(self, found: Match) -> Match:
-        redact = self._redact
-        if redact:
-            found.before = redact.text(found.before)
-            found.text = redact.text(found.text)
         found.sent = self._last_line
         if debug_enabled():
             log_debug(
@@ -157,6 +156,14 @@ class Session(abc.ABC):
 
     def send(self, text: str | Secret) -> None:
         """Type ``text`` (no newline added). A :class:`Secret` is masked everywhere else."""
+        self._send(text, "")
+
+    def sendline(self, text: str | Secret = "") -> None:
+        """Type ``text`` and press Enter (one write, so the line arrives whole)."""
+        self._send(text, "\n")
+        self._last_line = self._redact.text(text_of(text))
+
+    def _send(self, text: str | Secret, end: str) -> None:
         if isinstance(text, Secret):
             self._redact.add(text)
         elif not isinstance(text, str):
@@ -164,15 +171,9 @@ class Session(abc.ABC):
         if not self._pump.writable:
             raise BrokenPipeError(f"cannot send to {self.args[0]!r}: its input is closed")
         if debug_enabled():
-            log_debug("send: %r (pid %d)", self._redact.text(shown(text)), self.pid)
-        self._pump.write(text_of(text).encode(self._spec.encoding))
+            log_debug("send: %r (pid %d)", self._redact.text(shown(text)) + end, self.pid)
+        self._pump.write((text_of(text) + end).encode(self._spec.encoding))
         self._pump.step(time.monotonic())  # write now if the program is reading
-
-    def sendline(self, text: str | Secret = "") -> None:
-        """Type ``text`` and press Enter."""
-        self.send(text)
-        self.send("\n")
-        self._last_line = self._redact.text(text_of(text))
 
     def sendeof(self) -> None:
         """Signal end of input (Ctrl-D on a terminal; closing stdin on pipes)."""
