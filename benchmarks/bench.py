@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench.py [--quick] [--check]
 
-Three things are measured, each against the obvious stdlib baseline:
+Six things are measured, each against the obvious stdlib baseline or peer:
 
 1. **Per-call overhead**: ``cmdrun.run(["true"])`` against
    ``subprocess.run(["true"], capture_output=True)``. Almost all of the time is fork/exec and
@@ -24,6 +24,21 @@ Three things are measured, each against the obvious stdlib baseline:
 3. **Import time**: ``python -c "import cmdrun"`` against ``python -c "import subprocess"``,
    timed as whole processes (what a CLI tool built on cmdrun pays at start-up). It also
    checks that ``import cmdrun`` leaves ``pexpect`` unimported.
+4. **Dialogues**: 1,000 send/expect round trips (``sendline("x")`` then ``expect("> ")``)
+   with a tiny line-echo child, the same child for every contestant: a cmdrun pipe session
+   and a cmdrun PTY session against ``pexpect.spawn`` with ``delaybeforesend=None`` and a raw
+   ``Popen`` + ``os.write`` + ``os.read`` loop; pexpect with its defaults (which sleeps 50 ms
+   before every send, so it gets only a few round trips), fully tuned pexpect (no sleep after
+   reads either) and ``PopenSpawn`` for context. Only the round trips are timed, not starting
+   or ending the child; in each round every contestant starts its own child, in an order
+   rotated from round to round, and the ratios are between median per-round-trip times.
+5. **A one-shot PTY run**: ``cmdrun.run(["true"], tty=True)`` against ``pexpect.spawn("true")``
+   + ``expect(EOF)`` + ``close()``, with pexpect's defaults (``close()`` sleeps 0.1 s) and with
+   ``delayafterclose=0``; interleaved blocks as in 1.
+6. **Reading 64 MiB through a PTY** (``head -c`` of a file of printable bytes with no newline,
+   so the PTY's ``\n`` -> ``\r\n`` translation keeps the size exact): ``cmdrun.spawn(...,
+   tty=True).read()`` and ``cmdrun.run(..., tty=True)`` against a raw ``pty.openpty()`` +
+   ``Popen`` + ``os.read(master, 1 MiB)`` loop, with pexpect's ``read()`` for context.
 
 Why ratios and not absolute times: absolute numbers depend on the machine, its load and the
 kernel, and the machines this runs on are small and noisy. Both sides of each ratio are
@@ -49,8 +64,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+import interactive
+from interactive import (
+    CmdrunDialogue,
+    Dialogue,
+    PexpectDialogue,
+    PopenSpawnDialogue,
+    RawPipeDialogue,
+    RawPtyDialogue,
+)
 
 import cmdrun
 
@@ -82,6 +107,12 @@ class Settings:
     peer_baseline_calls: int
     capture_repeats: int
     import_repeats: int
+    dialogue_rounds: int
+    round_trips: int  # per contestant and round
+    sleepy_round_trips: int  # for pexpect with its defaults: 50 ms each
+    pty_run_rounds: int
+    pty_run_calls: int  # per block; pexpect with its defaults gets PTY_RUN_SLEEPY_CALLS
+    pty_read_rounds: int
 
 
 FULL = Settings(
@@ -91,6 +122,12 @@ FULL = Settings(
     peer_baseline_calls=100,
     capture_repeats=5,
     import_repeats=30,
+    dialogue_rounds=11,
+    round_trips=1000,
+    sleepy_round_trips=10,
+    pty_run_rounds=9,
+    pty_run_calls=40,
+    pty_read_rounds=5,
 )
 QUICK = Settings(
     overhead_rounds=7,
@@ -99,6 +136,12 @@ QUICK = Settings(
     peer_baseline_calls=50,
     capture_repeats=3,
     import_repeats=12,
+    dialogue_rounds=5,
+    round_trips=500,
+    sleepy_round_trips=3,
+    pty_run_rounds=5,
+    pty_run_calls=20,
+    pty_read_rounds=3,
 )
 
 
@@ -226,7 +269,7 @@ def pexpect_block(no_delay: bool) -> Block:
             # pexpect 4.x does not pass its own ``delayafterclose`` on to ptyprocess, whose
             # close() is the one that sleeps: set both.
             child.delayafterclose = 0
-            child.ptyproc.delayafterclose = 0
+            child.ptyproc.delayafterclose = 0  # type: ignore[attr-defined]  # not in the stubs
         child.expect(pexpect.EOF)
         child.close()
 
@@ -470,6 +513,301 @@ def bench_import(s: Settings) -> list[Row]:
 
 
 # --------------------------------------------------------------------------------------------
+# Shared by 4-6: several contestants, one measurement each per round, rotated order
+
+
+def rotated_rounds(
+    contestants: Mapping[str, Callable[[], float]], rounds: int
+) -> dict[str, list[float]]:
+    """Each contestant's measurements, one per round; the order rotates from round to round,
+    so no contestant always runs first, or always right after the same other one."""
+    names = list(contestants)
+    results: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            gc.collect()
+            results[name].append(contestants[name]())
+    return results
+
+
+@dataclass(frozen=True)
+class Versus:
+    """The ratio ``top / bottom`` of two contestants' medians, and its per-round spread."""
+
+    top: list[float]
+    bottom: list[float]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.top) / statistics.median(self.bottom)
+
+    @property
+    def per_round(self) -> str:
+        return spread([a / b for a, b in zip(self.top, self.bottom, strict=True)])
+
+
+def timed_block(block: Block, n: int) -> Callable[[], float]:
+    """A contestant: seconds per call of ``block`` over ``n`` calls."""
+
+    def measure() -> float:
+        start = time.perf_counter()
+        block(n)
+        return (time.perf_counter() - start) / n
+
+    return measure
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Dialogues: send/expect round trips
+
+
+def dialogue_contestant(factory: Callable[[], Dialogue], n: int) -> Callable[[], float]:
+    """A contestant: seconds per round trip over ``n`` round trips with a fresh child.
+
+    Starting the child, the first prompt, a short warm-up and ending the child are not timed.
+    """
+
+    def measure() -> float:
+        dialogue = factory()
+        try:
+            dialogue.check(dialogue.round_trips(max(1, n // 20)))
+            gc.collect()
+            start = time.perf_counter()
+            reply = dialogue.round_trips(n)
+            elapsed = time.perf_counter() - start
+            dialogue.check(reply)
+        finally:
+            dialogue.close()
+        return elapsed / n
+
+    return measure
+
+
+def bench_dialogues(s: Settings) -> list[Row]:
+    n, sleepy = s.round_trips, s.sleepy_round_trips
+    contestants = {
+        "pipe": dialogue_contestant(lambda: CmdrunDialogue(tty=False), n),
+        "pty": dialogue_contestant(lambda: CmdrunDialogue(tty=True), n),
+        "raw": dialogue_contestant(RawPipeDialogue, n),
+        "raw_pty": dialogue_contestant(RawPtyDialogue, n),
+        "pexpect": dialogue_contestant(lambda: PexpectDialogue(delaybeforesend=None), n),
+        "pexpect_nosleep": dialogue_contestant(
+            lambda: PexpectDialogue(delaybeforesend=None, delayafterread=None), n
+        ),
+        "pexpect_defaults": dialogue_contestant(PexpectDialogue, sleepy),
+        "popenspawn": dialogue_contestant(PopenSpawnDialogue, n),
+    }
+    t = rotated_rounds(contestants, s.dialogue_rounds)
+    rounds = s.dialogue_rounds
+
+    def details(top: str, bottom: str) -> str:
+        v = Versus(t[top], t[bottom])
+        counts = " / ".join(str(sleepy if "defaults" in name else n) for name in (top, bottom))
+        return (
+            f"{statistics.median(t[top]) * 1e6:.1f} vs {statistics.median(t[bottom]) * 1e6:.1f} "
+            f"us per round trip; per-round ratio IQR {v.per_round}; {rounds} rounds x "
+            f"{counts} round trips"
+        )
+
+    def ratio(top: str, bottom: str) -> float:
+        return Versus(t[top], t[bottom]).ratio
+
+    pexpect_tuned = "pexpect.spawn (delaybeforesend=None)"
+    rows = [
+        ratio_row(
+            f"dialogue: {pexpect_tuned} / cmdrun.spawn(tty=False)",
+            ratio("pexpect", "pipe"),
+            ">=",
+            3.0,
+            details("pexpect", "pipe"),
+        ),
+        ratio_row(
+            "dialogue: cmdrun.spawn(tty=False) / raw Popen + os.write + os.read loop",
+            ratio("pipe", "raw"),
+            "<=",
+            3.0,
+            details("pipe", "raw"),
+        ),
+        ratio_row(
+            f"dialogue: {pexpect_tuned} / cmdrun.spawn(tty=True)",
+            ratio("pexpect", "pty"),
+            ">=",
+            1.5,
+            details("pexpect", "pty"),
+        ),
+    ]
+    for name, top, bottom, note in (
+        (
+            "pexpect.spawn (delaybeforesend=None, delayafterread=None) / cmdrun.spawn(tty=True)",
+            "pexpect_nosleep",
+            "pty",
+            "pexpect also sleeps 0.1 ms after every read unless delayafterread=None",
+        ),
+        (
+            "pexpect.spawn (defaults) / cmdrun.spawn(tty=True)",
+            "pexpect_defaults",
+            "pty",
+            "delaybeforesend=0.05: 50 ms per send",
+        ),
+        (
+            "PopenSpawn (defaults) / cmdrun.spawn(tty=False)",
+            "popenspawn",
+            "pipe",
+            "pipes and a reader thread",
+        ),
+        (
+            "cmdrun.spawn(tty=True) / raw pty.openpty + os.write + os.read loop",
+            "pty",
+            "raw_pty",
+            "what cmdrun adds to the PTY's own cost",
+        ),
+    ):
+        rows.append(
+            Row(
+                f"context: dialogue: {name}",
+                f"{ratio(top, bottom):.2f}",
+                details=f"{note}; {details(top, bottom)}",
+            )
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# 5. A one-shot run on a PTY
+
+#: Calls per block for pexpect with its defaults: its close() sleeps 0.1 s each time.
+PTY_RUN_SLEEPY_CALLS = 3
+
+
+def cmdrun_tty_true() -> None:
+    cmdrun.run(TRUE, tty=True)
+
+
+def bench_pty_run(s: Settings) -> list[Row]:
+    n = s.pty_run_calls
+    ours, tuned, defaults = repeat(cmdrun_tty_true), pexpect_block(True), pexpect_block(False)
+    for block in (ours, tuned, defaults):
+        block(1)  # warm up
+    t = rotated_rounds(
+        {
+            "cmdrun": timed_block(ours, n),
+            "tuned": timed_block(tuned, n),
+            "defaults": timed_block(defaults, PTY_RUN_SLEEPY_CALLS),
+        },
+        s.pty_run_rounds,
+    )
+
+    def details(top: str, bottom: str) -> str:
+        v = Versus(t[top], t[bottom])
+        calls = {"cmdrun": n, "tuned": n, "defaults": PTY_RUN_SLEEPY_CALLS}
+        return (
+            f"{statistics.median(t[top]) * 1e3:.2f} vs {statistics.median(t[bottom]) * 1e3:.2f} "
+            f"ms/call; per-round ratio IQR {v.per_round}; {s.pty_run_rounds} rounds x "
+            f"{calls[top]} / {calls[bottom]} calls"
+        )
+
+    call = 'cmdrun.run(["true"], tty=True)'
+    peer = "pexpect spawn + expect(EOF) + close"
+    no_slower = Versus(t["cmdrun"], t["tuned"]).ratio
+    margin = ""
+    if 1.0 < no_slower <= 1.05:
+        margin = "slower, but within the 5% noise margin; "
+    return [
+        ratio_row(
+            f"PTY one-shot: {peer} (defaults) / {call}",
+            Versus(t["defaults"], t["cmdrun"]).ratio,
+            ">=",
+            20.0,
+            details("defaults", "cmdrun"),
+        ),
+        ratio_row(
+            f"PTY one-shot: {call} / {peer} (delayafterclose=0)",
+            no_slower,
+            "<=",
+            1.0,
+            margin + details("cmdrun", "tuned"),
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# 6. Reading 64 MiB through a PTY
+
+PTY_READ_SIZE = 64 << 20
+#: pexpect's default read size makes it slow (about 8 MB/s): it reads less, at the same rate.
+PEXPECT_SLOW_READ_SIZE = 8 << 20
+
+
+def per_mib(read: Callable[[int], float], size: int) -> Callable[[], float]:
+    """A contestant: seconds per MiB (so that contestants reading different amounts compare)."""
+    return lambda: read(size) / (size / 2**20)
+
+
+def bench_pty_read(s: Settings) -> list[Row]:
+    size = PTY_READ_SIZE
+    with tempfile.TemporaryDirectory(prefix="cmdrun-bench-pty-") as tmp:
+        path = os.path.join(tmp, "printable")
+        interactive.write_printable(path, size)
+        readers: dict[str, Callable[[int], float]] = {
+            "raw": lambda n: interactive.read_raw_pty(path, n),
+            "spawn": lambda n: interactive.read_cmdrun_spawn(path, n),
+            "run": lambda n: interactive.read_cmdrun_run(path, n),
+            "pexpect": lambda n: interactive.read_pexpect(path, n, 2000),
+            "pexpect_65536": lambda n: interactive.read_pexpect(path, n, 65536),
+        }
+        sizes = dict.fromkeys(readers, size)
+        sizes["pexpect"] = PEXPECT_SLOW_READ_SIZE
+        for read in readers.values():
+            read(1 << 20)  # warm up: imports, PATH lookups, the file in the page cache
+        t = rotated_rounds(
+            {name: per_mib(read, sizes[name]) for name, read in readers.items()},
+            s.pty_read_rounds,
+        )
+
+    def details(name: str) -> str:
+        v = Versus(t["raw"], t[name])
+        rate, raw_rate = 1 / statistics.median(t[name]), 1 / statistics.median(t["raw"])
+        return (
+            f"{rate:.0f} vs {raw_rate:.0f} MiB/s; per-round ratio IQR {v.per_round}; "
+            f"{s.pty_read_rounds} rounds x {sizes[name] >> 20} MiB"
+        )
+
+    def rate_ratio(name: str) -> float:
+        return Versus(t["raw"], t[name]).ratio  # seconds per MiB, inverted: a rate ratio
+
+    raw = "raw pty.openpty + os.read(1 MiB) loop"
+    rows = [
+        ratio_row(
+            f"64 MiB through a PTY: rate of cmdrun.spawn(tty=True).read() / {raw}",
+            rate_ratio("spawn"),
+            ">=",
+            0.7,
+            details("spawn"),
+        ),
+        ratio_row(
+            f"64 MiB through a PTY: rate of cmdrun.run(tty=True) / {raw}",
+            rate_ratio("run"),
+            ">=",
+            0.7,
+            details("run"),
+        ),
+    ]
+    for name, label in (
+        ("pexpect", "maxread=2000, the default"),
+        ("pexpect_65536", "maxread=65536"),
+    ):
+        rows.append(
+            Row(
+                f"context: PTY read: rate of pexpect.spawn.read() ({label}) / {raw}",
+                f"{rate_ratio(name):.2f}",
+                details=details(name),
+            )
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
 
 
 def table(rows: list[Row]) -> str:
@@ -486,14 +824,22 @@ def table(rows: list[Row]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (about 30 s)")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (about 40 s)")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
 
     started = time.perf_counter()
     rows: list[Row] = []
-    for section in (bench_overhead, bench_capture, bench_import):
+    sections: list[Callable[[Settings], list[Row]]] = [
+        bench_overhead,
+        bench_capture,
+        bench_import,
+        bench_dialogues,
+        bench_pty_run,
+        bench_pty_read,
+    ]
+    for section in sections:
         section_start = time.perf_counter()
         rows += section(settings)
         print(

@@ -13,7 +13,6 @@ import time
 
 import cmdrun
 
-
 NSLOOKUP_EXAMPLES = ("nslookup_call.py", "nslookup_communicate.py", "nslookup_dialogue.py")
 
 
