@@ -5,6 +5,8 @@ output as text without encoding crashes, errors that say what went wrong, and di
 with interactive programs over pipes or a pseudo-terminal.
 """
 
+from typing import TYPE_CHECKING
+
 from ._errors import (
     CmdrunError,
     CommandFailed,
@@ -15,12 +17,29 @@ from ._errors import (
     UnexpectedEOF,
 )
 from ._match import Match, clean
+from ._output import Line
+from ._parallel import as_completed, run_many
 from ._result import Result
 from ._run import TTY_REFUSAL_WINDOW, TTY_REFUSALS, call, run
 from ._secret import Secret
 from ._session import PipeSession, PtySession, Session, spawn
+from ._stream import Stream, stream
+
+if TYPE_CHECKING:
+    from ._aio import arun, arun_many
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # The asyncio API is imported on first use: asyncio alone takes longer to import than
+    # the rest of cmdrun together.
+    if name in ("arun", "arun_many"):
+        from . import _aio
+
+        return getattr(_aio, name)
+    raise AttributeError(f"module 'cmdrun' has no attribute {name!r}")
+
 
 __all__ = [
     "CmdrunError",
@@ -29,18 +48,25 @@ __all__ = [
     "CommandNotFound",
     "CommandTimedOut",
     "ExpectTimeout",
+    "Line",
     "Match",
     "PipeSession",
     "PtySession",
     "Result",
     "Secret",
     "Session",
+    "Stream",
     "TTY_REFUSALS",
     "TTY_REFUSAL_WINDOW",
     "UnexpectedEOF",
     "__version__",
+    "arun",
+    "arun_many",
+    "as_completed",
     "call",
     "clean",
     "run",
+    "run_many",
     "spawn",
+    "stream",
 ]

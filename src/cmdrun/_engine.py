@@ -13,15 +13,27 @@ import math
 import os
 import signal
 import subprocess
+import sys
 import time
+from collections.abc import Callable, Generator
+from typing import IO, TypeAlias
 
 from ._kill import Child, stop_now
 from ._log import log_debug
 from ._match import Pattern, Reply, Responder, StreamDecoder, describe
+from ._output import Capture, LineFeed, Tail, ToFile
 from ._platform import NEW_SESSION, explain_exec_error, path_of
-from ._pump import DataHook, Pump
+from ._pump import CancelToken, DataHook, Pump, Sink
 from ._result import Result
 from ._secret import Redactor, Secret, shown, text_of
+
+#: Where ``stdout=``/``stderr=`` may send output: a path, or a binary file.
+Target: TypeAlias = "str | os.PathLike[str] | IO[bytes]"
+LineCallback: TypeAlias = Callable[[str], object]
+LineCallback2: TypeAlias = Callable[[str, str], object]
+
+#: A line left unfinished this long is delivered as it is (see ``LineFeed``).
+IDLE_LINE = 0.1
 
 
 class Spec:
@@ -29,6 +41,7 @@ class Spec:
 
     __slots__ = (
         "args",
+        "cancel",
         "capture",
         "cwd",
         "dimensions",
@@ -38,9 +51,15 @@ class Spec:
         "errors",
         "input",
         "kill_grace",
+        "max_output",
         "merge_stderr",
+        "on_stderr",
+        "on_stdout",
         "respond",
         "secrets",
+        "stderr_to",
+        "stdout_to",
+        "tee",
         "term",
         "timeout",
         "tty",
@@ -65,9 +84,23 @@ class Spec:
         respond: tuple[tuple[Pattern, Reply], ...] = (),
         secrets: tuple[Secret, ...] = (),
         term: str | None = None,
+        stdout_to: Target | None = None,
+        stderr_to: Target | None = None,
+        max_output: int | None = None,
+        on_stdout: LineCallback | None = None,
+        on_stderr: LineCallback | None = None,
+        tee: bool = False,
+        cancel: CancelToken | None = None,
     ) -> None:
         self.args = args
         self.term = term
+        self.stdout_to = stdout_to
+        self.stderr_to = stderr_to
+        self.max_output = max_output
+        self.on_stdout = on_stdout
+        self.on_stderr = on_stderr
+        self.tee = tee
+        self.cancel = cancel
         self.tty = tty
         self.dimensions = dimensions
         self.respond = respond
@@ -92,11 +125,60 @@ class Spec:
             raise TypeError(f"unknown Spec fields: {sorted(changes)}")
         return copy
 
+    def watches(self, stream: str) -> bool:
+        """Whether cmdrun must see ``stream``'s bytes as they come (not just store them)."""
+        callback = self.on_stdout if stream == "stdout" else self.on_stderr
+        return self.tty or bool(self.respond) or self.tee or callback is not None
+
+
+class _Outputs:
+    """Where each output stream goes: a pipe into a sink, or straight into a file.
+
+    A file target the child can write itself (a path, or a file with a real fd) is handed
+    to the child directly, unless cmdrun has to watch that stream (callbacks, ``tee``,
+    ``respond``): then its bytes are pumped into the file.
+    """
+
+    def __init__(self, spec: Spec) -> None:
+        self.opened: list[IO[bytes]] = []
+        self.direct: dict[str, int] = {}
+        self.sinks: dict[str, Sink] = {}
+        for stream, target in (("stdout", spec.stdout_to), ("stderr", spec.stderr_to)):
+            if target is None:
+                limit = spec.max_output
+                self.sinks[stream] = Capture() if limit is None else Tail(limit)
+                continue
+            file = target if not isinstance(target, (str, os.PathLike)) else self._open(target)
+            fd = _real_fd(file)
+            if fd is not None and not spec.watches(stream):
+                file.flush()
+                self.direct[stream] = fd
+            self.sinks[stream] = ToFile(file)
+
+    def _open(self, path: str | os.PathLike[str]) -> IO[bytes]:
+        file = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self.opened.append(file)
+        return file
+
+    def close(self) -> None:
+        for file in self.opened:
+            file.close()
+        for stream, sink in self.sinks.items():
+            if stream not in self.direct and isinstance(sink, ToFile):
+                sink.flush()
+
+
+def _real_fd(file: IO[bytes]) -> int | None:
+    try:
+        return file.fileno()
+    except (AttributeError, OSError, ValueError):  # io.BytesIO and friends have none
+        return None
+
 
 class _Pipes:
     """The pipes of one child: our ends, and the child's ends to close after the start."""
 
-    def __init__(self, spec: Spec, interactive: bool) -> None:
+    def __init__(self, spec: Spec, interactive: bool, outputs: _Outputs) -> None:
         self.ours: list[int] = []
         self.theirs: list[int] = []
         self.readers: list[tuple[int, str]] = []
@@ -109,13 +191,17 @@ class _Pipes:
         elif spec.capture:
             self.stdin = subprocess.DEVNULL
         if spec.capture:
-            read, self.stdout = self._pipe(reader=True)
-            self.readers.append((read, "stdout"))
+            self.stdout = outputs.direct.get("stdout")
+            if self.stdout is None:
+                read, self.stdout = self._pipe(reader=True)
+                self.readers.append((read, "stdout"))
             if spec.merge_stderr:
                 self.stderr = subprocess.STDOUT
             else:
-                read, self.stderr = self._pipe(reader=True)
-                self.readers.append((read, "stderr"))
+                self.stderr = outputs.direct.get("stderr")
+                if self.stderr is None:
+                    read, self.stderr = self._pipe(reader=True)
+                    self.readers.append((read, "stderr"))
 
     def _pipe(self, reader: bool = False) -> tuple[int, int]:
         """Return ``(child's end, our end)`` for stdin, ``(our end, child's end)`` for output."""
@@ -189,7 +275,7 @@ class Started:
         return self.eof is not None
 
 
-def start(spec: Spec, interactive: bool = False) -> Started:
+def start(spec: Spec, interactive: bool = False, outputs: _Outputs | None = None) -> Started:
     """Start ``spec`` on pipes or, with ``spec.tty``, on a PTY.
 
     ``interactive`` keeps stdin open for a dialogue and, on a PTY, leaves echo on as a
@@ -207,7 +293,7 @@ def start(spec: Spec, interactive: bool = False) -> Started:
             echo=interactive,
         )
         return Started(child, [(master, "stdout")], master, *control_chars(master))
-    pipes = _Pipes(spec, interactive)
+    pipes = _Pipes(spec, interactive, outputs or _Outputs(spec))
     return Started(_start(spec, pipes), pipes.readers, pipes.writer)
 
 
@@ -219,34 +305,90 @@ def end_of_input(pump: Pump, started: Started) -> None:
         pump.write(started.eof)
 
 
-def _answering(spec: Spec, pump_ref: list[Pump]) -> DataHook | None:
-    """The pump hook that answers ``spec.respond`` prompts as output arrives."""
-    if not spec.respond:
-        return None
-    responder = Responder(dict(spec.respond))
-    decoder = StreamDecoder(spec.encoding, spec.errors)
-    newline = "\n"
+def _hooks(
+    spec: Spec, pump_ref: list[Pump], deliver: LineCallback2 | None
+) -> tuple[DataHook | None, LineFeed | None]:
+    """The pump hook for ``spec``: automatic answers, live lines, tee; and the line feed."""
+    hooks: list[DataHook] = []
+    if spec.respond:
+        responder = Responder(dict(spec.respond))
+        decoder = StreamDecoder(spec.encoding, spec.errors)
 
-    def hook(stream: str, data: bytes) -> None:
-        for prompt, reply in responder.feed(decoder.decode(stream, data)):
-            log_debug("respond: %s -> %r", describe([prompt]), shown(reply))
-            pump_ref[0].write((text_of(reply) + newline).encode(spec.encoding))
+        def answer(stream: str, data: bytes) -> None:
+            for prompt, reply in responder.feed(decoder.decode(stream, data)):
+                log_debug("respond: %s -> %r", describe([prompt]), shown(reply))
+                pump_ref[0].write((text_of(reply) + "\n").encode(spec.encoding))
 
-    return hook
+        hooks.append(answer)
+    if spec.tee:
+        hooks.append(_tee)
+    feed = None
+    callbacks = {"stdout": spec.on_stdout, "stderr": spec.on_stderr}
+    if deliver is not None or any(callbacks.values()):
+
+        def to_callbacks(stream: str, line: str) -> None:
+            callback = callbacks[stream]
+            if callback is not None:
+                callback(line)
+            if deliver is not None:
+                deliver(stream, line)
+
+        feed = LineFeed(spec.encoding, spec.errors, to_callbacks)
+        hooks.append(feed.feed)
+    if not hooks:
+        return None, feed
+    if len(hooks) == 1:
+        return hooks[0], feed
+
+    def all_hooks(stream: str, data: bytes) -> None:
+        for hook in hooks:
+            hook(stream, data)
+
+    return all_hooks, feed
 
 
-def execute(spec: Spec) -> Result:
-    """Run ``spec`` to completion and return what happened; never raises for exit status.
+def _tee(stream: str, data: bytes) -> None:
+    """Copy a chunk to the parent's own stdout/stderr, as it arrives."""
+    target = sys.stdout if stream == "stdout" else sys.stderr
+    binary = getattr(target, "buffer", None)
+    if binary is not None:
+        target.flush()
+        binary.write(data)
+        binary.flush()
+    else:
+        target.write(data.decode(target.encoding or "utf-8", "replace"))
+        target.flush()
+
+
+def execution(spec: Spec, deliver: LineCallback2 | None = None) -> Generator[None, None, Result]:
+    """Run ``spec``, yielding after each step of the pump; the generator returns the Result.
+
+    ``deliver(stream, line)`` gets every line as it arrives. Closing the generator early (or
+    any exception, Ctrl-C included) stops the process group by the kill policy and reaps it.
 
     Raises:
         CommandNotFound: the program does not exist.
         CommandNotExecutable: it exists but cannot be executed.
     """
     started_at = time.monotonic()
-    started = start(spec)
+    outputs = _Outputs(spec)
+    try:
+        started = start(spec, outputs=outputs)
+    except BaseException:
+        outputs.close()
+        raise
     child = started.child
     pump_ref: list[Pump] = []
-    pump = Pump(child, started.readers, started.writer, spec.kill_grace, _answering(spec, pump_ref))
+    hook, feed = _hooks(spec, pump_ref, deliver)
+    pump = Pump(
+        child,
+        started.readers,
+        started.writer,
+        spec.kill_grace,
+        on_data=hook,
+        sinks=outputs.sinks,
+        cancel=spec.cancel,
+    )
     pump_ref.append(pump)
     try:
         if spec.input is not None:
@@ -256,7 +398,14 @@ def execute(spec: Spec) -> Result:
         if not spec.respond:
             end_of_input(pump, started)
         deadline = math.inf if spec.timeout is None else started_at + spec.timeout
-        timed_out = pump.run_to_end(deadline, spec.drain_timeout)
+        if feed is not None:
+            pump.max_wait = IDLE_LINE
+        for _ in pump.drive(deadline, spec.drain_timeout):
+            if feed is not None:
+                feed.flush_idle(time.monotonic())
+            yield
+        if feed is not None:
+            feed.flush()
     except BaseException as exc:
         if child.returncode is None:
             first = signal.SIGINT if isinstance(exc, KeyboardInterrupt) else signal.SIGTERM
@@ -264,17 +413,38 @@ def execute(spec: Spec) -> Result:
         raise
     finally:
         pump.close()
+        outputs.close()
     redact = Redactor(spec.secrets, spec.encoding)
+    sinks = outputs.sinks
     return Result(
         spec.args,
         child.wait(),
-        stdout_bytes=redact.bytes(pump.captured["stdout"].getvalue()),
-        stderr_bytes=redact.bytes(pump.captured["stderr"].getvalue()),
+        stdout_bytes=redact.bytes(sinks["stdout"].value()),
+        stderr_bytes=redact.bytes(sinks["stderr"].value()),
         pid=child.pid,
         duration=time.monotonic() - started_at,
-        timed_out=timed_out,
+        timed_out=pump.timed_out,
         timeout=spec.timeout,
         encoding=spec.encoding,
         errors=spec.errors,
         tty=started.tty,
+        stdout_dropped=sinks["stdout"].dropped,
+        stderr_dropped=sinks["stderr"].dropped,
+        cancelled=pump.cancelled,
     )
+
+
+def execute(spec: Spec) -> Result:
+    """Run ``spec`` to completion and return what happened; never raises for exit status.
+
+    Raises:
+        CommandNotFound: the program does not exist.
+        CommandNotExecutable: it exists but cannot be executed.
+    """
+    steps = execution(spec)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            result: Result = done.value
+            return result

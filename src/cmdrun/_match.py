@@ -229,6 +229,11 @@ class StreamDecoder:
             decoder = self._decoders[stream] = self._factory(self._errors)
         return decoder.decode(data, final)
 
+    @property
+    def streams(self) -> list[str]:
+        """The streams seen so far."""
+        return list(self._decoders)
+
     def flush(self) -> str:
         """Whatever incomplete characters are left, at end of output."""
         return "".join(d.decode(b"", True) for d in self._decoders.values())

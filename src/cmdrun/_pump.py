@@ -23,14 +23,16 @@ the decisions below are made once:
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import select
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Protocol
 
 from ._kill import Child, GroupStopper
+from ._output import Capture
 from ._platform import enlarge_pipe, exit_fd
 
 FIRST_READ = 1 << 16
@@ -44,6 +46,43 @@ _WRITE = select.POLLOUT | select.POLLERR
 DataHook = Callable[[str, bytes], None]
 
 
+class Sink(Protocol):
+    """Keeps (or forwards) one stream's bytes; see :mod:`cmdrun._output`."""
+
+    @property
+    def dropped(self) -> int: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def value(self) -> bytes: ...
+
+
+class CancelToken:
+    """Stops every pump that watches it, from any thread: ``cancel()`` makes a pipe
+    readable (and leaves it so), which wakes each pump's ``poll`` at once."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        self._lock = threading.Lock()
+        self.cancelled = False
+
+    def fileno(self) -> int:
+        return self._read
+
+    def cancel(self) -> None:
+        with self._lock:
+            if not self.cancelled and self._write >= 0:
+                self.cancelled = True
+                os.write(self._write, b"x")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._write >= 0:
+                os.close(self._read)
+                os.close(self._write)
+                self._read = self._write = -1
+
+
 class Pump:
     """Moves bytes between one child and memory, and notices when the child exits.
 
@@ -53,6 +92,8 @@ class Pump:
         writer: the fd input is written to (a pipe, or the PTY master), or None.
         kill_grace: seconds between the first signal and SIGKILL when stopping the group.
         on_data: called with ``(stream name, bytes)`` for every chunk read.
+        sinks: where each stream's bytes are kept (default: all of it, in memory).
+        cancel: a token that, once cancelled from any thread, stops the group.
     """
 
     def __init__(
@@ -61,12 +102,19 @@ class Pump:
         readers: Sequence[tuple[int, str]],
         writer: int | None,
         kill_grace: float,
+        *,
         on_data: DataHook | None = None,
+        sinks: Mapping[str, Sink] | None = None,
+        cancel: CancelToken | None = None,
     ) -> None:
         self.child = child
         self.on_data = on_data
-        self.captured = {"stdout": io.BytesIO(), "stderr": io.BytesIO()}
+        self.sinks: Mapping[str, Sink] = sinks or {"stdout": Capture(), "stderr": Capture()}
         self.stopper = GroupStopper(child.pid, kill_grace)
+        self.timed_out = False
+        self.cancelled = False
+        #: The longest a single :meth:`step` may wait (callers that flush lines lower it).
+        self.max_wait = math.inf
         self._poller = select.poll()
         self._events: dict[int, int] = {}
         self._streams: dict[int, str] = {}
@@ -82,6 +130,13 @@ class Pump:
         self._exit_fd = exit_fd(child.pid)
         if self._exit_fd is not None:
             self._poller.register(self._exit_fd, select.POLLIN)
+        self._cancel_fd = -1
+        if cancel is not None:
+            if cancel.cancelled:
+                self.cancelled = True
+            else:
+                self._cancel_fd = cancel.fileno()
+                self._poller.register(self._cancel_fd, select.POLLIN)
 
     # -- registration -------------------------------------------------------------------
 
@@ -205,7 +260,7 @@ class Pump:
             self._end_stream(fd)
             return
         name = self._streams[fd]
-        self.captured[name].write(data)
+        self.sinks[name].write(data)
         if self.on_data is not None:
             self.on_data(name, data)
         if len(data) == size and size < MAX_READ:
@@ -227,12 +282,18 @@ class Pump:
     def step(self, until: float) -> None:
         """Wait until something happens or ``until`` (monotonic) passes, and handle it."""
         now = time.monotonic()
+        until = min(until, now + self.max_wait)
         if self._exit_fd is None and self.child.returncode is None:
             until = min(until, now + 0.01)  # no pidfd: look at waitpid every 10 ms
         wait = -1 if math.isinf(until) else max(0, math.ceil((until - now) * 1000))
         for fd, _events in self._poller.poll(wait):
             if fd == self._exit_fd:
                 self._reap()
+                continue
+            if fd == self._cancel_fd:
+                self.cancelled = True
+                self._poller.unregister(fd)
+                self._cancel_fd = -1
                 continue
             if fd in self._streams:
                 self._read(fd)
@@ -241,28 +302,30 @@ class Pump:
         if self._exit_fd is None and self.child.returncode is None:
             self.child.poll()
 
-    def run_to_end(self, deadline: float, drain_timeout: float) -> bool:
-        """Pump until the child has exited and its output ended; return True if timed out.
+    def drive(self, deadline: float, drain_timeout: float) -> Iterator[None]:
+        """Pump until the child has exited and its output ended, yielding after each step.
 
-        ``deadline`` is monotonic (``inf`` for none): past it the group is stopped by the
-        kill policy. See the module docstring for how pipes held by descendants are handled.
+        ``deadline`` is monotonic (``inf`` for none): past it, or once cancelled, the group
+        is stopped by the kill policy (``timed_out``/``cancelled`` say which). See the
+        module docstring for how pipes held by descendants are handled.
         """
         drain_until = math.inf
         stopper = self.stopper
         while True:
             now = time.monotonic()
             reaped = self.child.returncode is not None
-            if not reaped and now >= deadline:
+            if not reaped and not stopper.started and (self.cancelled or now >= deadline):
+                self.timed_out = not self.cancelled
                 stopper.begin()
             if stopper.started:
                 if stopper.finished(reaped):
                     drain_until = min(drain_until, now + AFTER_KILL)
                     if self.eof or now >= drain_until:
-                        return True
+                        return
             elif reaped:
                 drain_until = min(drain_until, now + drain_timeout)
                 if self.eof or now >= drain_until:
-                    return False
+                    return
             if not reaped:
                 until = stopper.deadline if stopper.started else deadline
             elif stopper.started and not stopper.killed:
@@ -270,6 +333,13 @@ class Pump:
             else:
                 until = drain_until
             self.step(until)
+            yield
+
+    def run_to_end(self, deadline: float, drain_timeout: float) -> bool:
+        """:meth:`drive` to the end; return True if the group had to be stopped."""
+        for _ in self.drive(deadline, drain_timeout):
+            pass
+        return self.stopper.started
 
     def close(self) -> None:
         """Release every fd; the pipes of a lingering descendant are simply dropped."""

@@ -31,6 +31,9 @@ _FIELDS = (
     "encoding",
     "errors",
     "tty",
+    "stdout_dropped",
+    "stderr_dropped",
+    "cancelled",
 )
 
 
@@ -56,6 +59,11 @@ class Result:
         errors: the codec error handler (``"replace"`` by default: decoding never raises).
         tty: True when the program ran on a pseudo-terminal (then ``stdout`` holds both
             streams, with ``\r\n`` line endings).
+        stdout_dropped: bytes of stdout not kept because of ``max_output`` (the start of
+            the output; ``stdout_bytes`` holds the last ``max_output`` bytes).
+        stderr_dropped: the same for stderr.
+        cancelled: True when cmdrun stopped it because the run was cancelled (another
+            command failed under ``fail_fast``, or the asyncio task was cancelled).
     """
 
     __slots__ = (*_FIELDS, "_text")
@@ -71,6 +79,9 @@ class Result:
     encoding: str
     errors: str
     tty: bool
+    stdout_dropped: int
+    stderr_dropped: int
+    cancelled: bool
     _text: dict[str, str]
 
     def __init__(
@@ -87,9 +98,13 @@ class Result:
         encoding: str = "utf-8",
         errors: str = "replace",
         tty: bool = False,
+        stdout_dropped: int = 0,
+        stderr_dropped: int = 0,
+        cancelled: bool = False,
     ) -> None:
         values: tuple[object, ...] = (args, returncode, stdout_bytes, stderr_bytes, pid)
         values += (duration, timed_out, timeout, encoding, errors, tty)
+        values += (stdout_dropped, stderr_dropped, cancelled)
         for name, value in zip(_FIELDS, values, strict=True):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "_text", {})
@@ -151,6 +166,8 @@ class Result:
             parts.append("timed_out=True")
         if self.tty:
             parts.append("tty=True")
+        if self.cancelled:
+            parts.append("cancelled=True")
         parts += [
             f"stdout={_short(self.stdout_bytes, self.encoding, self.errors)}",
             f"stderr={_short(self.stderr_bytes, self.encoding, self.errors)}",

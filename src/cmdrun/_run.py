@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shlex
-from collections.abc import Mapping
-from typing import Literal
+from collections.abc import Callable, Mapping
+from typing import Literal, TypedDict
 
 from ._args import (
     Command,
@@ -17,7 +18,7 @@ from ._args import (
     normalize_grace,
     normalize_timeout,
 )
-from ._engine import Spec
+from ._engine import LineCallback, Spec, Target
 from ._launcher import current_launcher
 from ._log import debug_enabled, log_debug, log_info
 from ._match import Pattern, Reply, Responder
@@ -90,6 +91,61 @@ def _respond_pairs(respond: Mapping[Pattern, Reply] | None) -> tuple[tuple[Patte
     return tuple(respond.items())
 
 
+class BatchOptions(TypedDict, total=False):
+    """The keyword options of :func:`run` that ``run_many``/``arun_many`` pass to each command."""
+
+    input: Input | Secret | None
+    cwd: str | os.PathLike[str] | None
+    env: Mapping[str, str] | None
+    inherit_env: bool
+    shell: bool
+    encoding: str
+    errors: str
+    merge_stderr: bool
+    kill_grace: float
+    drain_timeout: float
+    tty: bool | Literal["auto"]
+    respond: Mapping[Pattern, Reply] | None
+    dimensions: tuple[int, int]
+    stdout: Target | None
+    stderr: Target | None
+    max_output: int | None
+    on_stdout: LineCallback | None
+    on_stderr: LineCallback | None
+    tee: bool
+
+
+class RunOptions(BatchOptions, total=False):
+    """The keyword options of :func:`run`, shared by ``stream`` and ``arun``."""
+
+    timeout: float | None
+    check: bool
+
+
+def _check_target(target: object, name: str) -> Target | None:
+    if target is None or isinstance(target, (str, os.PathLike)):
+        return target
+    if isinstance(target, io.TextIOBase) or not callable(getattr(target, "write", None)):
+        raise TypeError(f"{name} must be a path or a binary file, not {target!r}")
+    return target  # type: ignore[return-value]
+
+
+def _check_callback(callback: object, name: str) -> LineCallback | None:
+    if callback is not None and not callable(callback):
+        raise TypeError(f"{name} must be callable, not {callback!r}")
+    return callback
+
+
+def _check_max_output(limit: object) -> int | None:
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise TypeError(f"max_output must be an int number of bytes, not {limit!r}")
+    if limit < 0:
+        raise ValueError(f"max_output must be >= 0, not {limit}")
+    return limit
+
+
 def build_spec(
     cmd: Command,
     *,
@@ -108,6 +164,12 @@ def build_spec(
     tty: bool = False,
     dimensions: tuple[int, int] = (24, 80),
     respond: Mapping[Pattern, Reply] | None = None,
+    stdout: Target | None = None,
+    stderr: Target | None = None,
+    max_output: int | None = None,
+    on_stdout: LineCallback | None = None,
+    on_stderr: LineCallback | None = None,
+    tee: bool = False,
 ) -> Spec:
     """Check every argument and build the engine's request (raises before anything runs)."""
     "".encode(encoding, errors)  # an unknown codec raises LookupError now, not after the run
@@ -136,7 +198,63 @@ def build_spec(
         respond=pairs,
         secrets=tuple(secrets),
         term=None if env and "TERM" in env else PTY_TERM,
+        stdout_to=_check_target(stdout, "stdout"),
+        stderr_to=_check_target(stderr, "stderr"),
+        max_output=_check_max_output(max_output),
+        on_stdout=_check_callback(on_stdout, "on_stdout"),
+        on_stderr=_check_callback(on_stderr, "on_stderr"),
+        tee=bool(tee),
     )
+
+
+class Prepared:
+    """A checked command with the run-level choices that sit above the engine."""
+
+    __slots__ = ("auto_tty", "check", "spec")
+
+    def __init__(self, spec: Spec, check: bool, auto_tty: bool) -> None:
+        self.spec = spec
+        self.check = check
+        self.auto_tty = auto_tty
+
+    def run(self, execute: Callable[[Spec], Result] | None = None) -> Result:
+        """Execute (with the TTY fallback), never raising for what the program did."""
+        execute = execute or _execute
+        result = execute(self.spec)
+        if self.auto_tty and refused_terminal(result):
+            log_info(
+                "%s refused to run without a terminal (exit %d); running it again on a pty",
+                shlex.join(self.spec.args),
+                result.returncode,
+            )
+            result = execute(self.spec.replace(tty=True))
+        return result
+
+    def finish(self, result: Result) -> Result:
+        """Apply ``check``."""
+        if self.check:
+            result.check_returncode()
+        return result
+
+
+def prepare(cmd: Command, options: RunOptions) -> Prepared:
+    """Check ``cmd`` and ``run``'s keyword options; nothing runs yet.
+
+    Raises:
+        TypeError, ValueError, LookupError, FileNotFoundError, NotADirectoryError: bad input.
+    """
+    opts = dict(options)
+    check = opts.pop("check", True)
+    tty = opts.pop("tty", "auto")
+    if tty not in (True, False, "auto"):
+        raise ValueError(f"tty must be True, False or 'auto', not {tty!r}")
+    try:
+        spec = build_spec(cmd, tty=tty is True, **opts)  # type: ignore[arg-type]
+    except TypeError as exc:
+        if "unexpected keyword argument" in str(exc):
+            raise TypeError(str(exc).replace("build_spec()", "run()")) from None
+        raise
+    return Prepared(spec, bool(check), auto_tty=tty == "auto")
 
 
 def run(
@@ -157,6 +275,12 @@ def run(
     tty: bool | Literal["auto"] = "auto",
     respond: Mapping[Pattern, Reply] | None = None,
     dimensions: tuple[int, int] = (24, 80),
+    stdout: Target | None = None,
+    stderr: Target | None = None,
+    max_output: int | None = None,
+    on_stdout: LineCallback | None = None,
+    on_stderr: LineCallback | None = None,
+    tee: bool = False,
 ) -> Result:
     """Run a command to completion and capture its output.
 
@@ -185,6 +309,15 @@ def run(
         respond: ``{prompt: reply}``: every time the output shows ``prompt`` (a string or a
             compiled regex), ``reply`` (str or :class:`Secret`) is typed followed by Enter.
         dimensions: ``(rows, columns)`` of the pseudo-terminal, when one is used.
+        stdout: a path or binary file to write stdout to instead of memory
+            (``Result.stdout`` is then empty).
+        stderr: the same for stderr.
+        max_output: keep only the last N bytes of each stream in memory; the number dropped
+            is in ``Result.stdout_dropped``/``stderr_dropped``.
+        on_stdout: called with each line of stdout (``str``, with its line ending) as it
+            arrives; output is still captured.
+        on_stderr: the same for stderr.
+        tee: also copy the output to this process's stdout/stderr as it arrives.
 
     Returns:
         The :class:`Result`; with ``check=False`` whatever the child did.
@@ -197,36 +330,10 @@ def run(
         TypeError, ValueError: a bad argument, raised before anything runs.
         FileNotFoundError, NotADirectoryError: ``cwd`` is missing or not a directory.
     """
-    if tty not in (True, False, "auto"):
-        raise ValueError(f"tty must be True, False or 'auto', not {tty!r}")
-    spec = build_spec(
-        cmd,
-        input=input,
-        timeout=timeout,
-        cwd=cwd,
-        env=env,
-        inherit_env=inherit_env,
-        shell=shell,
-        encoding=encoding,
-        errors=errors,
-        merge_stderr=merge_stderr,
-        kill_grace=kill_grace,
-        drain_timeout=drain_timeout,
-        tty=tty is True,
-        dimensions=dimensions,
-        respond=respond,
-    )
-    result = _execute(spec)
-    if tty == "auto" and refused_terminal(result):
-        log_info(
-            "%s refused to run without a terminal (exit %d); running it again on a pty",
-            shlex.join(spec.args),
-            result.returncode,
-        )
-        result = _execute(spec.replace(tty=True))
-    if check:
-        result.check_returncode()
-    return result
+    options: dict[str, object] = dict(locals())  # exactly the keyword arguments above
+    del options["cmd"]
+    prepared = prepare(cmd, options)  # type: ignore[arg-type]
+    return prepared.finish(prepared.run())
 
 
 def call(

@@ -49,7 +49,7 @@ class Session(abc.ABC):
         self._decoder = StreamDecoder(spec.encoding, spec.errors)
         self._redact = Redactor(spec.secrets, spec.encoding)
         self._pump = Pump(
-            started.child, started.readers, started.writer, spec.kill_grace, self._on_data
+            started.child, started.readers, started.writer, spec.kill_grace, on_data=self._on_data
         )
         self._last_line: str | None = None
         self._result: Result | None = None
@@ -219,12 +219,12 @@ class Session(abc.ABC):
 
     def _make_result(self, timed_out: bool) -> Result:
         child = self._started.child
-        captured = self._pump.captured
+        sinks = self._pump.sinks
         return Result(
             self.args,
             child.wait(),
-            stdout_bytes=self._redact.bytes(captured["stdout"].getvalue()),
-            stderr_bytes=self._redact.bytes(captured["stderr"].getvalue()),
+            stdout_bytes=self._redact.bytes(sinks["stdout"].value()),
+            stderr_bytes=self._redact.bytes(sinks["stderr"].value()),
             pid=child.pid,
             duration=time.monotonic() - self._started_at,
             timed_out=timed_out,

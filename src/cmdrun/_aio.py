@@ -1,0 +1,111 @@
+"""The asyncio API: ``arun`` and ``arun_many``, mirrors of ``run`` and ``run_many``.
+
+An asyncio run is the synchronous engine in a worker thread, so the two APIs share every
+line of process handling: the same Result, errors, timeouts and kill policy. Cancelling the
+awaiting task cancels the run's token, which wakes its pump at once; the task then waits
+(shielded from further cancellation) until the process group is stopped and reaped, and
+re-raises ``CancelledError``. Nothing is orphaned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from ._parallel import START_ERRORS, Outcome, check_jobs, prepare_all, run_one
+from ._pump import CancelToken
+from ._result import Result
+from ._run import BatchOptions, Prepared, RunOptions, prepare
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._args import Command
+
+# Waiting for a child blocks a thread, so asyncio runs need more threads than the default
+# executor has (min(32, CPUs + 4)); idle threads are reused and cost little.
+_EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=512, thread_name_prefix="cmdrun-aio")
+
+
+async def _in_thread(prepared: Prepared, index: int = 0) -> Outcome:
+    """Run ``prepared`` in a worker thread; on cancellation stop it, wait, and re-raise."""
+    token = CancelToken()
+    prepared.spec = prepared.spec.replace(cancel=token)
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    future = loop.run_in_executor(_EXECUTOR, context.run, run_one, index, prepared)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        token.cancel()
+        while not future.done():  # the group is being stopped: do not orphan it
+            try:
+                await asyncio.shield(future)
+            except asyncio.CancelledError:
+                continue
+            except Exception:
+                break
+        raise
+    finally:
+        if future.done():
+            token.close()
+        else:  # only when the loop itself is going away: let the thread close the token
+            future.add_done_callback(lambda _: token.close())
+
+
+async def arun(cmd: Command, **options: Unpack[RunOptions]) -> Result:
+    """``await arun(cmd, ...)``: :func:`run` for asyncio, with the same options and errors.
+
+    Cancelling the task (``task.cancel()``, ``asyncio.timeout``) stops the process group,
+    reaps it and re-raises ``CancelledError``.
+
+    Raises:
+        CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable, TypeError,
+        ValueError: as :func:`run` does.
+    """
+    prepared = prepare(cmd, options)
+    outcome = await _in_thread(prepared)
+    error = outcome.error
+    if error is not None and (prepared.check or isinstance(error, START_ERRORS)):
+        raise error  # a start-up error is raised whatever ``check`` says, as run() does
+    return outcome.result
+
+
+async def arun_many(
+    cmds: Iterable[Command],
+    *,
+    jobs: int | None = None,
+    timeout: float | None = None,
+    fail_fast: bool = False,
+    **options: Unpack[BatchOptions],
+) -> list[Result]:
+    """:func:`run_many` for asyncio: Results in input order, at most ``jobs`` at a time.
+
+    Raises:
+        CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable: with
+            ``fail_fast``, the first failure (the others are stopped first).
+        asyncio.CancelledError: when cancelled, after every process group was stopped.
+    """
+    batch = prepare_all(cmds, options, timeout)
+    limit = asyncio.Semaphore(check_jobs(jobs))
+
+    async def one(index: int, prepared: Prepared) -> Outcome:
+        async with limit:
+            return await _in_thread(prepared, index)
+
+    tasks = [asyncio.ensure_future(one(i, p)) for i, p in enumerate(batch)]
+    results: list[Result | None] = [None] * len(tasks)
+    try:
+        for next_done in asyncio.as_completed(tasks):
+            outcome = await next_done
+            if fail_fast and outcome.error is not None:
+                raise outcome.error
+            results[outcome.index] = outcome.result
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return [r for r in results if r is not None]

@@ -1,0 +1,177 @@
+"""Where output goes: sinks that keep it (all of it, or its tail), files, and live lines.
+
+Pure data handling, no processes: each piece is fed bytes by the pump and unit-tested alone.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from collections.abc import Callable
+from typing import IO
+
+from ._match import StreamDecoder
+
+
+class Capture:
+    """Keeps everything. ``io.BytesIO.getvalue()`` hands its buffer over without a copy."""
+
+    __slots__ = ("_buffer",)
+
+    dropped = 0
+
+    def __init__(self) -> None:
+        self._buffer = io.BytesIO()
+
+    def write(self, data: bytes) -> None:
+        self._buffer.write(data)
+
+    def value(self) -> bytes:
+        return self._buffer.getvalue()
+
+
+class Tail:
+    """Keeps only the last ``limit`` bytes and counts the ones dropped (memory <= 2 * limit)."""
+
+    __slots__ = ("_buffer", "_limit", "_total")
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._buffer = bytearray()
+        self._total = 0
+
+    def write(self, data: bytes) -> None:
+        self._total += len(data)
+        if len(data) >= self._limit:
+            self._buffer[:] = data[len(data) - self._limit :]
+            return
+        self._buffer += data
+        if len(self._buffer) > 2 * self._limit:  # trim in batches: amortised O(1) per byte
+            del self._buffer[: len(self._buffer) - self._limit]
+
+    def value(self) -> bytes:
+        return bytes(self._buffer[-self._limit :]) if self._limit else b""
+
+    @property
+    def dropped(self) -> int:
+        return self._total - min(self._total, self._limit)
+
+
+class ToFile:
+    """Writes straight to a binary file; keeps nothing in memory."""
+
+    __slots__ = ("_file",)
+
+    dropped = 0
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+
+    def value(self) -> bytes:
+        return b""
+
+    def flush(self) -> None:
+        self._file.flush()
+
+
+class Line:
+    """One line of output, as :func:`cmdrun.stream` yields it.
+
+    Attributes:
+        stream: ``"stdout"`` or ``"stderr"``.
+        text: the line with its ending (``"\\n"``, ``"\\r\\n"``, or ``"\\r"`` for a progress
+            redraw); the last line of a stream may have none.
+    """
+
+    __slots__ = ("stream", "text")
+
+    def __init__(self, stream: str, text: str) -> None:
+        self.stream = stream
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"Line({self.stream!r}, {self.text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Line) and (other.stream, other.text) == (self.stream, self.text)
+
+    def __hash__(self) -> int:
+        return hash((self.stream, self.text))
+
+
+def split_lines(pending: str) -> tuple[list[str], str]:
+    """Split ``pending`` into complete lines (with endings) and the unfinished rest.
+
+    A line ends at ``\\n``, or at a ``\\r`` not followed by ``\\n`` (a progress bar redrawing
+    its line). A ``\\r`` at the very end stays pending: the ``\\n`` may be in the next read.
+    """
+    lines: list[str] = []
+    start = 0
+    size = len(pending)
+    while True:
+        nl = pending.find("\n", start)
+        cr = pending.find("\r", start, nl if nl >= 0 else size)
+        if 0 <= cr < size - 1 and pending[cr + 1] != "\n":
+            lines.append(pending[start : cr + 1])
+            start = cr + 1
+        elif nl >= 0:
+            lines.append(pending[start : nl + 1])
+            start = nl + 1
+        else:
+            return lines, pending[start:]
+
+
+class LineFeed:
+    """Turns chunks of bytes from several streams into lines, delivered to ``deliver``.
+
+    A line that stays unfinished for ``idle`` seconds (a progress bar redrawn with ``\r``, a
+    prompt) is delivered as it is, without an ending, when :meth:`flush_idle` is called, so
+    no output waits indefinitely for a line end; what follows starts a new line.
+    """
+
+    __slots__ = ("_decoder", "_deliver", "_idle", "_pending", "_since")
+
+    def __init__(
+        self, encoding: str, errors: str, deliver: Callable[[str, str], object], idle: float = 0.1
+    ) -> None:
+        self._decoder = StreamDecoder(encoding, errors)
+        self._deliver = deliver
+        self._idle = idle
+        self._pending: dict[str, str] = {}
+        self._since: dict[str, float] = {}
+
+    def feed(self, stream: str, data: bytes) -> None:
+        text = self._pending.get(stream, "") + self._decoder.decode(stream, data)
+        lines, rest = split_lines(text)
+        for line in lines:
+            self._deliver(stream, line)
+        if rest:
+            if lines or stream not in self._since:
+                self._since[stream] = time.monotonic()
+            self._pending[stream] = rest
+        else:
+            self._pending.pop(stream, None)
+            self._since.pop(stream, None)
+
+    def next_flush(self) -> float:
+        """When :meth:`flush_idle` will next have something to do (monotonic; inf: never)."""
+        return min(self._since.values(), default=math.inf) + self._idle
+
+    def flush_idle(self, now: float) -> None:
+        """Deliver unfinished lines that have waited ``idle`` seconds."""
+        for stream, since in list(self._since.items()):
+            if now - since >= self._idle:
+                del self._since[stream]
+                self._deliver(stream, self._pending.pop(stream))
+
+    def flush(self) -> None:
+        """At end of output: deliver every unfinished last line."""
+        for stream in {*self._pending, *self._decoder.streams}:
+            rest = self._pending.pop(stream, "") + self._decoder.decode(stream, b"", final=True)
+            if rest:
+                self._deliver(stream, rest)
+        self._since.clear()

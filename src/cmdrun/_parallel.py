@@ -1,0 +1,191 @@
+"""Many commands at once: ``run_many`` and ``as_completed`` (the seed's ``Pool``, for commands).
+
+Each command runs in a worker thread (starting and waiting for a process releases the GIL),
+with its own timeout. Every run of a batch watches one :class:`~cmdrun._pump.CancelToken`:
+``fail_fast`` and Ctrl-C cancel it, which wakes every running pump at once, so each stops its
+process group by the kill policy and reaps it; commands not started yet never start.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import warnings
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ._errors import CmdrunError, CommandNotExecutable, CommandNotFound
+from ._pump import CancelToken
+from ._result import Result
+from ._run import BatchOptions, Prepared, RunOptions, prepare
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._args import Command
+
+#: Exit statuses reported for a command that could not start, as a shell reports them.
+NOT_FOUND = 127
+NOT_EXECUTABLE = 126
+
+#: Errors that mean the command never ran.
+START_ERRORS = (CommandNotFound, CommandNotExecutable)
+
+_warned_progress = False
+
+
+def check_jobs(jobs: object) -> int:
+    """``jobs`` as a positive int; None means the number of CPUs."""
+    if jobs is None:
+        return os.cpu_count() or 1
+    if isinstance(jobs, bool) or not isinstance(jobs, int):
+        raise TypeError(f"jobs must be a positive int or None, not {jobs!r}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, not {jobs}")
+    return jobs
+
+
+def prepare_all(
+    cmds: Iterable[Command], options: BatchOptions, timeout: float | None
+) -> list[Prepared]:
+    """Check every command and option before anything runs; the batch never raises for them."""
+    if "check" in options:
+        raise TypeError("run_many/as_completed never raise for a command's failure: use fail_fast")
+    if isinstance(cmds, (str, bytes)):
+        raise TypeError("cmds must be an iterable of commands, not a single command string")
+    each: RunOptions = {**options, "timeout": timeout, "check": False}
+    return [prepare(cmd, each) for cmd in cmds]
+
+
+class Outcome:
+    """What one command of a batch did: its Result, and the error to raise for it, if any."""
+
+    __slots__ = ("error", "index", "result")
+
+    def __init__(self, index: int, result: Result, error: CmdrunError | None) -> None:
+        self.index = index
+        self.result = result
+        self.error = error
+
+
+def run_one(index: int, prepared: Prepared) -> Outcome:
+    """Run one command of a batch; a start-up error becomes a Result with status 127/126."""
+    try:
+        result = prepared.run()
+    except START_ERRORS as exc:
+        status = NOT_FOUND if isinstance(exc, CommandNotFound) else NOT_EXECUTABLE
+        spec = prepared.spec
+        result = Result(spec.args, status, stderr_bytes=f"{exc}\n".encode(), timeout=spec.timeout)
+        return Outcome(index, result, exc)
+    if result.ok or result.cancelled:
+        return Outcome(index, result, None)
+    try:
+        result.check_returncode()
+    except CmdrunError as exc:
+        return Outcome(index, result, exc)
+    raise AssertionError("unreachable: a result that is not ok always raises")
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    """A tqdm bar on stderr, or None (with a one-time warning when tqdm is missing)."""
+    global _warned_progress
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    except ImportError:
+        if not _warned_progress:
+            _warned_progress = True
+            warnings.warn(
+                "progress=True needs tqdm: pip install 'cmdrun[progress]'; running without it",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        return None
+    return tqdm(total=total, unit="cmd", leave=False)
+
+
+def _outcomes(
+    batch: list[Prepared], jobs: int, fail_fast: bool, progress: bool
+) -> Iterator[Outcome]:
+    """Run the batch, yielding outcomes as they finish; stop everything on exit."""
+    import concurrent.futures  # imports logging: not at ``import cmdrun`` time
+
+    token = CancelToken()
+    for prepared in batch:
+        prepared.spec = prepared.spec.replace(cancel=token)
+    bar = _progress_bar(len(batch), progress)
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="cmdrun")
+    try:
+        futures = [
+            pool.submit(contextvars.copy_context().run, run_one, i, prepared)
+            for i, prepared in enumerate(batch)
+        ]
+        for future in concurrent.futures.as_completed(futures):
+            outcome = future.result()
+            if bar is not None:
+                bar.update()
+            if fail_fast and outcome.error is not None:
+                token.cancel()
+                raise outcome.error
+            yield outcome
+    finally:
+        token.cancel()  # a no-op after a normal end; otherwise stop whatever still runs
+        pool.shutdown(wait=True, cancel_futures=True)
+        token.close()
+        if bar is not None:
+            bar.close()
+
+
+def run_many(
+    cmds: Iterable[Command],
+    *,
+    jobs: int | None = None,
+    timeout: float | None = None,
+    fail_fast: bool = False,
+    progress: bool = False,
+    **options: Unpack[BatchOptions],
+) -> list[Result]:
+    """Run many commands, at most ``jobs`` at a time; return their Results in input order.
+
+    A failure or timeout of one command never loses the others' results: ``run_many`` does
+    not raise for what commands do. A command that cannot start gets a Result with exit
+    status 127 (not found) or 126 (not executable) and the error in its stderr.
+
+    Args:
+        cmds: the commands, each as :func:`run` takes it.
+        jobs: how many run at once (None: the number of CPUs).
+        timeout: each command's own timeout, in seconds.
+        fail_fast: on the first failure (first in time), stop the running commands, never
+            start the pending ones, and raise that command's error.
+        progress: show a progress bar on stderr (needs the ``cmdrun[progress]`` extra).
+        options: the other keyword options of :func:`run` (not ``check``).
+
+    Raises:
+        CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable: with
+            ``fail_fast``, the first failure.
+        KeyboardInterrupt: after every running process group was stopped and reaped.
+        TypeError, ValueError: bad arguments, before anything runs.
+    """
+    batch = prepare_all(cmds, options, timeout)
+    results: list[Result | None] = [None] * len(batch)
+    for outcome in _outcomes(batch, check_jobs(jobs), fail_fast, progress):
+        results[outcome.index] = outcome.result
+    return [r for r in results if r is not None]
+
+
+def as_completed(
+    cmds: Iterable[Command],
+    *,
+    jobs: int | None = None,
+    timeout: float | None = None,
+    fail_fast: bool = False,
+    progress: bool = False,
+    **options: Unpack[BatchOptions],
+) -> Iterator[Result]:
+    """Like :func:`run_many`, but yield each Result as soon as its command finishes.
+
+    Leaving the loop early stops the commands still running and skips the rest.
+    """
+    batch = prepare_all(cmds, options, timeout)
+    return (o.result for o in _outcomes(batch, check_jobs(jobs), fail_fast, progress))

@@ -1,0 +1,102 @@
+"""``stream``: iterate over a command's output lines as they arrive."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Generator, Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from ._engine import Spec, execution
+from ._output import Line
+from ._result import Result
+from ._run import Prepared, RunOptions, prepare, refused_terminal
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._args import Command
+
+
+class Stream:
+    """The lines of a running command, as they arrive; see :func:`stream`.
+
+    Iterate over it (once) for :class:`Line` objects; ``result`` holds the :class:`Result`
+    once the output has ended. Leaving the loop early, or the ``with`` block, stops the
+    command's process group (kill policy) and reaps it.
+    """
+
+    def __init__(self, prepared: Prepared) -> None:
+        self._prepared = prepared
+        self._lines: collections.deque[Line] = collections.deque()
+        self._steps: Generator[None, None, Result] | None = None
+        self._iterator: Generator[Line, None, None] | None = None
+        self.result: Result | None = None
+
+    def _deliver(self, stream: str, text: str) -> None:
+        self._lines.append(Line(stream, text))
+
+    def __iter__(self) -> Iterator[Line]:
+        if self._iterator is None:
+            self._iterator = self._lines_until_end()
+        return self._iterator
+
+    def _lines_until_end(self) -> Generator[Line, None, None]:
+        spec = self._prepared.spec
+        result = yield from self._run(spec)
+        if self._prepared.auto_tty and refused_terminal(result):
+            result = yield from self._run(spec.replace(tty=True))
+        self.result = result
+        self._prepared.finish(result)
+
+    def _run(self, spec: Spec) -> Generator[Line, None, Result]:
+        steps = self._steps = execution(spec, self._deliver)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                result: Result = done.value
+                break
+            while self._lines:
+                yield self._lines.popleft()
+        while self._lines:
+            yield self._lines.popleft()
+        return result
+
+    def close(self) -> None:
+        """Stop the command if it is still running, and reap it."""
+        if self._iterator is not None:
+            self._iterator.close()
+        if self._steps is not None:
+            self._steps.close()
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def stream(cmd: Command, **options: Unpack[RunOptions]) -> Stream:
+    """Run a command and iterate over its output lines as they arrive.
+
+    Each :class:`Line` has ``stream`` (``"stdout"`` or ``"stderr"``) and ``text`` (with its
+    line ending, as ``on_stdout`` gets it). A line ends at ``\\n``, or at a ``\\r`` that
+    redraws a progress line; text left without an ending for 0.1 s (a prompt, a progress
+    bar) is delivered as it is, so no output waits indefinitely.
+
+    Args:
+        cmd: as for :func:`run`.
+        options: the keyword options of :func:`run`. With ``check`` (the default), the loop
+            ends by raising ``CommandFailed``/``CommandTimedOut`` if the command failed.
+
+    Returns:
+        A :class:`Stream`: iterate over it; use it as a context manager to be sure the
+        command is stopped when the block is left.
+    """
+    return Stream(prepare(cmd, options))
