@@ -281,3 +281,21 @@ def isatty_report() -> list[str]:
         print("rows", size.lines, "cols", size.columns)
         """
     )
+
+
+def wait_for_file_between(first: str, second: str, path: str) -> list[str]:
+    """Print ``first``, wait (up to 30 s) until ``path`` exists, then print ``second``.
+
+    A test whose callback creates ``path`` when it sees ``first`` proves the line was
+    delivered while the program was still running: otherwise nothing would create it.
+    """
+    return py(
+        f"""
+        import os, sys, time
+        sys.stdout.write({first!r}); sys.stdout.flush()
+        end = time.monotonic() + 30
+        while not os.path.exists({path!r}) and time.monotonic() < end:
+            time.sleep(0.01)
+        sys.stdout.write({second!r}); sys.stdout.flush()
+        """
+    )

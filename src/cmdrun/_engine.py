@@ -22,7 +22,7 @@ from ._kill import Child, stop_now
 from ._log import log_debug
 from ._match import Pattern, Reply, Responder, StreamDecoder, describe
 from ._output import Capture, LineFeed, Tail, ToFile
-from ._platform import NEW_SESSION, explain_exec_error, path_of
+from ._platform import NEW_SESSION, devnull, explain_exec_error, path_of
 from ._pump import CancelToken, DataHook, Pump, Sink
 from ._result import Result
 from ._secret import Redactor, Secret, shown, text_of
@@ -189,7 +189,7 @@ class _Pipes:
         if spec.input is not None or spec.respond or interactive:
             self.stdin, self.writer = self._pipe()
         elif spec.capture:
-            self.stdin = subprocess.DEVNULL
+            self.stdin = devnull()
         if spec.capture:
             self.stdout = outputs.direct.get("stdout")
             if self.stdout is None:
@@ -215,8 +215,8 @@ class _Pipes:
         for fd in self.theirs:
             os.close(fd)
         self.theirs.clear()
-        if self.writer is not None:
-            os.set_blocking(self.writer, False)
+        for fd in self.ours:  # the pump never waits in read() or write()
+            os.set_blocking(fd, False)
 
     def failed(self) -> None:
         for fd in self.ours + self.theirs:

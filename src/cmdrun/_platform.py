@@ -28,6 +28,17 @@ _F_SETPIPE_SZ: int | None = getattr(
 HAS_PIDFD = hasattr(os, "pidfd_open")
 
 
+_devnull = -1
+
+
+def devnull() -> int:
+    """A read-only fd on /dev/null, opened once and shared (Popen would open one per run)."""
+    global _devnull
+    if _devnull < 0:
+        _devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    return _devnull
+
+
 def signal_group(pgid: int, sig: int) -> bool:
     """Send ``sig`` to process group ``pgid``; return False if the group no longer exists."""
     try:

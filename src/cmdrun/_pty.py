@@ -44,18 +44,28 @@ class PtyChild:
         return self.returncode
 
 
+_located: dict[tuple[str, str | None], str] = {}
+
+
 def _check_executable(program: str, env: dict[str, str] | None) -> str:
     """Find the program as exec would and refuse early what exec would refuse.
 
     pexpect reports a missing program with its own exception type, and a failed exec
-    only after forking; checking first gives the same errors as a pipe run.
+    only after forking; checking first gives the same errors as a pipe run. A program
+    found before is checked again with one ``access`` call instead of a PATH search.
     """
     path = path_of(env)
+    known = _located.get((program, path))
+    if known is not None and os.access(known, os.X_OK):
+        return known
     found = locate(program, path)
     if found is None:
         raise CommandNotFound(program, path)
     if os.path.isdir(found) or not os.access(found, os.X_OK):
         raise explain_exec_error(PermissionError(errno.EACCES, "denied"), program, path)
+    if len(_located) > 256:
+        _located.clear()
+    _located[(program, path)] = found
     return found
 
 

@@ -212,16 +212,19 @@ class Pump:
     # -- input --------------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        """Queue ``data`` for the child's input; it is written as the child reads it."""
+        """Send ``data`` to the child's input: now as far as the pipe takes it, the rest as
+        the child reads (the writer fd is non-blocking, so this never waits)."""
         if self._writer < 0 or not data:
             return
         if self._pending:
             self._pending = memoryview(bytes(self._pending) + data)
-        else:
-            self._pending = memoryview(data)
-            if len(data) > FIRST_READ:
-                enlarge_pipe(self._writer)
-        self._watch(self._writer, _WRITE)
+            return
+        self._pending = memoryview(data)
+        if len(data) > FIRST_READ:
+            enlarge_pipe(self._writer)
+        self._write()
+        if self._pending:
+            self._watch(self._writer, _WRITE)
 
     def close_input(self) -> None:
         """Close the input pipe once everything queued has been written (the child sees EOF)."""
@@ -249,24 +252,42 @@ class Pump:
     # -- output -------------------------------------------------------------------------
 
     def _read(self, fd: int) -> None:
+        """Read what is there (up to MAX_READ bytes), without waiting for more.
+
+        Readers are non-blocking, so one poll event is followed by reads until EAGAIN: a PTY
+        returns at most a few KiB per read whatever is asked, and polling between each of
+        those reads would cost more than the reads themselves.
+        """
         size = self._size[fd]
-        try:
-            data = os.read(fd, size)
-        except BlockingIOError:
+        chunks: list[bytes] = []
+        total = 0
+        while total < MAX_READ:
+            try:
+                data = os.read(fd, size)
+            except BlockingIOError:
+                break
+            except OSError:  # EIO: a PTY whose other side is closed
+                data = b""
+            if not data:
+                self._deliver(fd, chunks)
+                self._end_stream(fd)
+                return
+            chunks.append(data)
+            total += len(data)
+            if len(data) == size and size < MAX_READ:
+                self._size[fd] = size = size * 4
+                if size == FIRST_READ * 4:
+                    enlarge_pipe(fd)
+        self._deliver(fd, chunks)
+
+    def _deliver(self, fd: int, chunks: list[bytes]) -> None:
+        if not chunks:
             return
-        except OSError:  # EIO: a PTY whose other side is closed
-            data = b""
-        if not data:
-            self._end_stream(fd)
-            return
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         name = self._streams[fd]
         self.sinks[name].write(data)
         if self.on_data is not None:
             self.on_data(name, data)
-        if len(data) == size and size < MAX_READ:
-            self._size[fd] = size * 4
-            if size == FIRST_READ:
-                enlarge_pipe(fd)
 
     # -- the loop -----------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ class Session(abc.ABC):
         self._timeout = timeout
         self._started_at = time.monotonic()
         self._buffer = Buffer()
+        self._raw: list[tuple[str, bytes]] = []
         self._decoder = StreamDecoder(spec.encoding, spec.errors)
         self._redact = Redactor(spec.secrets, spec.encoding)
         self._pump = Pump(
@@ -56,7 +57,14 @@ class Session(abc.ABC):
         self._closing = False
 
     def _on_data(self, stream: str, data: bytes) -> None:
-        self._buffer.add(self._decoder.decode(stream, data))
+        self._raw.append((stream, data))  # decoded only when someone looks (see _decode)
+
+    def _decode(self) -> None:
+        """Move what arrived into the text buffer, decoding each stream incrementally."""
+        decode = self._decoder.decode
+        for stream, data in self._raw:
+            self._buffer.add(decode(stream, data))
+        self._raw.clear()
 
     # -- facts ----------------------------------------------------------------------------
 
@@ -105,6 +113,7 @@ class Session(abc.ABC):
         pump = self._pump
         redact = self._redact.text if self._redact else None
         while True:
+            self._decode()
             if redact is not None:  # mask before matching, so no match splits a secret
                 self._buffer.transform(redact)
             found = self._buffer.search(checked)
@@ -125,6 +134,7 @@ class Session(abc.ABC):
         return found
 
     def _received(self) -> str:
+        self._decode()
         return self._redact.text(self._buffer.text)
 
     def _timeout_error(self, patterns: str, timeout: float | None) -> ExpectTimeout:
@@ -135,6 +145,7 @@ class Session(abc.ABC):
         until = time.monotonic() + _EXIT_AFTER_EOF
         while not self._pump.exited and time.monotonic() < until:
             self._pump.step(until)
+        self._decode()
         self._buffer.add(self._decoder.flush())
         return UnexpectedEOF(self.args, patterns, self._received(), self._started.child.returncode)
 
@@ -149,6 +160,7 @@ class Session(abc.ABC):
             if time.monotonic() >= deadline:
                 raise self._timeout_error("EOF", timeout)
             self._pump.step(deadline)
+        self._decode()
         self._buffer.add(self._decoder.flush())
         return self._redact.text(self._buffer.take_all())
 
@@ -173,7 +185,6 @@ class Session(abc.ABC):
         if debug_enabled():
             log_debug("send: %r (pid %d)", self._redact.text(shown(text)) + end, self.pid)
         self._pump.write((text_of(text) + end).encode(self._spec.encoding))
-        self._pump.step(time.monotonic())  # write now if the program is reading
 
     def sendeof(self) -> None:
         """Signal end of input (Ctrl-D on a terminal; closing stdin on pipes)."""
@@ -264,7 +275,6 @@ class PtySession(Session):
     def interrupt(self) -> None:
         assert self._started.intr is not None
         self._pump.write(self._started.intr)
-        self._pump.step(time.monotonic())
 
 
 def _check_timeout(timeout: object) -> float | None:
