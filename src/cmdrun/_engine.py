@@ -161,11 +161,11 @@ class _Outputs:
         return file
 
     def close(self) -> None:
+        for sink in self.sinks.values():
+            if isinstance(sink, ToFile):
+                sink.flush()
         for file in self.opened:
             file.close()
-        for stream, sink in self.sinks.items():
-            if stream not in self.direct and isinstance(sink, ToFile):
-                sink.flush()
 
 
 def _real_fd(file: IO[bytes]) -> int | None:
@@ -434,17 +434,52 @@ def execution(spec: Spec, deliver: LineCallback2 | None = None) -> Generator[Non
     )
 
 
-def execute(spec: Spec) -> Result:
-    """Run ``spec`` to completion and return what happened; never raises for exit status.
+def simulated(
+    spec: Spec,
+    chunks: list[tuple[str, bytes]],
+    deliver: LineCallback2 | None,
+    *,
+    returncode: int,
+    duration: float,
+    timed_out: bool = False,
+    pid: int = 0,
+) -> Result:
+    """The Result a real run of ``spec`` would give for this output, for test doubles.
 
-    Raises:
-        CommandNotFound: the program does not exist.
-        CommandNotExecutable: it exists but cannot be executed.
+    The chunks go through the same sinks, callbacks, ``tee`` and file targets as a real
+    program's output, so code under test sees no difference. On a PTY, streams merge and
+    ``\n`` becomes ``\r\n``, as the terminal would make them.
     """
-    steps = execution(spec)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            result: Result = done.value
-            return result
+    outputs = _Outputs(spec)
+    hook, feed = _hooks(spec.replace(respond=()), [], deliver)
+    try:
+        for stream, raw in chunks:
+            name = "stdout" if spec.tty or spec.merge_stderr else stream
+            data = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") if spec.tty else raw
+            if not spec.capture:  # call(): the program writes to our own stdout/stderr
+                _tee(name, data)
+                continue
+            outputs.sinks[name].write(data)
+            if hook is not None:
+                hook(name, data)
+        if feed is not None:
+            feed.flush()
+    finally:
+        outputs.close()
+    redact = Redactor(spec.secrets, spec.encoding)
+    sinks = outputs.sinks
+    return Result(
+        spec.args,
+        returncode,
+        stdout_bytes=redact.bytes(sinks["stdout"].value()),
+        stderr_bytes=redact.bytes(sinks["stderr"].value()),
+        pid=pid,
+        duration=duration,
+        timed_out=timed_out,
+        timeout=spec.timeout,
+        encoding=spec.encoding,
+        errors=spec.errors,
+        tty=spec.tty,
+        stdout_dropped=sinks["stdout"].dropped,
+        stderr_dropped=sinks["stderr"].dropped,
+    )

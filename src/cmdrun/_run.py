@@ -19,7 +19,7 @@ from ._args import (
     normalize_timeout,
 )
 from ._engine import LineCallback, Spec, Target
-from ._launcher import current_launcher
+from ._launcher import run_spec
 from ._log import debug_enabled, log_debug, log_info
 from ._match import Pattern, Reply, Responder
 from ._result import Result
@@ -61,7 +61,7 @@ def _execute(spec: Spec) -> Result:
     debug = debug_enabled()
     if debug:
         log_debug("run: %s", shlex.join(spec.args))
-    result = current_launcher().execute(spec)
+    result = run_spec(spec)
     if debug:
         log_debug("done: %s (pid %d): %s", shlex.join(spec.args), result.pid, _outcome(result))
     return result

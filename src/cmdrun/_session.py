@@ -15,6 +15,7 @@ import shlex
 import time
 from collections.abc import Mapping
 from types import TracebackType
+from typing import Any
 
 from ._args import Command, Input
 from ._engine import Spec, Started, end_of_input, start
@@ -40,7 +41,9 @@ class Session(abc.ABC):
     (if it is still running) and reaps it on exit. Not thread-safe: one thread drives it.
     """
 
-    def __init__(self, spec: Spec, started: Started, timeout: float | None) -> None:
+    def __init__(
+        self, spec: Spec, started: Started, timeout: float | None, pump: Pump | None = None
+    ) -> None:
         self._spec = spec
         self._started = started
         self._timeout = timeout
@@ -49,15 +52,21 @@ class Session(abc.ABC):
         self._raw: list[tuple[str, bytes]] = []
         self._decoder = StreamDecoder(spec.encoding, spec.errors)
         self._redact = Redactor(spec.secrets, spec.encoding)
-        self._pump = Pump(
-            started.child, started.readers, started.writer, spec.kill_grace, on_data=self._on_data
-        )
+        if pump is None:
+            pump = Pump(started.child, started.readers, started.writer, spec.kill_grace)
+        pump.on_data = self._on_data
+        self._pump = pump
+        #: Observers of the dialogue (the cassette recorder): ``output(stream, data)``
+        #: for what the program printed, ``typed(text)`` for what was sent.
+        self._observers: list[Any] = []
         self._last_line: str | None = None
         self._result: Result | None = None
         self._closing = False
 
     def _on_data(self, stream: str, data: bytes) -> None:
         self._raw.append((stream, data))  # decoded only when someone looks (see _decode)
+        for observer in self._observers:
+            observer.output(stream, data)
 
     def _decode(self) -> None:
         """Move what arrived into the text buffer, decoding each stream incrementally."""
@@ -184,6 +193,8 @@ class Session(abc.ABC):
             raise BrokenPipeError(f"cannot send to {self.args[0]!r}: its input is closed")
         if debug_enabled():
             log_debug("send: %r (pid %d)", self._redact.text(shown(text)) + end, self.pid)
+        for observer in self._observers:
+            observer.typed(self._redact.text(shown(text)) + end, isinstance(text, Secret))
         self._pump.write((text_of(text) + end).encode(self._spec.encoding))
 
     def sendeof(self) -> None:
@@ -207,6 +218,7 @@ class Session(abc.ABC):
             deadline = self._deadline(timeout)
             timed_out = self._finish(deadline, self._spec.drain_timeout)
             self._result = self._make_result(timed_out)
+            self._notify_finished()
         if self._result.timed_out:
             raise CommandTimedOut(self._result, self._result.timeout or 0.0)
         return self._result
@@ -216,7 +228,12 @@ class Session(abc.ABC):
         if self._result is None:
             self._finish(time.monotonic(), AFTER_KILL)
             self._result = self._make_result(False)
+            self._notify_finished()
         return self._result
+
+    def _notify_finished(self) -> None:
+        for observer in self._observers:
+            observer.finished(self._result)
 
     def _finish(self, deadline: float, drain: float) -> bool:
         try:

@@ -7,7 +7,8 @@ from collections.abc import Generator, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from ._engine import Spec, execution
+from ._engine import Spec
+from ._launcher import current_launcher
 from ._output import Line
 from ._result import Result
 from ._run import Prepared, RunOptions, prepare, refused_terminal
@@ -50,7 +51,7 @@ class Stream:
         self._prepared.finish(result)
 
     def _run(self, spec: Spec) -> Generator[Line, None, Result]:
-        steps = self._steps = execution(spec, self._deliver)
+        steps = self._steps = current_launcher().execution(spec, self._deliver)
         while True:
             try:
                 next(steps)

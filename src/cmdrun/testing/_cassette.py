@@ -1,0 +1,247 @@
+"""Cassettes: record real cmdrun calls to a JSON file, then answer them from it.
+
+The format is readable and diffs well: one JSON object, ``"version"`` then ``"calls"`` in
+the order they were made, two-space indents, keys in a fixed order. A run call keeps its
+argv, input (secrets masked), tty, timeout, exit status, output, duration and whether it
+timed out; a session keeps its whole transcript as ``out``/``in`` steps. Secret values are
+never written: what a :class:`~cmdrun.Secret` typed is stored as ``{"in_secret": true}``,
+and output is masked as it is in the Result. Environments and working directories are not
+stored (they differ between machines and may hold credentials).
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import json
+import os
+import pathlib
+import shlex
+import threading
+from collections.abc import Generator
+from types import TracebackType
+from typing import Any
+
+from .._engine import LineCallback2, Spec, simulated
+from .._launcher import REAL, using_launcher
+from .._result import Result
+from .._secret import Redactor
+from .._session import Session
+from ._dialogue import Exit, In, Out, Step
+from ._fake import fake_session
+
+VERSION = 1
+
+
+class CassetteMiss(AssertionError):
+    """A call that the cassette has no recording of (the message shows the nearest one)."""
+
+
+def _text_fields(name: str, data: bytes) -> dict[str, str]:
+    try:
+        return {name: data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {f"{name}_base64": base64.b64encode(data).decode("ascii")}
+
+
+def _data(entry: dict[str, Any], name: str) -> bytes:
+    if f"{name}_base64" in entry:
+        return base64.b64decode(entry[f"{name}_base64"])
+    text: str = entry.get(name, "")
+    return text.encode("utf-8")
+
+
+def _input_text(spec: Spec) -> str | None:
+    if spec.input is None:
+        return None
+    return Redactor(spec.secrets, spec.encoding).text(spec.input.decode(spec.encoding, "replace"))
+
+
+class _SessionRecorder:
+    """Observes a real session and writes its transcript into a cassette entry."""
+
+    def __init__(self, entry: dict[str, Any], encoding: str) -> None:
+        self._entry = entry
+        self._encoding = encoding
+        self._steps: list[dict[str, Any]] = entry["steps"]
+        self._typed = ""
+
+    def output(self, stream: str, data: bytes) -> None:
+        text = data.decode(self._encoding, "replace")
+        last = self._steps[-1] if self._steps else None
+        key = "out" if stream == "stdout" else "err"
+        if last is not None and key in last:
+            last[key] += text
+        else:
+            self._steps.append({key: text})
+
+    def typed(self, text: str, secret: bool) -> None:
+        self._typed += text
+        while "\n" in self._typed:
+            line, self._typed = self._typed.split("\n", 1)
+            self._steps.append({"in_secret": True} if secret else {"in": line})
+
+    def finished(self, result: Result) -> None:
+        self._entry["returncode"] = result.returncode
+        self._entry["duration"] = round(result.duration, 6)
+
+
+class Cassette:
+    """Records real calls (``record=True``) or answers calls from a recording.
+
+    Use it as a context manager around the code under test; while recording, the file is
+    written when the block ends. The pytest marker ``cmdrun_cassette(path)`` does this for a
+    test (record with ``pytest --cmdrun-record``).
+
+    Args:
+        path: the JSON file.
+        record: run commands for real and save them, instead of answering from the file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, record: bool = False) -> None:
+        self.path = pathlib.Path(path)
+        self.record = record
+        self._lock = threading.Lock()
+        self._calls: list[dict[str, Any]] = []
+        self._used: set[int] = set()
+        self._launcher: Any = None
+        if not record:
+            if not self.path.exists():
+                raise FileNotFoundError(
+                    f"cassette {str(self.path)!r} does not exist: record it with "
+                    "pytest --cmdrun-record (or Cassette(path, record=True))"
+                )
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if data.get("version") != VERSION:
+                raise ValueError(f"cassette {self.path} has version {data.get('version')!r}")
+            self._calls = data["calls"]
+
+    # -- recording ------------------------------------------------------------------------
+
+    def _add(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._calls.append(entry)
+
+    def execution(self, spec: Spec, deliver: LineCallback2 | None) -> Generator[None, None, Result]:
+        if not self.record:
+            return self._replay_run(spec, deliver)
+        result = yield from REAL.execution(spec, deliver)
+        entry: dict[str, Any] = {
+            "kind": "run",
+            "args": list(spec.args),
+            "tty": result.tty,
+            "input": _input_text(spec),
+            "timeout": spec.timeout,
+            "returncode": result.returncode,
+            **_text_fields("stdout", result.stdout_bytes),
+            **_text_fields("stderr", result.stderr_bytes),
+            "duration": round(result.duration, 6),
+            "timed_out": result.timed_out,
+        }
+        self._add(entry)
+        return result
+
+    def spawn(self, spec: Spec) -> Session:
+        if not self.record:
+            return self._replay_session(spec)
+        session = REAL.spawn(spec)
+        entry: dict[str, Any] = {
+            "kind": "spawn",
+            "args": list(spec.args),
+            "tty": spec.tty,
+            "input": _input_text(spec),
+            "steps": [],
+            "returncode": None,
+            "duration": None,
+        }
+        self._add(entry)
+        session._observers.append(_SessionRecorder(entry, spec.encoding))
+        return session
+
+    def save(self) -> None:
+        """Write the recording (stable, readable JSON)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({"version": VERSION, "calls": self._calls}, indent=2, ensure_ascii=False)
+        self.path.write_text(text + "\n", encoding="utf-8")
+
+    # -- replaying ------------------------------------------------------------------------
+
+    def _take(self, spec: Spec, kind: str) -> dict[str, Any]:
+        """The first unused recording of this call, or a CassetteMiss naming the nearest."""
+        wanted_input = _input_text(spec)
+        with self._lock:
+            for i, entry in enumerate(self._calls):
+                if i in self._used or entry["kind"] != kind:
+                    continue
+                if tuple(entry["args"]) != spec.args or entry["tty"] != spec.tty:
+                    continue
+                if entry.get("input") != wanted_input:
+                    continue
+                self._used.add(i)
+                return entry
+        raise self._miss(spec, kind, wanted_input)
+
+    def _miss(self, spec: Spec, kind: str, wanted_input: str | None) -> CassetteMiss:
+        def describe(kind: str, args: Any, tty: Any, input: Any) -> list[str]:
+            return [f"{kind}: {shlex.join(args)}", f"tty: {tty}", f"input: {input!r}"]
+
+        wanted = describe(kind, spec.args, spec.tty, wanted_input)
+        candidates = [
+            describe(e["kind"], e["args"], e["tty"], e.get("input"))
+            for i, e in enumerate(self._calls)
+            if i not in self._used
+        ]
+        message = f"cassette {self.path} has no recording of `{shlex.join(spec.args)}`"
+        if not candidates:
+            return CassetteMiss(message + " (every recorded call was used)")
+        nearest = max(
+            candidates,
+            key=lambda c: difflib.SequenceMatcher(None, "\n".join(c), "\n".join(wanted)).ratio(),
+        )
+        diff = "\n".join(
+            difflib.unified_diff(nearest, wanted, "nearest recorded call", "this call", lineterm="")
+        )
+        return CassetteMiss(f"{message}; the nearest recording differs:\n{diff}")
+
+    def _replay_run(self, spec: Spec, deliver: LineCallback2 | None) -> Result:
+        entry = self._take(spec, "run")
+        return simulated(
+            spec,
+            [("stdout", _data(entry, "stdout")), ("stderr", _data(entry, "stderr"))],
+            deliver,
+            returncode=entry["returncode"],
+            duration=entry["duration"],
+            timed_out=entry["timed_out"],
+        )
+
+    def _replay_session(self, spec: Spec) -> Session:
+        entry = self._take(spec, "spawn")
+        steps: list[Step] = []
+        for step in entry["steps"]:
+            if "out" in step:
+                steps.append(Out(step["out"]))
+            elif "err" in step:
+                steps.append(Out(step["err"], "stderr"))
+            elif "in_secret" in step:
+                steps.append(In(secret=True))
+            else:
+                steps.append(In(step["in"]))
+        steps.append(Exit(entry["returncode"] if entry["returncode"] is not None else 0))
+        return fake_session(spec, steps, echo=False)
+
+    # -- activation -----------------------------------------------------------------------
+
+    def __enter__(self) -> Cassette:
+        self._launcher = using_launcher(self, process_wide=True)
+        self._launcher.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._launcher.__exit__(exc_type, exc, tb)
+        if self.record and exc_type is None:
+            self.save()

@@ -1,0 +1,314 @@
+"""Fake dialogues: a program written as a transcript of steps, played without a process.
+
+A transcript is a list of :class:`Out` (text the program prints), :class:`In` (a line it
+reads, checked against what the caller sends) and :class:`Exit` (its exit status). A
+:class:`FakePump` plays it behind the real :class:`~cmdrun.Session` code, so ``spawn``,
+``expect``, ``sendline`` and ``run(respond=...)`` drive a fake exactly as they drive a
+program: same matching, timeouts, errors and secrets.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .._output import Capture
+from .._pump import DataHook
+from .._secret import MASK
+
+# Fake pids start above Linux's largest possible pid (2**22), so a signal sent to one by
+# mistake can never reach a real process.
+_PIDS = itertools.count(1 << 22)
+
+
+class DialogueMismatch(AssertionError):
+    """The code under test sent something the fake dialogue did not expect."""
+
+
+class FakeHang(AssertionError):
+    """A fake would wait forever: it waits for input (or runs on) and the call has no timeout."""
+
+
+class Out:
+    """The program prints ``text`` (on ``stream``: "stdout" or "stderr")."""
+
+    __slots__ = ("stream", "text")
+
+    def __init__(self, text: str, stream: str = "stdout") -> None:
+        if stream not in ("stdout", "stderr"):
+            raise ValueError(f"stream must be 'stdout' or 'stderr', not {stream!r}")
+        self.text = text
+        self.stream = stream
+
+    def __repr__(self) -> str:
+        extra = "" if self.stream == "stdout" else f", stream={self.stream!r}"
+        return f"Out({self.text!r}{extra})"
+
+
+class In:
+    """The program reads one line, which must equal ``expected`` (a str, without the line
+    ending) or match it in full (a compiled regex). ``secret=True`` accepts any line sent as
+    a :class:`~cmdrun.Secret` (recorded cassettes store secrets only as a mask)."""
+
+    __slots__ = ("expected", "secret")
+
+    def __init__(self, expected: str | re.Pattern[str] = "", *, secret: bool = False) -> None:
+        self.expected = expected
+        self.secret = secret
+
+    def accepts(self, line: str, was_secret: bool) -> bool:
+        if self.secret:
+            return was_secret
+        if isinstance(self.expected, str):
+            return line == self.expected
+        return self.expected.fullmatch(line) is not None
+
+    def __repr__(self) -> str:
+        if self.secret:
+            return "In(secret=True)"
+        shown = self.expected if isinstance(self.expected, str) else self.expected.pattern
+        return f"In({shown!r})"
+
+
+class Exit:
+    """The program exits with ``code`` (``-N``: killed by signal N)."""
+
+    __slots__ = ("code",)
+
+    def __init__(self, code: int = 0) -> None:
+        self.code = code
+
+    def __repr__(self) -> str:
+        return f"Exit({self.code})"
+
+
+Step = Out | In | Exit
+
+
+def check_steps(steps: Sequence[object]) -> list[Step]:
+    """Validate a transcript.
+
+    Raises:
+        TypeError: a step that is not Out, In or Exit.
+        ValueError: a step after Exit.
+    """
+    checked: list[Step] = []
+    for i, step in enumerate(steps):
+        if not isinstance(step, (Out, In, Exit)):
+            raise TypeError(f"dialogue step {i} must be Out, In or Exit, not {step!r}")
+        if checked and isinstance(checked[-1], Exit):
+            raise ValueError(f"dialogue step {i} ({step!r}) comes after {checked[-1]!r}")
+        checked.append(step)
+    return checked
+
+
+class FakeChild:
+    """The process handle of a fake: a pid no real process can have, and its status."""
+
+    def __init__(self) -> None:
+        self.pid = next(_PIDS)
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self) -> int:
+        return self.returncode if self.returncode is not None else 0
+
+
+class FakePump:
+    """Plays a transcript with the interface of :class:`cmdrun._pump.Pump`.
+
+    Args:
+        steps: the transcript.
+        tty: behave like a terminal (echo, ``\\r\\n``, Ctrl-C/Ctrl-D characters).
+        echo: echo typed text (terminals do; recorded transcripts already contain it).
+        encoding: of the text sent and printed.
+        describe: the command, for messages.
+    """
+
+    def __init__(
+        self,
+        steps: Sequence[Step],
+        *,
+        tty: bool,
+        echo: bool,
+        encoding: str,
+        describe: str,
+    ) -> None:
+        self.child = FakeChild()
+        self.sinks = {"stdout": Capture(), "stderr": Capture()}
+        self.on_data: DataHook | None = None
+        self.stopper_started = False
+        self._steps = list(steps)
+        self._at = 0
+        self._tty = tty
+        self._echo = echo and tty
+        self._encoding = encoding
+        self._describe = describe
+        self._input = ""
+        self._secret_lines: list[str] = []
+        self._input_closed = False
+        self._eof = False
+        self._advancing = False
+
+    # -- the Pump interface ---------------------------------------------------------------
+
+    @property
+    def eof(self) -> bool:
+        return self._eof
+
+    @property
+    def exited(self) -> bool:
+        return self.child.returncode is not None
+
+    @property
+    def writable(self) -> bool:
+        return not self._input_closed and not self.exited
+
+    def mark_secret(self, text: str) -> None:
+        """The next line ``text`` was sent as a Secret (for ``In(secret=True)``)."""
+        self._secret_lines.append(text.rstrip("\n"))
+
+    def write(self, data: bytes) -> None:
+        if not self.writable:
+            return
+        text = data.decode(self._encoding, "replace")
+        if self._tty:
+            text = self._terminal_keys(text)
+        self._input += text
+        self._advance()
+
+    def _terminal_keys(self, text: str) -> str:
+        """Echo typed text and act on Ctrl-C / Ctrl-D, as a terminal's line discipline does."""
+        if "\x03" in text:
+            self._finish(-2)  # SIGINT: a program with no handler dies of it
+            return ""
+        if "\x04" in text:
+            head = text.split("\x04", 1)[0]
+            if not (self._input + head).split("\n")[-1]:
+                self._input_closed = True
+            text = head
+        if self._echo and text:
+            self._emit("stdout", text)
+        return text
+
+    def close_input(self) -> None:
+        self._input_closed = True
+        self._advance()
+
+    def step(self, until: float) -> None:
+        self._advance()
+        if self._eof:
+            return
+        now = time.monotonic()
+        if math.isinf(until):
+            raise FakeHang(self._blocked_message("and nothing will ever send it (no timeout)"))
+        time.sleep(max(0.0, min(until - now, 60.0)))
+
+    def run_to_end(self, deadline: float, drain_timeout: float) -> bool:
+        """Play to the end; a fake blocked on input is stopped at ``deadline``, at once."""
+        self._advance()
+        if self._eof:
+            return False
+        if math.isinf(deadline):
+            raise FakeHang(self._blocked_message("and the call has no timeout"))
+        self.stopper_started = True
+        self._finish(-15)  # stopped by the kill policy's SIGTERM
+        return True
+
+    def close(self) -> None:
+        pass
+
+    # -- playing --------------------------------------------------------------------------
+
+    def _emit(self, stream: str, text: str) -> None:
+        data = text.encode(self._encoding)
+        if self._tty:
+            stream = "stdout"
+            data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        self.sinks[stream].write(data)
+        if self.on_data is not None:
+            self.on_data(stream, data)
+
+    def _finish(self, code: int) -> None:
+        if self.child.returncode is None:
+            self.child.returncode = code
+        self._eof = True
+
+    def _advance(self) -> None:
+        """Play steps until the program waits for input it has not got, or exits.
+
+        Not re-entrant: input written by an output hook (an automatic answer) while a step
+        plays is queued, and the loop that is already running consumes it.
+        """
+        if self._advancing:
+            return
+        self._advancing = True
+        try:
+            self._play()
+        finally:
+            self._advancing = False
+
+    def _play(self) -> None:
+        while not self._eof:
+            if self._at >= len(self._steps):
+                self._finish(0)
+                return
+            step = self._steps[self._at]
+            if isinstance(step, Out):
+                self._emit(step.stream, step.text)
+            elif isinstance(step, Exit):
+                self._finish(step.code)
+                return
+            elif not self._take_line(step):
+                return
+            self._at += 1
+
+    def _take_line(self, step: In) -> bool:
+        if "\n" not in self._input:
+            if self._input_closed:
+                raise DialogueMismatch(
+                    f"fake {self._describe}: input ended (EOF) at step {self._at}, "
+                    f"where it expects {step!r}"
+                )
+            return False
+        line, self._input = self._input.split("\n", 1)
+        line = line.rstrip("\r")
+        was_secret = bool(self._secret_lines) and self._secret_lines[0] == line
+        if was_secret:
+            self._secret_lines.pop(0)
+        if not step.accepts(line, was_secret):
+            got = MASK if was_secret else repr(line)
+            raise DialogueMismatch(
+                f"fake {self._describe}: at step {self._at} it expects {step!r}, got {got}\n"
+                f"  transcript: {self._steps!r}"
+            )
+        return True
+
+    def _blocked_message(self, why: str) -> str:
+        step = self._steps[self._at] if self._at < len(self._steps) else None
+        return f"fake {self._describe} waits for input at step {self._at} ({step!r}) {why}"
+
+
+def responder_hook(
+    pump: FakePump, respond: Sequence[tuple[Any, Any]], encoding: str, errors: str
+) -> Callable[[str, bytes], None]:
+    """The hook that answers prompts from a fake's output, like ``run(respond=...)``."""
+    from .._match import Responder, StreamDecoder
+    from .._secret import Secret, text_of
+
+    responder = Responder(dict(respond))
+    decoder = StreamDecoder(encoding, errors)
+
+    def hook(stream: str, data: bytes) -> None:
+        for _prompt, reply in responder.feed(decoder.decode(stream, data)):
+            if isinstance(reply, Secret):
+                pump.mark_secret(reply.reveal())
+            pump.write((text_of(reply) + "\n").encode(encoding))
+
+    return hook

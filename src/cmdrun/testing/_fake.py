@@ -1,0 +1,449 @@
+"""``FakeCommands``: a launcher that answers cmdrun calls from registrations.
+
+It plugs into cmdrun's launcher seam (no ``subprocess`` patching), so every entry point —
+``run``, ``call``, ``spawn``, ``run(respond=...)``, ``run_many``, ``as_completed``, ``arun``,
+``stream`` and the TTY fallback — reaches it, and everything above the launcher (argument
+checks, callbacks, ``max_output``, file targets, ``check``, errors, logging) is the real code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import shlex
+import threading
+from collections.abc import Callable, Generator, Sequence
+from types import TracebackType
+from typing import Any
+
+from .._engine import LineCallback2, Spec, simulated
+from .._launcher import REAL, using_launcher
+from .._result import Result
+from .._secret import Redactor
+from .._session import Session
+from ._dialogue import Exit, FakeHang, FakePump, Out, Step, check_steps, responder_hook
+
+
+class _Any:
+    """Matches any one argument (``ANY``) or all remaining ones (``ANY_REST``)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+ANY = _Any("ANY")
+ANY_REST = _Any("ANY_REST")
+
+Pattern = Sequence[Any] | str | re.Pattern[str]
+
+
+class UnregisteredCommand(AssertionError):
+    """The code under test ran a command no registration answers."""
+
+
+class Call:
+    """One call the code under test made, as :attr:`FakeCommands.calls` records it.
+
+    Attributes:
+        args: the argv (``/bin/sh -c CMD`` with ``shell=True``).
+        input: the text fed to stdin (secrets masked), or None.
+        env: the child's whole environment, or None when it inherits this process's.
+        cwd: the working directory, or None.
+        tty: whether it ran (or was to run) on a pseudo-terminal.
+        timeout: its timeout, or None.
+        kind: ``"run"`` (run, call, stream, run_many, arun, ...) or ``"spawn"``.
+    """
+
+    __slots__ = ("args", "cwd", "env", "input", "kind", "timeout", "tty")
+
+    def __init__(self, spec: Spec, kind: str) -> None:
+        redact = Redactor(spec.secrets, spec.encoding)
+        self.args = spec.args
+        self.input = (
+            None if spec.input is None else redact.text(spec.input.decode(spec.encoding, "replace"))
+        )
+        self.env = spec.env
+        self.cwd = spec.cwd
+        self.tty = spec.tty
+        self.timeout = spec.timeout
+        self.kind = kind
+
+    @property
+    def line(self) -> str:
+        """The command line, shell-quoted."""
+        return shlex.join(self.args)
+
+    def __repr__(self) -> str:
+        return f"Call({self.line!r}, kind={self.kind!r}, tty={self.tty})"
+
+
+class Answer:
+    """What a fake command does: output, exit status, and how long it (pretends to) take.
+
+    ``duration`` is reported in the Result, never slept; a call whose ``timeout`` is shorter
+    sees a timeout at once. ``math.inf`` means the program hangs.
+    """
+
+    __slots__ = ("duration", "returncode", "stderr", "stdout")
+
+    def __init__(
+        self,
+        stdout: str | bytes = "",
+        stderr: str | bytes = "",
+        returncode: int = 0,
+        duration: float = 0.0,
+    ) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self.returncode = returncode
+        self.duration = duration
+
+
+def _matches(pattern: Pattern, args: tuple[str, ...]) -> bool:
+    if isinstance(pattern, re.Pattern):
+        return pattern.search(shlex.join(args)) is not None
+    parts = shlex.split(pattern) if isinstance(pattern, str) else list(pattern)
+    for i, part in enumerate(parts):
+        if part is ANY_REST:
+            return True
+        if i >= len(args):
+            return False
+        if part is not ANY and os.fsdecode(part) != args[i]:
+            return False
+    return len(parts) == len(args)
+
+
+def _describe(pattern: Pattern) -> str:
+    if isinstance(pattern, re.Pattern):
+        return f"re({pattern.pattern!r})"
+    if isinstance(pattern, str):
+        return pattern
+    return " ".join(repr(p) if isinstance(p, _Any) else shlex.quote(str(p)) for p in pattern)
+
+
+class Registration:
+    """One ``register`` call: which commands it answers, how, and how often."""
+
+    def __init__(
+        self,
+        pattern: Pattern,
+        answer: Answer,
+        *,
+        times: int | None,
+        callback: Callable[[Call], object] | None,
+        raises: BaseException | type[BaseException] | None,
+        dialogue: list[Step] | None,
+        tty: bool | None,
+        echo: bool = True,
+    ) -> None:
+        self.pattern = pattern
+        self.answer = answer
+        self.times = times
+        self.callback = callback
+        self.raises = raises
+        self.dialogue = dialogue
+        self.tty = tty
+        self.echo = echo
+        self.used = 0
+
+    def answers(self, call: Call) -> bool:
+        if self.times is not None and self.used >= self.times:
+            return False
+        if self.tty is not None and self.tty != call.tty:
+            return False
+        return _matches(self.pattern, call.args)
+
+    def describe(self) -> str:
+        extra = []
+        if self.tty is not None:
+            extra.append(f"tty={self.tty}")
+        if self.times is not None:
+            extra.append(f"used {self.used}/{self.times}")
+        return _describe(self.pattern) + (f" ({', '.join(extra)})" if extra else "")
+
+
+def _answer_from(registration: Registration, call: Call) -> Answer:
+    """The registration's answer, or what its callback computes from the call."""
+    if registration.callback is None:
+        return registration.answer
+    computed = registration.callback(call)
+    if computed is None:
+        return registration.answer
+    if isinstance(computed, Answer):
+        return computed
+    if isinstance(computed, (str, bytes)):
+        return Answer(stdout=computed)
+    if isinstance(computed, int):
+        return Answer(returncode=computed)
+    raise TypeError(f"a fake's callback must return Answer, str, int or None, not {computed!r}")
+
+
+def _bytes(text: str | bytes, encoding: str) -> bytes:
+    return text.encode(encoding) if isinstance(text, str) else text
+
+
+class FakeCommands:
+    """Fake programs for code that runs commands with cmdrun.
+
+    Use it as a context manager (or through the pytest fixture ``fake_commands``): while it
+    is active, every command cmdrun runs — in any thread or asyncio task — is answered by a
+    registration; a command nobody registered fails with :class:`UnregisteredCommand`,
+    unless its program is named in ``allow_real``.
+
+    Args:
+        allow_real: program names (``argv[0]`` or its basename) that run for real.
+    """
+
+    def __init__(self, allow_real: Sequence[str] = ()) -> None:
+        self.allow_real: list[str] = list(allow_real)
+        self.calls: list[Call] = []
+        self._registrations: list[Registration] = []
+        self._lock = threading.Lock()
+        self._active: contextlib.ExitStack | None = None
+
+    # -- registering ----------------------------------------------------------------------
+
+    def register(
+        self,
+        pattern: Pattern,
+        *,
+        stdout: str | bytes = "",
+        stderr: str | bytes = "",
+        returncode: int = 0,
+        duration: float = 0,
+        times: int | None = None,
+        callback: Callable[[Call], object] | None = None,
+        raises: BaseException | type[BaseException] | None = None,
+        dialogue: Sequence[Step] | None = None,
+        tty: bool | None = None,
+    ) -> Registration:
+        """Make commands matching ``pattern`` answer with the given output and status.
+
+        Args:
+            pattern: the argv to match exactly (a list; ``ANY`` matches one argument,
+                ``ANY_REST`` all the rest; a string is split with shlex), or a compiled
+                regex searched in the shell-quoted command line.
+            stdout, stderr, returncode: what the program prints and its exit status
+                (``-N``: killed by signal N).
+            duration: seconds it takes, reported and never slept; longer than a call's
+                timeout means that call times out (``math.inf``: it hangs).
+            times: answer at most this many calls (None: every call). Registrations of the
+                same command answer in the order they were made.
+            callback: ``callback(call)`` computes the answer from the :class:`Call`
+                (args, input, env, cwd): return an :class:`Answer`, a str (stdout), an int
+                (exit status) or None (use the values above).
+            raises: an exception (class or instance) raised instead of starting, such as
+                ``cmdrun.CommandNotFound("git", "/usr/bin")``.
+            dialogue: the program as a transcript of :class:`Out`, :class:`In` and
+                :class:`Exit` steps, for ``spawn``/``expect`` and ``run(respond=...)``.
+            tty: answer only calls on a pseudo-terminal (True) or on pipes (False).
+        """
+        if times is not None and (not isinstance(times, int) or times < 1):
+            raise ValueError(f"times must be a positive int or None, not {times!r}")
+        if not isinstance(pattern, (str, re.Pattern)) and not isinstance(pattern, Sequence):
+            raise TypeError(f"pattern must be an argv list, a str or a regex, not {pattern!r}")
+        registration = Registration(
+            pattern,
+            Answer(stdout, stderr, returncode, float(duration)),
+            times=times,
+            callback=callback,
+            raises=raises,
+            dialogue=None if dialogue is None else check_steps(dialogue),
+            tty=tty,
+        )
+        with self._lock:
+            self._registrations.append(registration)
+        return registration
+
+    # -- inspecting -----------------------------------------------------------------------
+
+    def call_count(self, pattern: Pattern) -> int:
+        """How many calls matched ``pattern`` (registered or not)."""
+        return sum(1 for call in self.calls if _matches(pattern, call.args))
+
+    def assert_called(self, pattern: Pattern, times: int | None = None) -> None:
+        """Fail unless ``pattern`` was called (exactly ``times`` times, if given)."""
+        count = self.call_count(pattern)
+        if (times is None and count == 0) or (times is not None and count != times):
+            wanted = "at least once" if times is None else f"{times} time(s)"
+            raise AssertionError(
+                f"expected {_describe(pattern)} to be called {wanted}, it was called "
+                f"{count} time(s); calls were:\n" + self._list_calls()
+            )
+
+    def assert_not_called(self, pattern: Pattern) -> None:
+        """Fail if ``pattern`` was called."""
+        self.assert_called(pattern, times=0)
+
+    def _list_calls(self) -> str:
+        return "\n".join(f"  {c.line}" for c in self.calls) or "  (none)"
+
+    # -- the launcher ---------------------------------------------------------------------
+
+    def _find(self, call: Call) -> Registration | None:
+        with self._lock:
+            self.calls.append(call)
+            for registration in self._registrations:
+                if registration.answers(call):
+                    registration.used += 1
+                    return registration
+        return None
+
+    def _real(self, call: Call) -> bool:
+        program = call.args[0]
+        return program in self.allow_real or os.path.basename(program) in self.allow_real
+
+    def _unregistered(self, call: Call) -> UnregisteredCommand:
+        registered = "\n".join(f"  {r.describe()}" for r in self._registrations) or "  (none)"
+        return UnregisteredCommand(
+            f"no fake registered for `{call.line}` ({call.kind}, tty={call.tty}); "
+            f"registered patterns:\n{registered}"
+        )
+
+    def _lookup(self, spec: Spec, kind: str) -> Registration | None:
+        """The registration for this call; None means: run it for real."""
+        call = Call(spec, kind)
+        registration = self._find(call)
+        if registration is None:
+            if self._real(call):
+                return None
+            raise self._unregistered(call)
+        if registration.raises is not None:
+            raise registration.raises
+        return registration
+
+    def execution(self, spec: Spec, deliver: LineCallback2 | None) -> Generator[None, None, Result]:
+        registration = self._lookup(spec, "run")
+        if registration is None:
+            return (yield from REAL.execution(spec, deliver))
+        if registration.dialogue is not None:
+            return _play(spec, registration, deliver)
+        answer = _answer_from(registration, Call(spec, "run"))
+        return _answered(spec, answer, deliver)
+
+    def spawn(self, spec: Spec) -> Session:
+        registration = self._lookup(spec, "spawn")
+        if registration is None:
+            return REAL.spawn(spec)
+        steps = registration.dialogue
+        if steps is None:  # a plain answer is a program that prints it and exits
+            answer = _answer_from(registration, Call(spec, "spawn"))
+            steps = [
+                Out(answer.stdout if isinstance(answer.stdout, str) else answer.stdout.decode()),
+                Out(
+                    answer.stderr if isinstance(answer.stderr, str) else answer.stderr.decode(),
+                    "stderr",
+                ),
+                Exit(answer.returncode),
+            ]
+        return fake_session(spec, steps, echo=registration.echo)
+
+    # -- activation -----------------------------------------------------------------------
+
+    def __enter__(self) -> FakeCommands:
+        stack = contextlib.ExitStack()
+        stack.enter_context(using_launcher(self, process_wide=True))
+        self._active = stack
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._active is not None:
+            self._active.close()
+            self._active = None
+
+
+def _answered(spec: Spec, answer: Answer, deliver: LineCallback2 | None) -> Result:
+    """The Result a program with this answer would give, timeouts included."""
+    enc = spec.encoding
+    chunks = [("stdout", _bytes(answer.stdout, enc)), ("stderr", _bytes(answer.stderr, enc))]
+    timed_out = spec.timeout is not None and answer.duration > spec.timeout
+    if math.isinf(answer.duration) and not timed_out:
+        raise FakeHang(f"fake `{shlex.join(spec.args)}` hangs (duration=inf) and has no timeout")
+    return simulated(
+        spec,
+        chunks,
+        deliver,
+        returncode=-15 if timed_out else answer.returncode,
+        duration=spec.timeout if timed_out and spec.timeout is not None else answer.duration,
+        timed_out=timed_out,
+    )
+
+
+def _play(spec: Spec, registration: Registration, deliver: LineCallback2 | None) -> Result:
+    """Play a dialogue for a one-shot run: input as typed-ahead lines, respond= answering."""
+    assert registration.dialogue is not None
+    pump = FakePump(
+        registration.dialogue,
+        tty=False,  # simulated() below turns the output into a terminal's when spec.tty
+        echo=False,
+        encoding=spec.encoding,
+        describe=f"`{shlex.join(spec.args)}`",
+    )
+    if spec.respond:
+        pump.on_data = responder_hook(pump, spec.respond, spec.encoding, spec.errors)
+    if spec.input is not None:
+        pump.write(spec.input)
+    if not spec.respond:
+        pump.close_input()
+    timed_out = pump.run_to_end(math.inf if spec.timeout is None else 0.0, 0.0)
+    out = pump.sinks["stdout"].value()
+    err = pump.sinks["stderr"].value()
+    return simulated(
+        spec,
+        [("stdout", out), ("stderr", err)],
+        deliver,
+        returncode=pump.child.wait(),
+        duration=spec.timeout if timed_out and spec.timeout is not None else 0.0,
+        timed_out=timed_out,
+        pid=pump.child.pid,
+    )
+
+
+class _FakeSession(Session):
+    """A Session whose program is a transcript (see :mod:`._dialogue`)."""
+
+    _pump: FakePump  # type: ignore[assignment]
+
+    def _send(self, text: Any, end: str) -> None:
+        from .._secret import Secret
+
+        if isinstance(text, Secret):
+            self._pump.mark_secret(text.reveal())
+        super()._send(text, end)
+
+    def interrupt(self) -> None:
+        if self.tty:
+            self._pump.write(b"\x03")
+        else:
+            self._pump._finish(-2)
+
+    def _finish(self, deadline: float, drain: float) -> bool:
+        return self._pump.run_to_end(deadline, drain)
+
+
+def fake_session(spec: Spec, steps: Sequence[Step], *, echo: bool) -> Session:
+    """A :class:`Session` playing ``steps``, indistinguishable from a real one but for speed."""
+    from .._engine import Started
+
+    pump = FakePump(
+        steps,
+        tty=spec.tty,
+        echo=echo,
+        encoding=spec.encoding,
+        describe=f"`{shlex.join(spec.args)}`",
+    )
+    started = Started(pump.child, [], None, *((b"\x04", b"\x03") if spec.tty else ()))
+    session = _FakeSession(spec, started, spec.timeout, pump)  # type: ignore[arg-type]
+    if spec.input is not None:
+        pump.write(spec.input)
+    return session
