@@ -41,7 +41,7 @@ def test_package_ships_py_typed() -> None:
 
 
 def test_testing_all_is_sorted_and_complete() -> None:
-    import cmdrun.testing as testing
+    from cmdrun import testing
 
     public = {
         name

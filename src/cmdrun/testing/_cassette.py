@@ -24,6 +24,7 @@ from typing import Any
 
 from .._engine import LineCallback2, Spec, simulated
 from .._launcher import REAL, using_launcher
+from .._match import StreamDecoder
 from .._result import Result
 from .._secret import Redactor
 from .._session import Session
@@ -60,20 +61,22 @@ def _input_text(spec: Spec) -> str | None:
 class _SessionRecorder:
     """Observes a real session and writes its transcript into a cassette entry."""
 
-    def __init__(self, entry: dict[str, Any], encoding: str) -> None:
+    def __init__(self, entry: dict[str, Any], encoding: str, redact: Redactor) -> None:
         self._entry = entry
-        self._encoding = encoding
+        self._decoder = StreamDecoder(encoding, "replace")
+        self._redact = redact  # the session's: it learns each Secret as it is sent
         self._steps: list[dict[str, Any]] = entry["steps"]
         self._typed = ""
 
     def output(self, stream: str, data: bytes) -> None:
-        text = data.decode(self._encoding, "replace")
+        text = self._decoder.decode(stream, data)
         last = self._steps[-1] if self._steps else None
         key = "out" if stream == "stdout" else "err"
         if last is not None and key in last:
-            last[key] += text
+            # Mask the joined text: a secret may arrive split across reads.
+            last[key] = self._redact.text(last[key] + text)
         else:
-            self._steps.append({key: text})
+            self._steps.append({key: self._redact.text(text)})
 
     def typed(self, text: str, secret: bool) -> None:
         self._typed += text
@@ -155,7 +158,7 @@ class Cassette:
             "duration": None,
         }
         self._add(entry)
-        session._observers.append(_SessionRecorder(entry, spec.encoding))
+        session._observers.append(_SessionRecorder(entry, spec.encoding, session._redact))
         return session
 
     def save(self) -> None:

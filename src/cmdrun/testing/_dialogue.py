@@ -155,6 +155,7 @@ class FakePump:
         self._input_closed = False
         self._eof = False
         self._advancing = False
+        self._emitted = 0
 
     # -- the Pump interface ---------------------------------------------------------------
 
@@ -202,8 +203,10 @@ class FakePump:
         self._advance()
 
     def step(self, until: float) -> None:
+        """Play what can be played; wait (until ``until``) only when nothing happened."""
+        emitted = self._emitted
         self._advance()
-        if self._eof:
+        if self._eof or self._emitted != emitted:
             return
         now = time.monotonic()
         if math.isinf(until):
@@ -227,6 +230,7 @@ class FakePump:
     # -- playing --------------------------------------------------------------------------
 
     def _emit(self, stream: str, text: str) -> None:
+        self._emitted += 1
         data = text.encode(self._encoding)
         if self._tty:
             stream = "stdout"

@@ -1,0 +1,3 @@
+"""Shared test configuration: pytester runs the plugin the way users meet it."""
+
+pytest_plugins = ["pytester"]
