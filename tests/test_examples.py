@@ -36,3 +36,15 @@ def test_demo() -> None:
     assert "=== nslookup_call.py" in proc.stdout
     assert "canonical name = dualstack.python.map.fastly.net." in proc.stdout
     assert "MX for python.org: 50 mail.python.org." in proc.stdout
+
+
+def test_mxtool_against_the_local_dns_server() -> None:
+    for extra in ([], ["--interactive"]):
+        proc = run_example("mxtool.py", "python.org", *extra)
+        assert (proc.returncode, proc.stdout) == (0, "50 mail.python.org.\n"), proc.stderr
+
+
+def test_mxtool_reports_nxdomain() -> None:
+    proc = run_example("mxtool.py", "nosuch.python.org")
+    assert proc.returncode == 1
+    assert "NXDOMAIN" in proc.stderr
