@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
@@ -27,16 +28,20 @@ def test_readme_has_snippets() -> None:
 
 
 @pytest.mark.parametrize("code", SNIPPETS, ids=[f"snippet{i}" for i in range(len(SNIPPETS))])
-def test_readme_snippet_runs(code: str) -> None:
+def test_readme_snippet_runs(code: str, tmp_path: pathlib.Path) -> None:
+    """Plain snippets run as scripts; snippets that are pytest tests run under pytest, next
+    to a copy of the examples they use (mxtool and its cassettes)."""
+    if "def test_" in code:
+        shutil.copy(ROOT / "examples" / "mxtool.py", tmp_path)
+        shutil.copytree(ROOT / "examples" / "cassettes", tmp_path / "cassettes")
+        (tmp_path / "test_snippet.py").write_text(code)
+        argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_snippet.py"]
+    else:
+        argv = [sys.executable, "-c", code]
     proc = subprocess.run(
-        [sys.executable, "-c", code],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
+        argv, check=False, capture_output=True, text=True, timeout=120, cwd=tmp_path
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:
