@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench.py [--quick] [--check]
 
-Six things are measured, each against the obvious stdlib baseline or peer:
+Nine things are measured, each against the obvious stdlib baseline or peer:
 
 1. **Per-call overhead**: ``cmdrun.run(["true"])`` against
    ``subprocess.run(["true"], capture_output=True)``. Almost all of the time is fork/exec and
@@ -39,6 +39,15 @@ Six things are measured, each against the obvious stdlib baseline or peer:
    so the PTY's ``\n`` -> ``\r\n`` translation keeps the size exact): ``cmdrun.spawn(...,
    tty=True).read()`` and ``cmdrun.run(..., tty=True)`` against a raw ``pty.openpty()`` +
    ``Popen`` + ``os.read(master, 1 MiB)`` loop, with pexpect's ``read()`` for context.
+7. **Batches** (``parallel.py`` has the details): ``cmdrun.run_many`` of 200 x ``sleep 0.05``
+   with ``jobs=8`` and of 1,000 x ``true`` with ``jobs=2``, against ``xargs -P8``/``-P2``
+   running the same commands; ``multiprocessing.Pool`` and ``ThreadPoolExecutor`` with
+   ``subprocess.run`` for context. Wall times of whole batches, rotated rounds.
+8. **asyncio**: ``await cmdrun.arun(["true"])`` against ``create_subprocess_exec`` +
+   ``communicate()``, sequential awaits in one event loop, in alternating blocks as in 1.
+9. **Bounded memory**: 2 GiB of output (512 MiB with ``--quick``) through
+   ``run(max_output=1 MiB)`` and ``run(stdout=PATH)``, each in a fresh Python process (as in
+   2) whose peak RSS must stay under 64 MiB; throughput for context.
 
 Why ratios and not absolute times: absolute numbers depend on the machine, its load and the
 kernel, and the machines this runs on are small and noisy. Both sides of each ratio are
@@ -55,19 +64,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import os
 import platform
-import shlex
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import interactive
+import parallel
+from benchutil import Row, Versus, fresh_python, ratio_row, rotated_rounds, spread
 from interactive import (
     CmdrunDialogue,
     Dialogue,
@@ -87,17 +96,6 @@ Block = Callable[[int], None]
 
 
 @dataclass(frozen=True)
-class Row:
-    """One line of the result table."""
-
-    name: str
-    shown: str
-    target: str = ""
-    passed: bool | None = None  # None: context only, no target
-    details: str = ""
-
-
-@dataclass(frozen=True)
 class Settings:
     """How many repetitions each measurement gets."""
 
@@ -113,6 +111,7 @@ class Settings:
     pty_run_rounds: int
     pty_run_calls: int  # per block; pexpect with its defaults gets PTY_RUN_SLEEPY_CALLS
     pty_read_rounds: int
+    parallel: parallel.ParallelSettings  # sections 7-9
 
 
 FULL = Settings(
@@ -128,6 +127,7 @@ FULL = Settings(
     pty_run_rounds=9,
     pty_run_calls=40,
     pty_read_rounds=5,
+    parallel=parallel.FULL,
 )
 QUICK = Settings(
     overhead_rounds=7,
@@ -142,25 +142,8 @@ QUICK = Settings(
     pty_run_rounds=5,
     pty_run_calls=20,
     pty_read_rounds=3,
+    parallel=parallel.QUICK,
 )
-
-
-def within(value: float, op: str, limit: float) -> bool:
-    """Whether ``value`` meets a target written as ``op limit`` (``<=`` or ``>=``)."""
-    return value <= limit if op == "<=" else value >= limit
-
-
-def ratio_row(name: str, value: float, op: str, limit: float, details: str) -> Row:
-    """A table row for a ratio that has a target."""
-    return Row(name, f"{value:.2f}", f"{op} {limit:.2f}", within(value, op, limit), details)
-
-
-def spread(values: list[float]) -> str:
-    """The interquartile range of ``values``, as a noise indicator."""
-    if len(values) < 4:
-        return f"{min(values):.2f}-{max(values):.2f}"
-    q = statistics.quantiles(values, n=4)
-    return f"{q[0]:.2f}-{q[2]:.2f}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -341,14 +324,6 @@ mode, size = sys.argv[1], int(sys.argv[2])
 cmd = ["head", "-c", str(size), "/dev/zero"]
 
 
-def hwm_kib():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return -1
-
-
 if mode == "cmdrun":
     import cmdrun
 
@@ -375,13 +350,7 @@ print(json.dumps({"n": n, "elapsed": elapsed, "rss0": rss0, "rss1": rss1,
 
 def capture_once(mode: str, size: int) -> dict[str, float]:
     """Run one capture in a fresh interpreter and return what it measured."""
-    argv = [sys.executable, "-c", CAPTURE_CHILD, mode, str(size)]
-    # Through sh, which forks: an exec'd child would start with our RSS high-water mark.
-    script = shlex.join(argv) + '; exit "$?"'
-    proc = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{mode} capture child failed:\n{proc.stderr}")
-    data: dict[str, float] = json.loads(proc.stdout)
+    data: dict[str, float] = fresh_python(CAPTURE_CHILD, mode, str(size))
     if data["n"] != size:
         raise RuntimeError(f"{mode} captured {data['n']} bytes, expected {size}")
     return data
@@ -514,37 +483,6 @@ def bench_import(s: Settings) -> list[Row]:
 
 # --------------------------------------------------------------------------------------------
 # Shared by 4-6: several contestants, one measurement each per round, rotated order
-
-
-def rotated_rounds(
-    contestants: Mapping[str, Callable[[], float]], rounds: int
-) -> dict[str, list[float]]:
-    """Each contestant's measurements, one per round; the order rotates from round to round,
-    so no contestant always runs first, or always right after the same other one."""
-    names = list(contestants)
-    results: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(rounds):
-        shift = r % len(names)
-        for name in names[shift:] + names[:shift]:
-            gc.collect()
-            results[name].append(contestants[name]())
-    return results
-
-
-@dataclass(frozen=True)
-class Versus:
-    """The ratio ``top / bottom`` of two contestants' medians, and its per-round spread."""
-
-    top: list[float]
-    bottom: list[float]
-
-    @property
-    def ratio(self) -> float:
-        return statistics.median(self.top) / statistics.median(self.bottom)
-
-    @property
-    def per_round(self) -> str:
-        return spread([a / b for a, b in zip(self.top, self.bottom, strict=True)])
 
 
 def timed_block(block: Block, n: int) -> Callable[[], float]:
@@ -808,6 +746,26 @@ def bench_pty_read(s: Settings) -> list[Row]:
 
 
 # --------------------------------------------------------------------------------------------
+# 7-9. Batches, asyncio, bounded memory: see parallel.py
+
+
+def bench_run_many_sleep(s: Settings) -> list[Row]:
+    return parallel.bench_run_many_sleep(s.parallel)
+
+
+def bench_run_many_true(s: Settings) -> list[Row]:
+    return parallel.bench_run_many_true(s.parallel)
+
+
+def bench_arun(s: Settings) -> list[Row]:
+    return parallel.bench_arun(s.parallel)
+
+
+def bench_bounded_memory(s: Settings) -> list[Row]:
+    return parallel.bench_bounded_memory(s.parallel)
+
+
+# --------------------------------------------------------------------------------------------
 
 
 def table(rows: list[Row]) -> str:
@@ -824,8 +782,15 @@ def table(rows: list[Row]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (about 40 s)")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (about 50 s)")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="WORD",
+        help="run only the sections whose function name contains WORD (repeatable), "
+        "e.g. --only run_many --only arun",
+    )
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
 
@@ -838,7 +803,13 @@ def main(argv: list[str] | None = None) -> int:
         bench_dialogues,
         bench_pty_run,
         bench_pty_read,
+        bench_run_many_sleep,  # before bench_arun: its worker threads outlive it
+        bench_run_many_true,
+        bench_arun,
+        bench_bounded_memory,
     ]
+    if args.only:
+        sections = [f for f in sections if any(word in f.__name__ for word in args.only)]
     for section in sections:
         section_start = time.perf_counter()
         rows += section(settings)
@@ -850,7 +821,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"cmdrun {cmdrun.__version__}, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs; "
-        f"{'quick' if args.quick else 'full'} run, {time.perf_counter() - started:.0f} s; "
+        f"{'quick' if args.quick else 'full'} run{' (--only)' if args.only else ''}, "
+        f"{time.perf_counter() - started:.0f} s; "
         "ratios of medians measured in this run\n"
     )
     print(table(rows))
