@@ -279,7 +279,7 @@ def start(spec: Spec, interactive: bool = False, outputs: _Outputs | None = None
     """Start ``spec`` on pipes or, with ``spec.tty``, on a PTY.
 
     ``interactive`` keeps stdin open for a dialogue and, on a PTY, leaves echo on as a
-    terminal has it; a one-shot run turns echo off so the output is only the program's.
+    terminal has it.
     """
     if spec.tty:
         from ._pty import control_chars, start_pty
@@ -290,7 +290,9 @@ def start(spec: Spec, interactive: bool = False, outputs: _Outputs | None = None
             env=spec.env,
             term=spec.term,
             dimensions=spec.dimensions,
-            echo=interactive,
+            # A one-shot run types its input: echo off, so the output is only the program's.
+            # With nothing to type (Ctrl-D is never echoed) echo is left alone: cheaper.
+            echo=interactive or (spec.input is None and not spec.respond),
         )
         return Started(child, [(master, "stdout")], master, *control_chars(master))
     pipes = _Pipes(spec, interactive, outputs or _Outputs(spec))

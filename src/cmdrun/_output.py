@@ -31,6 +31,29 @@ class Capture:
         return self._buffer.getvalue()
 
 
+class Chunks:
+    """Keeps everything as the chunks it arrived in (no copy until :meth:`value`).
+
+    For sessions, whose decoder holds the same chunk objects until it needs them: the
+    bytes are then in memory once, not twice.
+    """
+
+    __slots__ = ("_chunks",)
+
+    dropped = 0
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self._chunks.append(data)
+
+    def value(self) -> bytes:
+        if len(self._chunks) > 1:
+            self._chunks[:] = [b"".join(self._chunks)]
+        return self._chunks[0] if self._chunks else b""
+
+
 class Tail:
     """Keeps only the last ``limit`` bytes and counts the ones dropped (memory <= 2 * limit)."""
 

@@ -14,6 +14,7 @@ endings come out as ``\\r\\n``, and stdout and stderr are one stream.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import termios
 
@@ -87,19 +88,24 @@ def start_pty(
     """
     import pexpect
 
-    full_env = dict(os.environ if env is None else env)
-    if term is not None:
-        full_env["TERM"] = term
     program = _check_executable(args[0], env)
+    child_env = env
+    set_term = None
+    if term is not None:
+        if env is None:  # cheaper than copying the whole environment: set it in the child
+            set_term = functools.partial(os.putenv, "TERM", term)
+        else:
+            child_env = {**env, "TERM": term}
     try:
         spawned = pexpect.spawn(
             program,
             list(args[1:]),
             cwd=cwd,
-            env=full_env,
+            env=child_env,
             echo=echo,
             dimensions=dimensions,
             use_poll=True,
+            preexec_fn=set_term,
         )
     except OSError as exc:
         raise explain_exec_error(exc, args[0], path_of(env)) from None

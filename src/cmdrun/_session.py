@@ -25,6 +25,7 @@ from ._kill import stop_now
 from ._launcher import current_launcher
 from ._log import debug_enabled, log_debug
 from ._match import Buffer, Match, Pattern, StreamDecoder, check_patterns, describe
+from ._output import Chunks
 from ._pump import AFTER_KILL, Pump
 from ._result import Result
 from ._secret import Redactor, Secret, shown, text_of
@@ -53,7 +54,10 @@ class Session(abc.ABC):
         self._decoder = StreamDecoder(spec.encoding, spec.errors)
         self._redact = Redactor(spec.secrets, spec.encoding)
         if pump is None:
-            pump = Pump(started.child, started.readers, started.writer, spec.kill_grace)
+            sinks = {"stdout": Chunks(), "stderr": Chunks()}
+            pump = Pump(
+                started.child, started.readers, started.writer, spec.kill_grace, sinks=sinks
+            )
         pump.on_data = self._on_data
         self._pump = pump
         #: Observers of the dialogue (the cassette recorder): ``output(stream, data)``
@@ -69,11 +73,17 @@ class Session(abc.ABC):
             observer.output(stream, data)
 
     def _decode(self) -> None:
-        """Move what arrived into the text buffer, decoding each stream incrementally."""
+        """Move what arrived into the text buffer, decoding each stream incrementally
+        (consecutive chunks of one stream are joined and decoded in one go)."""
         decode = self._decoder.decode
-        for stream, data in self._raw:
-            self._buffer.add(decode(stream, data))
-        self._raw.clear()
+        raw = self._raw
+        start = 0
+        for i in range(1, len(raw) + 1):
+            if i == len(raw) or raw[i][0] != raw[start][0]:
+                run = raw[start][1] if i - start == 1 else b"".join(d for _, d in raw[start:i])
+                self._buffer.add(decode(raw[start][0], run))
+                start = i
+        raw.clear()
 
     # -- facts ----------------------------------------------------------------------------
 
