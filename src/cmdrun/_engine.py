@@ -30,7 +30,7 @@ from ._secret import Redactor, Secret, shown, text_of
 #: Where ``stdout=``/``stderr=`` may send output: a path, or a binary file.
 Target: TypeAlias = "str | os.PathLike[str] | IO[bytes]"
 LineCallback: TypeAlias = Callable[[str], object]
-LineCallback2: TypeAlias = Callable[[str, str], object]
+DeliverLine: TypeAlias = Callable[[str, str], object]
 
 #: A line left unfinished this long is delivered as it is (see ``LineFeed``).
 IDLE_LINE = 0.1
@@ -308,7 +308,7 @@ def end_of_input(pump: Pump, started: Started) -> None:
 
 
 def _hooks(
-    spec: Spec, pump_ref: list[Pump], deliver: LineCallback2 | None
+    spec: Spec, pump_ref: list[Pump], deliver: DeliverLine | None
 ) -> tuple[DataHook | None, LineFeed | None]:
     """The pump hook for ``spec``: automatic answers, live lines, tee; and the line feed."""
     hooks: list[DataHook] = []
@@ -362,7 +362,7 @@ def _tee(stream: str, data: bytes) -> None:
         target.flush()
 
 
-def execution(spec: Spec, deliver: LineCallback2 | None = None) -> Generator[None, None, Result]:
+def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[None, None, Result]:
     """Run ``spec``, yielding after each step of the pump; the generator returns the Result.
 
     ``deliver(stream, line)`` gets every line as it arrives. Closing the generator early (or
@@ -439,7 +439,7 @@ def execution(spec: Spec, deliver: LineCallback2 | None = None) -> Generator[Non
 def simulated(
     spec: Spec,
     chunks: list[tuple[str, bytes]],
-    deliver: LineCallback2 | None,
+    deliver: DeliverLine | None,
     *,
     returncode: int,
     duration: float,

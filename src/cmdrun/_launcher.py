@@ -13,7 +13,7 @@ from collections.abc import Generator, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Protocol
 
-from ._engine import LineCallback2, Spec, execution
+from ._engine import DeliverLine, Spec, execution
 from ._result import Result
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class Launcher(Protocol):
     """Something that can carry out a checked :class:`Spec`."""
 
-    def execution(self, spec: Spec, deliver: LineCallback2 | None) -> Generator[None, None, Result]:
+    def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
         """Run ``spec``: a generator that yields while it runs and returns the Result.
 
         ``deliver(stream, line)`` gets each output line as it arrives. It raises only for
@@ -39,7 +39,7 @@ class Launcher(Protocol):
 class ProcessLauncher:
     """The real thing: runs the program as a child process."""
 
-    def execution(self, spec: Spec, deliver: LineCallback2 | None) -> Generator[None, None, Result]:
+    def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
         return execution(spec, deliver)
 
     def spawn(self, spec: Spec) -> Session:
@@ -79,7 +79,7 @@ def using_launcher(launcher: Launcher, *, process_wide: bool = False) -> Iterato
         _launcher.reset(token)
 
 
-def run_spec(spec: Spec, deliver: LineCallback2 | None = None) -> Result:
+def run_spec(spec: Spec, deliver: DeliverLine | None = None) -> Result:
     """Drive the current launcher's execution of ``spec`` to the end."""
     steps = current_launcher().execution(spec, deliver)
     while True:

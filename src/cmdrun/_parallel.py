@@ -14,7 +14,13 @@ import warnings
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ._errors import CmdrunError, CommandNotExecutable, CommandNotFound
+from ._errors import (
+    CmdrunError,
+    CommandFailed,
+    CommandNotExecutable,
+    CommandNotFound,
+    CommandTimedOut,
+)
 from ._pump import CancelToken
 from ._result import Result
 from ._run import BatchOptions, Prepared, RunOptions, prepare
@@ -77,13 +83,12 @@ def run_one(index: int, prepared: Prepared) -> Outcome:
         spec = prepared.spec
         result = Result(spec.args, status, stderr_bytes=f"{exc}\n".encode(), timeout=spec.timeout)
         return Outcome(index, result, exc)
-    if result.ok or result.cancelled:
-        return Outcome(index, result, None)
-    try:
-        result.check_returncode()
-    except CmdrunError as exc:
-        return Outcome(index, result, exc)
-    raise AssertionError("unreachable: a result that is not ok always raises")
+    error: CmdrunError | None = None
+    if result.timed_out:
+        error = CommandTimedOut(result, result.timeout or 0.0)
+    elif not (result.ok or result.cancelled):
+        error = CommandFailed(result)
+    return Outcome(index, result, error)
 
 
 def _progress_bar(total: int, enabled: bool) -> Any:

@@ -22,7 +22,7 @@ from collections.abc import Generator
 from types import TracebackType
 from typing import Any
 
-from .._engine import LineCallback2, Spec, simulated
+from .._engine import DeliverLine, Spec, simulated
 from .._launcher import REAL, using_launcher
 from .._match import StreamDecoder
 from .._result import Result
@@ -125,7 +125,7 @@ class Cassette:
         with self._lock:
             self._calls.append(entry)
 
-    def execution(self, spec: Spec, deliver: LineCallback2 | None) -> Generator[None, None, Result]:
+    def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
         if not self.record:
             return self._replay_run(spec, deliver)
         result = yield from REAL.execution(spec, deliver)
@@ -206,7 +206,7 @@ class Cassette:
         )
         return CassetteMiss(f"{message}; the nearest recording differs:\n{diff}")
 
-    def _replay_run(self, spec: Spec, deliver: LineCallback2 | None) -> Result:
+    def _replay_run(self, spec: Spec, deliver: DeliverLine | None) -> Result:
         entry = self._take(spec, "run")
         return simulated(
             spec,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Generator, Sequence
 from types import TracebackType
 from typing import Any
 
-from .._engine import LineCallback2, Spec, simulated
+from .._engine import DeliverLine, Spec, simulated
 from .._launcher import REAL, using_launcher
 from .._result import Result
 from .._secret import Redactor
@@ -317,7 +317,7 @@ class FakeCommands:
             raise registration.raises
         return registration
 
-    def execution(self, spec: Spec, deliver: LineCallback2 | None) -> Generator[None, None, Result]:
+    def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
         registration = self._lookup(spec, "run")
         if registration is None:
             return (yield from REAL.execution(spec, deliver))
@@ -362,7 +362,7 @@ class FakeCommands:
             self._active = None
 
 
-def _answered(spec: Spec, answer: Answer, deliver: LineCallback2 | None) -> Result:
+def _answered(spec: Spec, answer: Answer, deliver: DeliverLine | None) -> Result:
     """The Result a program with this answer would give, timeouts included."""
     enc = spec.encoding
     chunks = [("stdout", _bytes(answer.stdout, enc)), ("stderr", _bytes(answer.stderr, enc))]
@@ -379,7 +379,7 @@ def _answered(spec: Spec, answer: Answer, deliver: LineCallback2 | None) -> Resu
     )
 
 
-def _play(spec: Spec, registration: Registration, deliver: LineCallback2 | None) -> Result:
+def _play(spec: Spec, registration: Registration, deliver: DeliverLine | None) -> Result:
     """Play a dialogue for a one-shot run: input as typed-ahead lines, respond= answering."""
     assert registration.dialogue is not None
     pump = FakePump(
