@@ -1,10 +1,12 @@
-"""The engine: start one child with pipes and pump it to the end (``run``/``call``).
+"""The engine: start one child and pump it to the end, with its output routed.
 
-The child is started with :class:`subprocess.Popen` in a new session (its own process
-group), on pipes cmdrun creates and owns: Popen gets plain fds, so no file object of its
-own can later close an fd number that cmdrun already closed and the OS reused. Everything
-after the start is :class:`~cmdrun._pump.Pump`'s job; any exception in the parent while it
-runs (Ctrl-C included) stops the group by the kill policy, reaps it and re-raises.
+A child on pipes is started with :class:`subprocess.Popen` in a new session (its own
+process group), on pipes cmdrun creates and owns: Popen gets plain fds, so no file object of
+its own can later close an fd number that cmdrun already closed and the OS reused. A child
+on a PTY is started by :mod:`cmdrun._pty`. Everything after the start is
+:class:`~cmdrun._pump.Pump`'s job; any exception in the parent while it runs (Ctrl-C
+included) stops the group by the kill policy, reaps it and re-raises. :func:`simulated`
+routes a test double's output through the same sinks and callbacks.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import IO, TypeAlias
 from ._kill import Child, stop_now
 from ._log import log_debug
 from ._match import Pattern, Reply, Responder, StreamDecoder, describe
-from ._output import Capture, LineFeed, Tail, ToFile
+from ._output import Capture, LineFeed, Tail, ToFile, as_terminal
 from ._platform import NEW_SESSION, devnull, explain_exec_error, path_of
 from ._pump import CancelToken, DataHook, Pump, Sink
 from ._result import Result
@@ -37,7 +39,7 @@ IDLE_LINE = 0.1
 
 
 class Spec:
-    """A fully checked request to run one command (built by ``_run._spec``)."""
+    """A fully checked request to run one command (built by ``_run.build_spec``)."""
 
     __slots__ = (
         "args",
@@ -416,23 +418,46 @@ def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[None,
     finally:
         pump.close()
         outputs.close()
-    redact = Redactor(spec.secrets, spec.encoding)
-    sinks = outputs.sinks
-    return Result(
-        spec.args,
+    return _result(
+        spec,
+        outputs.sinks,
         child.wait(),
-        stdout_bytes=redact.bytes(sinks["stdout"].value()),
-        stderr_bytes=redact.bytes(sinks["stderr"].value()),
         pid=child.pid,
         duration=time.monotonic() - started_at,
         timed_out=pump.timed_out,
+        tty=started.tty,
+        cancelled=pump.cancelled,
+    )
+
+
+def _result(
+    spec: Spec,
+    sinks: dict[str, Sink],
+    returncode: int,
+    *,
+    pid: int,
+    duration: float,
+    timed_out: bool,
+    tty: bool,
+    cancelled: bool = False,
+) -> Result:
+    """The Result of a run whose output is in ``sinks`` (secrets masked)."""
+    redact = Redactor(spec.secrets, spec.encoding)
+    return Result(
+        spec.args,
+        returncode,
+        stdout_bytes=redact.bytes(sinks["stdout"].value()),
+        stderr_bytes=redact.bytes(sinks["stderr"].value()),
+        pid=pid,
+        duration=duration,
+        timed_out=timed_out,
         timeout=spec.timeout,
         encoding=spec.encoding,
         errors=spec.errors,
-        tty=started.tty,
+        tty=tty,
         stdout_dropped=sinks["stdout"].dropped,
         stderr_dropped=sinks["stderr"].dropped,
-        cancelled=pump.cancelled,
+        cancelled=cancelled,
     )
 
 
@@ -450,14 +475,14 @@ def simulated(
 
     The chunks go through the same sinks, callbacks, ``tee`` and file targets as a real
     program's output, so code under test sees no difference. On a PTY, streams merge and
-    ``\n`` becomes ``\r\n``, as the terminal would make them.
+    ``\\n`` becomes ``\\r\\n``, as the terminal would make them.
     """
     outputs = _Outputs(spec)
     hook, feed = _hooks(spec.replace(respond=()), [], deliver)
     try:
         for stream, raw in chunks:
             name = "stdout" if spec.tty or spec.merge_stderr else stream
-            data = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") if spec.tty else raw
+            data = as_terminal(raw) if spec.tty else raw
             if not spec.capture:  # call(): the program writes to our own stdout/stderr
                 _tee(name, data)
                 continue
@@ -468,20 +493,12 @@ def simulated(
             feed.flush()
     finally:
         outputs.close()
-    redact = Redactor(spec.secrets, spec.encoding)
-    sinks = outputs.sinks
-    return Result(
-        spec.args,
+    return _result(
+        spec,
+        outputs.sinks,
         returncode,
-        stdout_bytes=redact.bytes(sinks["stdout"].value()),
-        stderr_bytes=redact.bytes(sinks["stderr"].value()),
         pid=pid,
         duration=duration,
         timed_out=timed_out,
-        timeout=spec.timeout,
-        encoding=spec.encoding,
-        errors=spec.errors,
         tty=spec.tty,
-        stdout_dropped=sinks["stdout"].dropped,
-        stderr_dropped=sinks["stderr"].dropped,
     )

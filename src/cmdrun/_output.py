@@ -14,6 +14,11 @@ from typing import IO
 from ._match import StreamDecoder
 
 
+def as_terminal(data: bytes) -> bytes:
+    """Line endings as a terminal outputs them (``\n`` becomes ``\r\n``), for fakes."""
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
 class Capture:
     """Keeps everything. ``io.BytesIO.getvalue()`` hands its buffer over without a copy."""
 

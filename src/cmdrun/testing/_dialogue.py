@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .._output import Capture
+from .._output import Capture, as_terminal
 from .._pump import DataHook
 from .._secret import MASK
 
@@ -234,7 +234,7 @@ class FakePump:
         data = text.encode(self._encoding)
         if self._tty:
             stream = "stdout"
-            data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            data = as_terminal(data)
         self.sinks[stream].write(data)
         if self.on_data is not None:
             self.on_data(stream, data)
