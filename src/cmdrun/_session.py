@@ -2,8 +2,9 @@
 
 One :class:`Session` interface, two transports: :class:`PtySession` (a pseudo-terminal,
 for programs that only prompt on a terminal or insist on one) and :class:`PipeSession`
-(plain pipes; ``expect`` watches stdout and stderr together, in arrival order, while the
-``Result`` keeps them apart). They differ only in how end of input and Ctrl-C are
+(plain pipes; ``expect`` watches stdout and stderr together, in the order they are read —
+when both have output at the same instant, stdout's comes first — while the ``Result`` keeps
+them apart). They differ only in how end of input and Ctrl-C are
 delivered; reading, matching, timeouts and the kill policy are shared.
 """
 
@@ -11,13 +12,14 @@ from __future__ import annotations
 
 import abc
 import math
+import os
 import shlex
 import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from ._args import Command, Input
+from ._args import Command, Input, normalize_timeout
 from ._engine import Spec, Started, end_of_input, start
 from ._errors import CommandTimedOut, ExpectTimeout, UnexpectedEOF
 from ._kill import interrupt as interrupt_group
@@ -28,6 +30,7 @@ from ._match import Buffer, Match, Pattern, StreamDecoder, check_patterns, descr
 from ._output import Chunks
 from ._pump import AFTER_KILL, Pump
 from ._result import Result
+from ._run import build_spec
 from ._secret import Redactor, Secret, shown, text_of
 
 #: How long ``expect`` waits for the exit status once the output has ended, to say in
@@ -109,7 +112,7 @@ class Session(abc.ABC):
     # -- reading --------------------------------------------------------------------------
 
     def _deadline(self, timeout: float | None) -> float:
-        seconds = self._timeout if timeout is None else _check_timeout(timeout)
+        seconds = self._timeout if timeout is None else normalize_timeout(timeout)
         return math.inf if seconds is None else time.monotonic() + seconds
 
     def expect(self, *patterns: Pattern, timeout: float | None = None) -> Match:
@@ -304,18 +307,12 @@ class PtySession(Session):
         self._pump.write(self._started.intr)
 
 
-def _check_timeout(timeout: object) -> float | None:
-    from ._args import normalize_timeout
-
-    return normalize_timeout(timeout)
-
-
 def spawn(
     cmd: Command,
     *,
     tty: bool = True,
     timeout: float | None = 30,
-    cwd: str | None = None,
+    cwd: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     inherit_env: bool = True,
     encoding: str = "utf-8",
@@ -341,8 +338,6 @@ def spawn(
     Raises:
         CommandNotFound, CommandNotExecutable, TypeError, ValueError: as for ``run``.
     """
-    from ._run import build_spec
-
     spec = build_spec(
         cmd,
         input=input,
