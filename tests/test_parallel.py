@@ -170,3 +170,10 @@ def test_concurrent_children_do_not_inherit_each_others_pipes() -> None:
     results = cmdrun.run_many([py(code)] * 16, jobs=16)
     for result in results:
         assert result.stdout.strip() in ("[0, 1, 2, 3]", "[0, 1, 2]")
+
+
+def test_progress_bar_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("tqdm")  # installed by the test extra; the optional extra otherwise
+    results = cmdrun.run_many([["true"]] * 5, progress=True, jobs=2)
+    assert all(r.ok for r in results)
+    assert "5/5" in capsys.readouterr().err

@@ -107,7 +107,7 @@ def _progress_bar(total: int, enabled: bool) -> Any:
                 stacklevel=4,
             )
         return None
-    return tqdm(total=total, unit="cmd", leave=False)
+    return tqdm(total=total, unit="cmd", desc="cmdrun")
 
 
 def _outcomes(
