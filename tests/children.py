@@ -299,3 +299,43 @@ def wait_for_file_between(first: str, second: str, path: str) -> list[str]:
         sys.stdout.write({second!r}); sys.stdout.flush()
         """
     )
+
+
+def ctrl_c_parent(
+    call: str, child: list[str], pidfile: str, pids: int
+) -> tuple[int, bytes, list[int]]:
+    """Run a Python parent that runs ``call`` (cmdrun code using ``CHILD``, the child argv),
+    wait until ``pidfile`` lists ``pids`` pids, press Ctrl-C (SIGINT) on the parent.
+
+    The parent prints "KeyboardInterrupt" and exits 42 if the interrupt reached it as one.
+    Returns its exit status, its stdout and the pids the children wrote.
+    """
+    import json
+    import subprocess
+
+    parent = py(
+        f"""
+        import json, sys, cmdrun
+        CHILD = json.loads(sys.argv[1])
+        try:
+            {call}
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt", flush=True)
+            sys.exit(42)
+        """,
+        json.dumps(child),
+    )
+    proc = subprocess.Popen(parent, stdout=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 15
+        written: list[int] = []
+        while time.monotonic() < deadline and len(written) < pids:
+            time.sleep(0.02)
+            if os.path.exists(pidfile):
+                with open(pidfile) as f:
+                    written = [int(p) for p in f.read().split()]
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    return proc.returncode, out, written

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -15,6 +13,7 @@ import pytest
 
 import cmdrun
 from children import (
+    ctrl_c_parent,
     echo_stdin,
     ignore_term_and_hang,
     kill_self,
@@ -108,28 +107,8 @@ def test_ctrl_c_in_a_real_parent_process_stops_everything(tmp_path: pathlib.Path
         """,
         str(pidfile),
     )
-    parent = py(
-        """
-        import json, sys, cmdrun
-        try:
-            cmdrun.run(json.loads(sys.argv[1]), kill_grace=0.5)
-        except KeyboardInterrupt:
-            print("KeyboardInterrupt", flush=True)
-            sys.exit(42)
-        """,
-        json.dumps(child),
-    )
-    proc = subprocess.Popen(parent, stdout=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 10
-        while not pidfile.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        pids = [int(p) for p in pidfile.read_text().split()]
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=10)
-    finally:
-        proc.kill()
-    assert (proc.returncode, out) == (42, b"KeyboardInterrupt\n")
+    code, out, pids = ctrl_c_parent("cmdrun.run(CHILD, kill_grace=0.5)", child, str(pidfile), 3)
+    assert (code, out) == (42, b"KeyboardInterrupt\n")
     assert wait_dead(pids) == []
 
 

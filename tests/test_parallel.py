@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import pathlib
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -13,7 +10,7 @@ import time
 import pytest
 
 import cmdrun
-from children import open_fds, own_children, py, wait_dead
+from children import ctrl_c_parent, open_fds, own_children, py, wait_dead
 
 
 def test_results_come_back_in_input_order() -> None:
@@ -115,30 +112,9 @@ def test_ctrl_c_stops_every_running_group(tmp_path: pathlib.Path) -> None:
         """,
         str(pidfile),
     )
-    parent = py(
-        """
-        import json, sys, cmdrun
-        try:
-            cmdrun.run_many([json.loads(sys.argv[1])] * 6, jobs=3, kill_grace=0.5)
-        except KeyboardInterrupt:
-            print("KeyboardInterrupt", flush=True)
-            sys.exit(42)
-        """,
-        json.dumps(child),
-    )
-    proc = subprocess.Popen(parent, stdout=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if pidfile.exists() and len(pidfile.read_text().split()) == 3:
-                break
-            time.sleep(0.02)
-        pids = [int(p) for p in pidfile.read_text().split()]
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=15)
-    finally:
-        proc.kill()
-    assert (proc.returncode, out) == (42, b"KeyboardInterrupt\n")
+    call = "cmdrun.run_many([CHILD] * 6, jobs=3, kill_grace=0.5)"
+    code, out, pids = ctrl_c_parent(call, child, str(pidfile), 3)
+    assert (code, out) == (42, b"KeyboardInterrupt\n")
     assert len(pids) == 3  # the three pending commands never started
     assert wait_dead(pids) == []
 
