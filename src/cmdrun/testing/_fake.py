@@ -305,34 +305,33 @@ class FakeCommands:
             f"registered patterns:\n{registered}"
         )
 
-    def _lookup(self, spec: Spec, kind: str) -> Registration | None:
-        """The registration for this call; None means: run it for real."""
+    def _lookup(self, spec: Spec, kind: str) -> tuple[Registration | None, Call]:
+        """The registration for this call (None: run it for real), and the recorded call."""
         call = Call(spec, kind)
         registration = self._find(call)
         if registration is None:
             if self._real(call):
-                return None
+                return None, call
             raise self._unregistered(call)
         if registration.raises is not None:
             raise registration.raises
-        return registration
+        return registration, call
 
     def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
-        registration = self._lookup(spec, "run")
+        registration, call = self._lookup(spec, "run")
         if registration is None:
             return (yield from REAL.execution(spec, deliver))
         if registration.dialogue is not None:
             return _play(spec, registration, deliver)
-        answer = _answer_from(registration, Call(spec, "run"))
-        return _answered(spec, answer, deliver)
+        return _answered(spec, _answer_from(registration, call), deliver)
 
     def spawn(self, spec: Spec) -> Session:
-        registration = self._lookup(spec, "spawn")
+        registration, call = self._lookup(spec, "spawn")
         if registration is None:
             return REAL.spawn(spec)
         steps = registration.dialogue
         if steps is None:  # a plain answer is a program that prints it and exits
-            answer = _answer_from(registration, Call(spec, "spawn"))
+            answer = _answer_from(registration, call)
             steps = [
                 Out(answer.stdout if isinstance(answer.stdout, str) else answer.stdout.decode()),
                 Out(
