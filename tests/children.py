@@ -339,3 +339,15 @@ def ctrl_c_parent(
     finally:
         proc.kill()
     return proc.returncode, out, written
+
+
+#: What nslookup prints for www.python.org against examples/_dnsserver.py (its zone is
+#: written down here again on purpose: the tests check the server, not copy it).
+WWW_ANSWER = """\
+Non-authoritative answer:
+www.python.org\tcanonical name = dualstack.python.map.fastly.net.
+Name:\tdualstack.python.map.fastly.net
+Address: 198.51.100.223
+Name:\tdualstack.python.map.fastly.net
+Address: 2001:db8:fa57::223
+"""

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from children import WWW_ANSWER
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 
@@ -26,15 +28,6 @@ import _dnsserver  # noqa: E402
 
 # A broken server then fails in about a second instead of nslookup's default 15.
 FAIL_FAST = ("-timeout=1", "-retry=1")
-
-WWW_ANSWER = """\
-Non-authoritative answer:
-www.python.org\tcanonical name = dualstack.python.map.fastly.net.
-Name:\tdualstack.python.map.fastly.net
-Address: 198.51.100.223
-Name:\tdualstack.python.map.fastly.net
-Address: 2001:db8:fa57::223
-"""
 
 MX_ANSWER = """\
 Non-authoritative answer:

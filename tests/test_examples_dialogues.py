@@ -14,17 +14,10 @@ import sys
 
 import pytest
 
+from children import WWW_ANSWER
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-
-WWW_ANSWER = """\
-Non-authoritative answer:
-www.python.org\tcanonical name = dualstack.python.map.fastly.net.
-Name:\tdualstack.python.map.fastly.net
-Address: 198.51.100.223
-Name:\tdualstack.python.map.fastly.net
-Address: 2001:db8:fa57::223
-"""
 
 MX_LINE = "python.org\tmail exchanger = 50 mail.python.org.\n"
 
