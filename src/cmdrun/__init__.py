@@ -14,6 +14,7 @@ from ._errors import (
     CommandNotFound,
     CommandTimedOut,
     ExpectTimeout,
+    StartFailed,
     UnexpectedEOF,
 )
 from ._match import Match, clean
@@ -55,6 +56,7 @@ __all__ = [
     "Result",
     "Secret",
     "Session",
+    "StartFailed",
     "Stream",
     "TTY_REFUSALS",
     "TTY_REFUSAL_WINDOW",

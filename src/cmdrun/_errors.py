@@ -6,6 +6,7 @@
     └── CmdrunError
         ├── CommandNotFound        (also FileNotFoundError)  program not on PATH / no such file
         ├── CommandNotExecutable   (also OSError)            exists but cannot be executed
+        ├── StartFailed            (also OSError)            the OS refused to start it (limits)
         ├── CommandFailed          (also CalledProcessError) non-zero exit or killed by a signal
         ├── CommandTimedOut        (also TimeoutExpired)     the timeout stopped it
         ├── ExpectTimeout          (also TimeoutError)       a session's expect() waited in vain
@@ -69,6 +70,29 @@ class CommandNotExecutable(CmdrunError, OSError):
         self.reason = reason
         self.detail = detail
         message = f"cannot execute {program!r}: {reason}" + (f" ({detail})" if detail else "")
+        OSError.__init__(self, err, message, program)
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.program, self.reason, self.errno, self.detail))
+
+
+class StartFailed(CmdrunError, OSError):
+    """The program could not be started for a reason that is not the program's fault.
+
+    ``reason`` names the limit that was hit: ``"argument list too long"`` (E2BIG),
+    ``"out of file descriptors"`` (EMFILE/ENFILE), ``"out of processes"`` (EAGAIN from fork),
+    ``"out of pseudo-terminals"``, or the OS's own words; ``detail`` says by how much when it
+    is known. Nothing was left open or running.
+    """
+
+    def __init__(self, program: str, reason: str, err: int, detail: str = "") -> None:
+        self.program = program
+        self.reason = reason
+        self.detail = detail
+        message = f"could not start {program!r}: {reason}" + (f" ({detail})" if detail else "")
         OSError.__init__(self, err, message, program)
 
     def __str__(self) -> str:
