@@ -21,7 +21,7 @@ from ._match import Match, clean
 from ._output import Line
 from ._parallel import as_completed, run_many
 from ._result import Result
-from ._run import TTY_REFUSAL_WINDOW, TTY_REFUSALS, call, run
+from ._run import TTY_REFUSAL_MAX_OUTPUT, TTY_REFUSAL_WINDOW, TTY_REFUSALS, call, run
 from ._secret import Secret
 from ._session import PipeSession, PtySession, Session, spawn
 from ._stream import Stream, stream
@@ -59,6 +59,7 @@ __all__ = [
     "StartFailed",
     "Stream",
     "TTY_REFUSALS",
+    "TTY_REFUSAL_MAX_OUTPUT",
     "TTY_REFUSAL_WINDOW",
     "UnexpectedEOF",
     "__version__",

@@ -22,6 +22,7 @@ from ._engine import LineCallback, Spec, Target
 from ._launcher import run_spec
 from ._log import debug_enabled, log_debug, log_info
 from ._match import Pattern, Reply, Responder
+from ._platform import locate, path_of
 from ._result import Result
 from ._secret import Secret
 
@@ -45,6 +46,9 @@ PTY_TERM = "dumb"
 #: a program that refuses a missing terminal does so at start-up, before doing any work.
 TTY_REFUSAL_WINDOW = 5.0
 
+#: ``run(tty="auto")`` looks for a refusal only in outputs up to this many bytes.
+TTY_REFUSAL_MAX_OUTPUT = 1024
+
 
 def _outcome(result: Result) -> str:
     if result.timed_out:
@@ -67,19 +71,55 @@ def _execute(spec: Spec) -> Result:
     return result
 
 
-def refused_terminal(result: Result) -> bool:
-    """Whether ``result`` is a program refusing to run without a terminal (see TTY_REFUSALS)."""
-    if result.ok or result.timed_out or result.tty or result.duration > TTY_REFUSAL_WINDOW:
+def refused_terminal(result: Result, spec: Spec) -> bool:
+    """Whether ``result`` shows a program that did nothing but refuse to run without a terminal.
+
+    ``run(tty="auto")`` reruns a command on a PTY only on that evidence, because a rerun
+    repeats whatever the first run did. All of these must hold:
+
+    * the program ended by itself with an exit status > 0, within :data:`TTY_REFUSAL_WINDOW`
+      seconds: not timed out, not killed by a signal, not cancelled (nor its batch);
+    * all its output was kept in memory (no ``stdout=``/``stderr=`` file, nothing dropped by
+      ``max_output``) and is short, at most :data:`TTY_REFUSAL_MAX_OUTPUT` bytes: a refusal
+      is a line or two, and the scan stays bounded whatever the program printed;
+    * every non-empty line is a refusal (it matches :data:`TTY_REFUSALS`), and the program's
+      own: a line ``NAME: ...`` where ``NAME`` is another program found on ``PATH`` (a script's
+      ``stty: 'standard input': Inappropriate ioctl for device``) shows that the program ran
+      other programs, so it may have done work that must not be repeated.
+    """
+    if (
+        result.returncode <= 0
+        or result.timed_out
+        or result.cancelled
+        or result.tty
+        or result.duration > TTY_REFUSAL_WINDOW
+        or (spec.cancel is not None and spec.cancel.cancelled)
+        or spec.stdout_to is not None
+        or spec.stderr_to is not None
+        or result.stdout_dropped
+        or result.stderr_dropped
+        or len(result.stdout_bytes) + len(result.stderr_bytes) > TTY_REFUSAL_MAX_OUTPUT
+    ):
         return False
-    output = result.stdout + result.stderr
-    lowered = output.lower()
-    for signature in TTY_REFUSALS:
-        if isinstance(signature, str):
-            if signature.lower() in lowered:
-                return True
-        elif signature.search(output):
-            return True
-    return False
+    lines = [line.strip() for line in f"{result.stdout}\n{result.stderr}".splitlines()]
+    lines = [line for line in lines if line]
+    program = os.path.basename(result.args[0])
+    path = path_of(spec.env)
+    return bool(lines) and all(_own_refusal(line, program, path) for line in lines)
+
+
+def _own_refusal(line: str, program: str, path: str | None) -> bool:
+    """Whether ``line`` is a refusal (see TTY_REFUSALS) printed by ``program`` itself."""
+    lowered = line.lower()
+    if not any(
+        signature.lower() in lowered if isinstance(signature, str) else signature.search(line)
+        for signature in TTY_REFUSALS
+    ):
+        return False
+    name, colon, _ = line.partition(":")
+    if not colon or name == program or not name or " " in name or "/" in name:
+        return True
+    return locate(name, path) is None
 
 
 def _respond_pairs(respond: Mapping[Pattern, Reply] | None) -> tuple[tuple[Pattern, Reply], ...]:
@@ -221,7 +261,7 @@ class Prepared:
         """Execute (with the TTY fallback), never raising for what the program did."""
         execute = execute or _execute
         result = execute(self.spec)
-        if self.auto_tty and refused_terminal(result):
+        if self.auto_tty and refused_terminal(result, self.spec):
             log_info(
                 "%s refused to run without a terminal (exit %d); running it again on a pty",
                 shlex.join(self.spec.args),

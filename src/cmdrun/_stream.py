@@ -45,7 +45,7 @@ class Stream:
     def _lines_until_end(self) -> Generator[Line, None, None]:
         spec = self._prepared.spec
         result = yield from self._run(spec)
-        if self._prepared.auto_tty and refused_terminal(result):
+        if self._prepared.auto_tty and refused_terminal(result, spec):
             result = yield from self._run(spec.replace(tty=True))
         self.result = result
         self._prepared.finish(result)

@@ -1,0 +1,109 @@
+"""When ``run(tty="auto")`` may rerun a command on a PTY: only on evidence of a bare refusal."""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+
+import pytest
+
+import cmdrun
+
+LEDGER_SCRIPT = """
+stty size
+echo ran >> "$1"
+exit 1
+"""
+
+
+def test_script_that_did_work_before_a_tty_warning_runs_once(tmp_path: pathlib.Path) -> None:
+    ledger = tmp_path / "ledger"
+    script = tmp_path / "append.sh"
+    script.write_text(LEDGER_SCRIPT)
+    result = cmdrun.run(["sh", str(script), str(ledger)], check=False)
+    assert "Inappropriate ioctl" in result.stderr
+    assert (result.returncode, result.tty) == (1, False)
+    assert ledger.read_text() == "ran\n"
+
+
+def test_long_output_is_not_scanned_for_a_refusal() -> None:
+    code = "import sys; sys.stdout.write('x' * 5000 + '\\nnot a tty\\n'); sys.exit(1)"
+    result = cmdrun.run(["python3", "-c", code], check=False)
+    assert not result.tty
+
+
+def test_output_beside_the_refusal_means_the_program_did_something() -> None:
+    result = cmdrun.run(["sh", "-c", "echo copied 3 files; echo not a tty; exit 1"], check=False)
+    assert not result.tty
+
+
+def test_refusal_written_to_a_file_target_is_not_rerun(tmp_path: pathlib.Path) -> None:
+    result = cmdrun.run(["tty"], stdout=tmp_path / "out", check=False)
+    assert (result.returncode, result.tty) == (1, False)
+
+
+def test_programs_own_prefixed_refusal_is_rerun(tmp_path: pathlib.Path) -> None:
+    tool = tmp_path / "mytool"
+    tool.write_text(
+        "#!/bin/sh\n[ -t 0 ] || { echo 'mytool: a terminal is required' >&2; exit 2; }\n"
+    )
+    tool.chmod(0o755)
+    result = cmdrun.run([str(tool)], check=False)
+    assert (result.tty, result.returncode) == (True, 0)
+
+
+REFUSER_IGNORING_TERM = """
+trap "" TERM
+sleep 0.5
+echo ran >> "$1"
+echo "not a tty"
+exit 1
+"""
+
+
+def test_cancelled_refusal_is_not_started_again(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="cmdrun")
+    ledger = tmp_path / "ledger"
+    script = tmp_path / "refuse.sh"
+    script.write_text(REFUSER_IGNORING_TERM)
+    with pytest.raises(cmdrun.CommandFailed):
+        cmdrun.run_many(
+            [["sh", str(script), str(ledger)], ["sh", "-c", "sleep 0.1; exit 3"]],
+            fail_fast=True,
+            kill_grace=5,
+            jobs=2,
+        )
+    assert ledger.read_text() == "ran\n"
+    assert not [r for r in caplog.records if "again on a pty" in r.getMessage()]
+
+
+async def _cancel_after(seconds: float, script: pathlib.Path, ledger: pathlib.Path) -> None:
+    import asyncio
+
+    task = asyncio.ensure_future(cmdrun.arun(["sh", str(script), str(ledger)], kill_grace=5))
+    await asyncio.sleep(seconds)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+def test_refusal_of_a_cancelled_arun_is_not_started_again(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+
+    caplog.set_level(logging.INFO, logger="cmdrun")
+    ledger = tmp_path / "ledger"
+    script = tmp_path / "refuse.sh"
+    script.write_text(REFUSER_IGNORING_TERM)
+    asyncio.run(_cancel_after(0.1, script, ledger))
+    assert ledger.read_text() == "ran\n"
+    assert not [r for r in caplog.records if "again on a pty" in r.getMessage()]
+
+
+def test_deciding_on_a_rerun_does_not_decode_a_big_failed_output() -> None:
+    result = cmdrun.run(["sh", "-c", "head -c 50000000 /dev/zero; exit 1"], check=False)
+    assert len(result.stdout_bytes) == 50_000_000
+    assert result._text == {}  # the refusal check looked at sizes only: nothing decoded
