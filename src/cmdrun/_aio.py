@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,26 @@ if TYPE_CHECKING:
 
 # Waiting for a child blocks a thread, so asyncio runs need more threads than the default
 # executor has (min(32, CPUs + 4)); idle threads are reused and cost little.
-_EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=512, thread_name_prefix="cmdrun-aio")
+_executor: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _get_executor() -> concurrent.futures.ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        _executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=512, thread_name_prefix="cmdrun-aio"
+        )
+    return _executor
+
+
+def _forget_executor() -> None:
+    """In a fork child: the parent's worker threads do not exist here, and a pool that
+    believes it has idle workers would queue every run forever."""
+    global _executor
+    _executor = None
+
+
+os.register_at_fork(after_in_child=_forget_executor)
 
 
 async def _in_thread(prepared: Prepared, index: int = 0) -> Outcome:
@@ -36,7 +56,7 @@ async def _in_thread(prepared: Prepared, index: int = 0) -> Outcome:
     prepared.spec = prepared.spec.replace(cancel=token)
     loop = asyncio.get_running_loop()
     context = contextvars.copy_context()
-    future = loop.run_in_executor(_EXECUTOR, context.run, run_one, index, prepared)
+    future = loop.run_in_executor(_get_executor(), context.run, run_one, index, prepared)
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,6 +24,15 @@ def get_logger() -> logging.Logger:
 
 
 def debug_enabled() -> bool:
+    """Whether debug records would be emitted, without importing ``logging`` to find out.
+
+    A program that never imported ``logging`` has configured no handler, so nothing would be
+    shown. Not importing it on the hot path also matters in a fork child, where a lazy
+    import can deadlock on a module lock that a thread of the parent held at fork time.
+    """
+    module = sys.modules.get("logging")
+    if module is None or getattr(module.__spec__, "_initializing", False):
+        return False
     return get_logger().isEnabledFor(DEBUG)
 
 
