@@ -11,6 +11,7 @@ routes a test double's output through the same sinks and callbacks.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import signal
@@ -20,11 +21,12 @@ import time
 from collections.abc import Callable, Generator
 from typing import IO, TypeAlias
 
+from ._errors import StartFailed
 from ._kill import Child, stop_now
 from ._log import log_debug
 from ._match import Pattern, Reply, Responder, StreamDecoder, describe
 from ._output import Capture, LineFeed, Tail, ToFile, as_terminal
-from ._platform import NEW_SESSION, devnull, explain_exec_error, path_of
+from ._platform import NEW_SESSION, devnull, exit_status_discarded, explain_exec_error, path_of
 from ._pump import CancelToken, DataHook, Pump, Sink
 from ._result import Result
 from ._secret import Redactor, Secret, shown, text_of
@@ -282,7 +284,19 @@ def start(spec: Spec, interactive: bool = False, outputs: _Outputs | None = None
 
     ``interactive`` keeps stdin open for a dialogue and, on a PTY, leaves echo on as a
     terminal has it.
+
+    Raises:
+        CommandNotFound, CommandNotExecutable: the program cannot be run.
+        StartFailed: the OS refused, or this process ignores SIGCHLD.
     """
+    if exit_status_discarded():
+        raise StartFailed(
+            spec.args[0],
+            "SIGCHLD is ignored in this process",
+            errno.ECHILD,
+            "the kernel then discards every child's exit status; restore the default with "
+            "signal.signal(signal.SIGCHLD, signal.SIG_DFL)",
+        )
     if spec.tty:
         from ._pty import control_chars, start_pty
 

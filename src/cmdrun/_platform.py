@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import signal
 
 from ._errors import CmdrunError, CommandNotExecutable, CommandNotFound
 
@@ -37,6 +38,12 @@ def devnull() -> int:
     if _devnull < 0:
         _devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     return _devnull
+
+
+def exit_status_discarded() -> bool:
+    """Whether SIGCHLD is ignored here (set so, or inherited): the kernel then reaps every
+    child at once and ``waitpid`` can no longer tell how a child ended."""
+    return signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN
 
 
 def signal_group(pgid: int, sig: int) -> bool:
