@@ -30,6 +30,7 @@ from ._platform import NEW_SESSION, devnull, exit_status_discarded, explain_exec
 from ._pump import CancelToken, DataHook, Pump, Sink
 from ._result import Result
 from ._secret import Redactor, Secret, shown, text_of
+from ._shield import SigintShield
 
 #: Where ``stdout=``/``stderr=`` may send output: a path, or a binary file.
 Target: TypeAlias = "str | os.PathLike[str] | IO[bytes]"
@@ -278,6 +279,12 @@ class Started:
     def tty(self) -> bool:
         return self.eof is not None
 
+    def close_fds(self) -> None:
+        """Close our ends, when no pump took them over."""
+        fds = {fd for fd, _ in self.readers} | ({self.writer} if self.writer is not None else set())
+        for fd in fds:
+            os.close(fd)
+
 
 def start(spec: Spec, interactive: bool = False, outputs: _Outputs | None = None) -> Started:
     """Start ``spec`` on pipes or, with ``spec.tty``, on a PTY.
@@ -389,26 +396,34 @@ def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[None,
         CommandNotExecutable: it exists but cannot be executed.
     """
     started_at = time.monotonic()
-    outputs = _Outputs(spec)
+    # Ctrl-C is held from before the first fd is opened until the try below owns the child.
+    shield = SigintShield().__enter__()
     try:
-        started = start(spec, outputs=outputs)
+        outputs = _Outputs(spec)
+        try:
+            started = start(spec, outputs=outputs)
+        except BaseException:
+            outputs.close()
+            raise
     except BaseException:
-        outputs.close()
+        shield.release()
         raise
     child = started.child
-    pump_ref: list[Pump] = []
-    hook, feed = _hooks(spec, pump_ref, deliver)
-    pump = Pump(
-        child,
-        started.readers,
-        started.writer,
-        spec.kill_grace,
-        on_data=hook,
-        sinks=outputs.sinks,
-        cancel=spec.cancel,
-    )
-    pump_ref.append(pump)
+    pump: Pump | None = None
     try:
+        pump_ref: list[Pump] = []
+        hook, feed = _hooks(spec, pump_ref, deliver)
+        pump = Pump(
+            child,
+            started.readers,
+            started.writer,
+            spec.kill_grace,
+            on_data=hook,
+            sinks=outputs.sinks,
+            cancel=spec.cancel,
+        )
+        pump_ref.append(pump)
+        shield.release()  # a Ctrl-C held since the start is raised here, and handled below
         if spec.input is not None:
             pump.write(spec.input)
             if started.tty and not spec.input.endswith(b"\n"):
@@ -430,8 +445,13 @@ def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[None,
             stop_now(child, spec.kill_grace, first)
         raise
     finally:
-        pump.close()
-        outputs.close()
+        with SigintShield():  # no Ctrl-C may leave an fd open half-way through closing
+            if pump is not None:
+                pump.close()
+            else:
+                started.close_fds()
+            outputs.close()
+        shield.release()
     return _result(
         spec,
         outputs.sinks,

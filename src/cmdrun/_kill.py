@@ -24,6 +24,7 @@ import time
 from typing import Protocol
 
 from ._platform import group_alive, signal_group
+from ._shield import SigintShield
 
 
 class Child(Protocol):
@@ -105,5 +106,6 @@ def stop_now(proc: Child, grace: float, first: int = signal.SIGTERM) -> None:
         raise
     finally:
         if proc.returncode is None:
-            stopper.kill()
-            proc.wait()
+            with SigintShield():  # killed: reaping takes a moment, and must not be skipped
+                stopper.kill()
+                proc.wait()

@@ -11,10 +11,13 @@ delivered; reading, matching, timeouts and the kill policy are shared.
 from __future__ import annotations
 
 import abc
+import atexit
 import math
 import os
 import shlex
 import time
+import warnings
+from _weakrefset import WeakSet
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
@@ -32,6 +35,7 @@ from ._pump import AFTER_KILL, Pump
 from ._result import Result
 from ._run import build_spec
 from ._secret import Redactor, Secret, shown, text_of
+from ._shield import SigintShield
 
 #: How long ``expect`` waits for the exit status once the output has ended, to say in
 #: ``UnexpectedEOF`` how the program ended.
@@ -68,7 +72,8 @@ class Session(abc.ABC):
         self._observers: list[Any] = []
         self._last_line: str | None = None
         self._result: Result | None = None
-        self._closing = False
+        self._owner = os.getpid()
+        _open_sessions.add(self)
 
     def _on_data(self, stream: str, data: bytes) -> None:
         self._raw.append((stream, data))  # decoded only when someone looks (see _decode)
@@ -256,7 +261,21 @@ class Session(abc.ABC):
                 stop_now(self._started.child, self._spec.kill_grace)
             raise
         finally:
-            self._pump.close()
+            with SigintShield():
+                self._pump.close()
+            _open_sessions.discard(self)
+
+    def __del__(self) -> None:
+        # A session dropped while its program runs would leak the program, a zombie and fds.
+        # Only the process that started it may stop it (not a fork child holding a copy).
+        if getattr(self, "_result", True) is None and self._owner == os.getpid():
+            warnings.warn(
+                f"{self!r} was never closed: stopping it now",
+                ResourceWarning,
+                stacklevel=1,
+                source=self,
+            )
+            self.close()
 
     def _make_result(self, timed_out: bool) -> Result:
         child = self._started.child
@@ -358,8 +377,46 @@ def spawn(
 
 def start_session(spec: Spec) -> Session:
     """Start the real program for a session (the process launcher's ``spawn``)."""
-    started = start(spec, interactive=True)
-    session: Session = (PtySession if started.tty else PipeSession)(spec, started, spec.timeout)
-    if spec.input is not None:
-        session._pump.write(spec.input)
+    shield = SigintShield().__enter__()  # held until the session owns the child
+    try:
+        started = start(spec, interactive=True)
+    except BaseException:
+        shield.release()
+        raise
+    try:
+        kind = PtySession if started.tty else PipeSession
+        session: Session = kind(spec, started, spec.timeout)
+    except BaseException:
+        stop_now(started.child, spec.kill_grace)
+        started.close_fds()
+        shield.release()
+        raise
+    try:
+        shield.release()
+        if spec.input is not None:
+            session._pump.write(spec.input)
+    except BaseException:
+        session.close()
+        raise
     return session
+
+
+#: Sessions still running, stopped at interpreter exit if their owner never closed them.
+_open_sessions: WeakSet[Session] = WeakSet()
+
+
+def _close_open_sessions() -> None:
+    for session in list(_open_sessions):
+        if session._owner == os.getpid():
+            warnings.warn(
+                f"{session!r} was still open at exit: stopping it", ResourceWarning, stacklevel=1
+            )
+            session.close()
+
+
+def _forget_parents_sessions() -> None:
+    _open_sessions.clear()  # a fork child must never stop its parent's programs
+
+
+atexit.register(_close_open_sessions)
+os.register_at_fork(after_in_child=_forget_parents_sessions)
