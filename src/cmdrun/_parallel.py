@@ -24,6 +24,7 @@ from ._errors import (
 from ._pump import CancelToken
 from ._result import Result
 from ._run import BatchOptions, Prepared, RunOptions, prepare
+from ._shield import SigintShield
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -116,16 +117,20 @@ def _outcomes(
     """Run the batch, yielding outcomes as they finish; stop everything on exit."""
     import concurrent.futures  # imports logging: not at ``import cmdrun`` time
 
+    shield = SigintShield().__enter__()  # a Ctrl-C before the try below would orphan workers
     token = CancelToken()
-    for prepared in batch:
-        prepared.spec = prepared.spec.replace(cancel=token)
-    bar = _progress_bar(len(batch), progress)
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="cmdrun")
+    pool: concurrent.futures.ThreadPoolExecutor | None = None
+    bar = None
     try:
+        for prepared in batch:
+            prepared.spec = prepared.spec.replace(cancel=token)
+        bar = _progress_bar(len(batch), progress)
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="cmdrun")
         futures = [
             pool.submit(contextvars.copy_context().run, run_one, i, prepared)
             for i, prepared in enumerate(batch)
         ]
+        shield.release()
         for future in concurrent.futures.as_completed(futures):
             outcome = future.result()
             if bar is not None:
@@ -135,11 +140,16 @@ def _outcomes(
                 raise outcome.error
             yield outcome
     finally:
-        token.cancel()  # a no-op after a normal end; otherwise stop whatever still runs
-        pool.shutdown(wait=True, cancel_futures=True)
-        token.close()
-        if bar is not None:
-            bar.close()
+        # Held again: every running group must be stopped and reaped before Ctrl-C goes on
+        # (bounded by kill_grace), or workers would be left running children.
+        with SigintShield():
+            token.cancel()  # a no-op after a normal end; otherwise stop whatever still runs
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+            token.close()
+            if bar is not None:
+                bar.close()
+        shield.release()
 
 
 def run_many(

@@ -42,6 +42,27 @@ from ._shield import SigintShield
 _EXIT_AFTER_EOF = 0.5
 
 
+class _Inbox:
+    """Where the pump puts a session's output: raw chunks, decoded only when someone looks
+    (see ``Session._decode``), and shown to observers as they come.
+
+    A separate object, not a bound method of the session: the pump holding the session would
+    make a reference cycle, and a dropped session would then wait for the cyclic garbage
+    collector before its program is stopped.
+    """
+
+    __slots__ = ("observers", "raw")
+
+    def __init__(self) -> None:
+        self.raw: list[tuple[str, bytes]] = []
+        self.observers: list[Any] = []
+
+    def __call__(self, stream: str, data: bytes) -> None:
+        self.raw.append((stream, data))
+        for observer in self.observers:
+            observer.output(stream, data)
+
+
 class Session(abc.ABC):
     """A running program you talk to: ``expect`` what it prints, ``send`` what to type.
 
@@ -57,7 +78,8 @@ class Session(abc.ABC):
         self._timeout = timeout
         self._started_at = time.monotonic()
         self._buffer = Buffer()
-        self._raw: list[tuple[str, bytes]] = []
+        inbox = _Inbox()
+        self._raw = inbox.raw
         self._decoder = StreamDecoder(spec.encoding, spec.errors)
         self._redact = Redactor(spec.secrets, spec.encoding)
         if pump is None:
@@ -65,20 +87,15 @@ class Session(abc.ABC):
             pump = Pump(
                 started.child, started.readers, started.writer, spec.kill_grace, sinks=sinks
             )
-        pump.on_data = self._on_data
+        pump.on_data = inbox
         self._pump = pump
         #: Observers of the dialogue (the cassette recorder): ``output(stream, data)``
         #: for what the program printed, ``typed(text)`` for what was sent.
-        self._observers: list[Any] = []
+        self._observers: list[Any] = inbox.observers
         self._last_line: str | None = None
         self._result: Result | None = None
         self._owner = os.getpid()
         _open_sessions.add(self)
-
-    def _on_data(self, stream: str, data: bytes) -> None:
-        self._raw.append((stream, data))  # decoded only when someone looks (see _decode)
-        for observer in self._observers:
-            observer.output(stream, data)
 
     def _decode(self) -> None:
         """Move what arrived into the text buffer, decoding each stream incrementally
