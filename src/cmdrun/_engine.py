@@ -31,6 +31,7 @@ from ._pump import CancelToken, DataHook, Pump, Sink
 from ._result import Result
 from ._secret import Redactor, Secret, shown, text_of
 from ._shield import SigintShield
+from ._watchdog import WATCHDOG
 
 #: Where ``stdout=``/``stderr=`` may send output: a path, or a binary file.
 Target: TypeAlias = "str | os.PathLike[str] | IO[bytes]"
@@ -49,6 +50,7 @@ class Spec:
         "cancel",
         "capture",
         "cwd",
+        "die_with_parent",
         "dimensions",
         "drain_timeout",
         "encoding",
@@ -96,8 +98,10 @@ class Spec:
         on_stderr: LineCallback | None = None,
         tee: bool = False,
         cancel: CancelToken | None = None,
+        die_with_parent: bool = False,
     ) -> None:
         self.args = args
+        self.die_with_parent = die_with_parent
         self.term = term
         self.stdout_to = stdout_to
         self.stderr_to = stderr_to
@@ -304,6 +308,18 @@ def start(spec: Spec, interactive: bool = False, outputs: _Outputs | None = None
             "the kernel then discards every child's exit status; restore the default with "
             "signal.signal(signal.SIGCHLD, signal.SIG_DFL)",
         )
+    started = _start_child(spec, interactive, outputs)
+    if spec.die_with_parent:
+        try:
+            WATCHDOG.register(started.child.pid, spec.kill_grace)
+        except BaseException:
+            stop_now(started.child, spec.kill_grace)
+            started.close_fds()
+            raise
+    return started
+
+
+def _start_child(spec: Spec, interactive: bool, outputs: _Outputs | None) -> Started:
     if spec.tty:
         from ._pty import control_chars, start_pty
 
@@ -411,28 +427,10 @@ def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[None,
     child = started.child
     pump: Pump | None = None
     try:
-        pump_ref: list[Pump] = []
-        hook, feed = _hooks(spec, pump_ref, deliver)
-        pump = Pump(
-            child,
-            started.readers,
-            started.writer,
-            spec.kill_grace,
-            on_data=hook,
-            sinks=outputs.sinks,
-            cancel=spec.cancel,
-        )
-        pump_ref.append(pump)
+        pump, feed = _pump_for(spec, started, outputs, deliver)
         shield.release()  # a Ctrl-C held since the start is raised here, and handled below
-        if spec.input is not None:
-            pump.write(spec.input)
-            if started.tty and not spec.input.endswith(b"\n"):
-                end_of_input(pump, started)  # the first EOF only ends the partial line
-        if not spec.respond:
-            end_of_input(pump, started)
+        _feed_input(spec, pump, started)
         deadline = math.inf if spec.timeout is None else started_at + spec.timeout
-        if feed is not None:
-            pump.max_wait = IDLE_LINE
         for _ in pump.drive(deadline, spec.drain_timeout):
             if feed is not None:
                 feed.flush_idle(time.monotonic())
@@ -445,12 +443,7 @@ def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[None,
             stop_now(child, spec.kill_grace, first)
         raise
     finally:
-        with SigintShield():  # no Ctrl-C may leave an fd open half-way through closing
-            if pump is not None:
-                pump.close()
-            else:
-                started.close_fds()
-            outputs.close()
+        _release(spec, started, pump, outputs)
         shield.release()
     return _result(
         spec,
@@ -462,6 +455,50 @@ def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[None,
         tty=started.tty,
         cancelled=pump.cancelled,
     )
+
+
+def _pump_for(
+    spec: Spec, started: Started, outputs: _Outputs, deliver: DeliverLine | None
+) -> tuple[Pump, LineFeed | None]:
+    """The pump that moves ``started``'s I/O, with ``spec``'s hooks and line feed."""
+    pump_ref: list[Pump] = []
+    hook, feed = _hooks(spec, pump_ref, deliver)
+    pump = Pump(
+        started.child,
+        started.readers,
+        started.writer,
+        spec.kill_grace,
+        on_data=hook,
+        sinks=outputs.sinks,
+        cancel=spec.cancel,
+    )
+    pump_ref.append(pump)
+    if feed is not None:
+        pump.max_wait = IDLE_LINE
+    return pump, feed
+
+
+def _feed_input(spec: Spec, pump: Pump, started: Started) -> None:
+    """Queue ``input`` and, unless answers are due later, end the input."""
+    if spec.input is not None:
+        pump.write(spec.input)
+        if started.tty and not spec.input.endswith(b"\n"):
+            end_of_input(pump, started)  # the first EOF only ends the partial line
+    if not spec.respond:
+        end_of_input(pump, started)
+
+
+def _release(spec: Spec, started: Started, pump: Pump | None, outputs: _Outputs) -> None:
+    """Close every fd of a finished run and tell the watchdog its group is gone."""
+    with SigintShield():  # no Ctrl-C may leave an fd open half-way through closing
+        if pump is not None:
+            pump.close()
+        else:
+            started.close_fds()
+        outputs.close()
+        child = started.child
+        if spec.die_with_parent and child.returncode is not None:
+            WATCHDOG.forget(child.pid)
 
 
 def _result(

@@ -153,6 +153,7 @@ class BatchOptions(TypedDict, total=False):
     on_stdout: LineCallback | None
     on_stderr: LineCallback | None
     tee: bool
+    die_with_parent: bool
 
 
 class RunOptions(BatchOptions, total=False):
@@ -210,6 +211,7 @@ def build_spec(
     on_stdout: LineCallback | None = None,
     on_stderr: LineCallback | None = None,
     tee: bool = False,
+    die_with_parent: bool = False,
 ) -> Spec:
     """Check every argument and build the engine's request (raises before anything runs)."""
     "".encode(encoding, errors)  # an unknown codec raises LookupError now, not after the run
@@ -244,6 +246,7 @@ def build_spec(
         on_stdout=_check_callback(on_stdout, "on_stdout"),
         on_stderr=_check_callback(on_stderr, "on_stderr"),
         tee=bool(tee),
+        die_with_parent=bool(die_with_parent),
     )
 
 
@@ -321,6 +324,7 @@ def run(
     on_stdout: LineCallback | None = None,
     on_stderr: LineCallback | None = None,
     tee: bool = False,
+    die_with_parent: bool = False,
 ) -> Result:
     """Run a command to completion and capture its output.
 
@@ -358,6 +362,10 @@ def run(
             arrives; output is still captured.
         on_stderr: the same for stderr.
         tee: also copy the output to this process's stdout/stderr as it arrives.
+        die_with_parent: stop the program's process group (kill policy) if this process
+            dies first, even by SIGKILL (a watchdog process sees it go). By default, as with
+            ``subprocess``, a program outlives a parent killed by a signal; Ctrl-C,
+            exceptions and timeouts stop it either way.
 
     Returns:
         The :class:`Result`; with ``check=False`` whatever the child did.
@@ -386,13 +394,15 @@ def call(
     inherit_env: bool = True,
     shell: bool = False,
     kill_grace: float = 2.0,
+    die_with_parent: bool = False,
 ) -> int:
     """Run a command with the parent's stdin, stdout and stderr; return its exit code.
 
     Like :func:`subprocess.call`, but a timeout stops the whole process group.
 
     Args:
-        cmd, timeout, input, cwd, env, inherit_env, shell, kill_grace: as for :func:`run`.
+        cmd, timeout, input, cwd, env, inherit_env, shell, kill_grace, die_with_parent: as
+            for :func:`run`.
 
     Returns:
         The exit status; ``-N`` when killed by signal ``N``. A non-zero exit never raises.
@@ -412,6 +422,7 @@ def call(
         kill_grace=kill_grace,
         drain_timeout=0.0,
         capture=False,
+        die_with_parent=die_with_parent,
     )
     result = _execute(spec)
     if result.timed_out:

@@ -36,6 +36,7 @@ from ._result import Result
 from ._run import build_spec
 from ._secret import Redactor, Secret, shown, text_of
 from ._shield import SigintShield
+from ._watchdog import WATCHDOG
 
 #: How long ``expect`` waits for the exit status once the output has ended, to say in
 #: ``UnexpectedEOF`` how the program ended.
@@ -281,6 +282,9 @@ class Session(abc.ABC):
             with SigintShield():
                 self._pump.close()
             _open_sessions.discard(self)
+            child = self._started.child
+            if self._spec.die_with_parent and child.returncode is not None:
+                WATCHDOG.forget(child.pid)
 
     def __del__(self) -> None:
         # A session dropped while its program runs would leak the program, a zombie and fds.
@@ -356,6 +360,7 @@ def spawn(
     dimensions: tuple[int, int] = (24, 80),
     kill_grace: float = 2.0,
     input: Input | Secret | None = None,
+    die_with_parent: bool = False,
 ) -> Session:
     """Start a program for a dialogue.
 
@@ -367,6 +372,7 @@ def spawn(
         cwd, env, inherit_env, encoding, errors, kill_grace: as for :func:`cmdrun.run`.
         dimensions: the terminal's ``(rows, columns)``.
         input: text typed right away (before any prompt).
+        die_with_parent: as for :func:`cmdrun.run`.
 
     Returns:
         A :class:`PtySession` or :class:`PipeSession`; use it as a context manager.
@@ -386,6 +392,7 @@ def spawn(
         kill_grace=kill_grace,
         tty=tty,
         dimensions=dimensions,
+        die_with_parent=die_with_parent,
     )
     if debug_enabled():
         log_debug("spawn: %s (%s)", shlex.join(spec.args), "pty" if tty else "pipes")
