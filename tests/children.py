@@ -351,3 +351,37 @@ Address: 198.51.100.223
 Name:\tdualstack.python.map.fastly.net
 Address: 2001:db8:fa57::223
 """
+
+
+def print_input(code: int = 0) -> list[str]:
+    """Read all of stdin and print it back: whole on stdout and stderr, then line by line.
+
+    A careless program that shows the password it read; exits with ``code``.
+    """
+    return py(
+        f"""
+        import sys
+        data = sys.stdin.read()
+        sys.stdout.write("out: " + data + "\\n"); sys.stdout.flush()
+        sys.stderr.write("err: " + data + "\\n"); sys.stderr.flush()
+        for line in data.splitlines():
+            print("line:", line, flush=True)
+        sys.exit({code})
+        """
+    )
+
+
+def echo_slowly(pause: float = 0.02) -> list[str]:
+    """Read one line, print ``echo: `` and the line one character per write, pausing in
+    between (a terminal echoing keystrokes), then ``done``."""
+    return py(
+        f"""
+        import os, sys, time
+        line = sys.stdin.readline().rstrip("\\n")
+        os.write(1, b"echo: ")
+        for ch in line:
+            os.write(1, ch.encode())
+            time.sleep({pause})
+        os.write(1, b"\\ndone\\n")
+        """
+    )

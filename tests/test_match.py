@@ -149,4 +149,4 @@ def test_redactor_masks_a_secret_typed_with_its_newline() -> None:
 
     redact = Redactor([Secret("hunter2\n")])
     assert redact.text("you typed hunter2\n") == "you typed ******\n"
-    assert redact.bytes(b"hunter2hunter2") == b"************"
+    assert redact.feed("stdout", b"hunter2hunter2") == b"************"

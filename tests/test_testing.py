@@ -9,6 +9,7 @@ import threading
 import pytest
 
 import cmdrun
+from children import py
 from cmdrun.testing import (
     ANY,
     ANY_REST,
@@ -152,3 +153,24 @@ def test_cassette_keeps_non_utf8_output(tmp_path: pathlib.Path) -> None:
     assert "stdout_base64" in path.read_text()
     with Cassette(path):
         assert cmdrun.run(["printf", "\\377\\376"]).stdout_bytes == b"\xff\xfe"
+
+
+def test_cassette_replays_a_secret_typed_without_a_newline(tmp_path: pathlib.Path) -> None:
+    """send(Secret) then sendline(""): the line is recorded as a secret one and replays."""
+    path = tmp_path / "login.json"
+    # The program checks the line's length and end: its source must not hold the secret.
+    code = "import sys; pw = sys.stdin.readline(); print('YES' if pw[6:] == '2\\n' else 'NO')"
+
+    def login() -> str:
+        with cmdrun.spawn(py(code), tty=False, timeout=10) as s:
+            s.send(cmdrun.Secret("hunter2"))
+            s.sendline("")
+            found = s.expect(re.compile(r"YES|NO"))
+            assert s.wait().returncode == 0
+        return found.text
+
+    with Cassette(path, record=True):
+        assert login() == "YES"
+    assert "hunter2" not in path.read_text()
+    with Cassette(path):
+        assert login() == "YES"

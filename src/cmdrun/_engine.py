@@ -29,7 +29,7 @@ from ._output import Capture, LineFeed, Tail, ToFile, as_terminal
 from ._platform import NEW_SESSION, devnull, exit_status_discarded, explain_exec_error, path_of
 from ._pump import CancelToken, DataHook, Pump, Sink
 from ._result import Result
-from ._secret import Redactor, Secret, shown, text_of
+from ._secret import Redactor, Secret, seal, shown
 from ._shield import SigintShield
 from ._watchdog import WATCHDOG
 
@@ -43,7 +43,11 @@ IDLE_LINE = 0.1
 
 
 class Spec:
-    """A fully checked request to run one command (built by ``_run.build_spec``)."""
+    """A fully checked request to run one command (built by ``_run.build_spec``).
+
+    ``input`` stays a :class:`Secret` when one was given: it is revealed only by
+    :meth:`input_bytes`, as the pump writes it.
+    """
 
     __slots__ = (
         "args",
@@ -76,7 +80,7 @@ class Spec:
         self,
         args: tuple[str, ...],
         *,
-        input: bytes | None = None,
+        input: bytes | Secret | None = None,
         timeout: float | None = None,
         cwd: str | None = None,
         env: dict[str, str] | None = None,
@@ -134,10 +138,26 @@ class Spec:
             raise TypeError(f"unknown Spec fields: {sorted(changes)}")
         return copy
 
+    def input_bytes(self) -> bytes | None:
+        """The bytes to write to the program's input (a Secret's as :class:`Sealed` bytes)."""
+        if isinstance(self.input, Secret):
+            return seal(self.input, self.encoding)
+        return self.input
+
     def watches(self, stream: str) -> bool:
-        """Whether cmdrun must see ``stream``'s bytes as they come (not just store them)."""
+        """Whether cmdrun must see ``stream``'s bytes as they come (not just store them).
+
+        While a secret is in play, output never goes straight from the program to a file:
+        it is pumped through cmdrun, which masks the secret.
+        """
         callback = self.on_stdout if stream == "stdout" else self.on_stderr
-        return self.tty or bool(self.respond) or self.tee or callback is not None
+        return (
+            self.tty or bool(self.respond) or self.tee or callback is not None or bool(self.secrets)
+        )
+
+    def redactor(self) -> Redactor | None:
+        """A fresh redactor for this run's output, or None when no secret is in play."""
+        return Redactor(self.secrets, self.encoding) if self.secrets else None
 
 
 class _Outputs:
@@ -145,7 +165,7 @@ class _Outputs:
 
     A file target the child can write itself (a path, or a file with a real fd) is handed
     to the child directly, unless cmdrun has to watch that stream (callbacks, ``tee``,
-    ``respond``): then its bytes are pumped into the file.
+    ``respond``, a secret to mask): then its bytes are pumped into the file.
     """
 
     def __init__(self, spec: Spec) -> None:
@@ -358,7 +378,10 @@ def _hooks(
         def answer(stream: str, data: bytes) -> None:
             for prompt, reply in responder.feed(decoder.decode(stream, data)):
                 log_debug("respond: %s -> %r", describe([prompt]), shown(reply))
-                pump_ref[0].write((text_of(reply) + "\n").encode(spec.encoding))
+                if isinstance(reply, Secret):
+                    pump_ref[0].write(seal(reply, spec.encoding, "\n"))
+                else:
+                    pump_ref[0].write((reply + "\n").encode(spec.encoding))
 
         hooks.append(answer)
     if spec.tee:
@@ -471,6 +494,7 @@ def _pump_for(
         on_data=hook,
         sinks=outputs.sinks,
         cancel=spec.cancel,
+        redact=spec.redactor(),
     )
     pump_ref.append(pump)
     if feed is not None:
@@ -480,9 +504,10 @@ def _pump_for(
 
 def _feed_input(spec: Spec, pump: Pump, started: Started) -> None:
     """Queue ``input`` and, unless answers are due later, end the input."""
-    if spec.input is not None:
-        pump.write(spec.input)
-        if started.tty and not spec.input.endswith(b"\n"):
+    data = spec.input_bytes()
+    if data is not None:
+        pump.write(data)
+        if started.tty and not data.endswith(b"\n"):
             end_of_input(pump, started)  # the first EOF only ends the partial line
     if not spec.respond:
         end_of_input(pump, started)
@@ -512,13 +537,12 @@ def _result(
     tty: bool,
     cancelled: bool = False,
 ) -> Result:
-    """The Result of a run whose output is in ``sinks`` (secrets masked)."""
-    redact = Redactor(spec.secrets, spec.encoding)
+    """The Result of a run whose output is in ``sinks`` (already masked by the pump)."""
     return Result(
         spec.args,
         returncode,
-        stdout_bytes=redact.bytes(sinks["stdout"].value()),
-        stderr_bytes=redact.bytes(sinks["stderr"].value()),
+        stdout_bytes=sinks["stdout"].value(),
+        stderr_bytes=sinks["stderr"].value(),
         pid=pid,
         duration=duration,
         timed_out=timed_out,
@@ -550,16 +574,24 @@ def simulated(
     """
     outputs = _Outputs(spec)
     hook, feed = _hooks(spec.replace(respond=()), [], deliver)
+    redact = spec.redactor()
+
+    def emit(name: str, data: bytes) -> None:
+        if not spec.capture:  # call(): the program writes to our own stdout/stderr
+            _tee(name, data)
+        elif data:
+            outputs.sinks[name].write(data)
+            if hook is not None:
+                hook(name, data)
+
     try:
         for stream, raw in chunks:
             name = "stdout" if spec.tty or spec.merge_stderr else stream
             data = as_terminal(raw) if spec.tty else raw
-            if not spec.capture:  # call(): the program writes to our own stdout/stderr
-                _tee(name, data)
-                continue
-            outputs.sinks[name].write(data)
-            if hook is not None:
-                hook(name, data)
+            emit(name, data if redact is None else redact.feed(name, data))
+        if redact is not None:
+            for name in ("stdout", "stderr"):
+                emit(name, redact.flush(name))
         if feed is not None:
             feed.flush()
     finally:

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import errno
+import re
 import shlex
 import signal
 import subprocess
@@ -106,6 +107,22 @@ def _describe_exit(result: Result) -> str:
     return describe_returncode(result.returncode)
 
 
+# Control characters but newline and tab (C0, DEL, C1: a terminal acts on them) and lone
+# surrogates (undecodable bytes under errors="surrogateescape", which cannot be printed).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _escape_char(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters (except newline and tab)
+    and lone surrogates escaped, as ``\\x1b`` and ``\\udcff``."""
+    return _UNSAFE.sub(_escape_char, text)
+
+
 def _tail(text: str, lines: int = TAIL_LINES) -> str:
     kept = text.rstrip("\n").splitlines()[-lines:]
     out = "\n".join(kept)
@@ -113,13 +130,13 @@ def _tail(text: str, lines: int = TAIL_LINES) -> str:
 
 
 def _quote(args: Sequence[str]) -> str:
-    return shlex.join(args)
+    return printable(shlex.join(args))
 
 
 def _with_tail(head: str, result: Result) -> str:
     # With merged output, stderr went to stdout: quote that instead.
     name, text = ("stderr", result.stderr) if result.stderr else ("output", result.stdout)
-    tail = _tail(text)
+    tail = printable(_tail(text))
     if not tail:
         return head
     indented = "\n".join("  " + line for line in tail.splitlines())

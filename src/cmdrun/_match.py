@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeAlias
 
 from ._secret import Secret
@@ -145,14 +145,6 @@ class Buffer:
             self._text += "".join(self._chunks)
             self._chunks.clear()
         return self._text
-
-    def transform(self, fn: Callable[[str], str]) -> None:
-        """Rewrite the unconsumed text (masking secrets); restarts the incremental search."""
-        text = self.text
-        new = fn(text)
-        if new != text:
-            self._text = new
-            self._scanned = 0
 
     def search(self, patterns: Sequence[Pattern]) -> Match | None:
         """Consume and return the earliest match, or None (remembering what was searched)."""

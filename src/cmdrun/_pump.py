@@ -34,6 +34,7 @@ from typing import Protocol
 from ._kill import Child, GroupStopper
 from ._output import Capture
 from ._platform import enlarge_pipe, exit_fd
+from ._secret import Redactor
 
 FIRST_READ = 1 << 16
 MAX_READ = 1 << 20
@@ -94,6 +95,8 @@ class Pump:
         on_data: called with ``(stream name, bytes)`` for every chunk read.
         sinks: where each stream's bytes are kept (default: all of it, in memory).
         cancel: a token that, once cancelled from any thread, stops the group.
+        redact: masks secrets in the output before any sink or hook sees it (see
+            :mod:`cmdrun._secret`); it may learn new secrets while the pump runs.
     """
 
     def __init__(
@@ -106,9 +109,11 @@ class Pump:
         on_data: DataHook | None = None,
         sinks: Mapping[str, Sink] | None = None,
         cancel: CancelToken | None = None,
+        redact: Redactor | None = None,
     ) -> None:
         self.child = child
         self.on_data = on_data
+        self.redact = redact
         self.sinks: Mapping[str, Sink] = sinks or {"stdout": Capture(), "stderr": Capture()}
         self.stopper = GroupStopper(child.pid, kill_grace)
         self.timed_out = False
@@ -270,6 +275,7 @@ class Pump:
                 data = b""
             if not data:
                 self._deliver(fd, chunks)
+                self._release(fd)
                 self._end_stream(fd)
                 return
             chunks.append(data)
@@ -285,9 +291,21 @@ class Pump:
             return
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         name = self._streams[fd]
-        self.sinks[name].write(data)
-        if self.on_data is not None:
-            self.on_data(name, data)
+        if self.redact is not None:
+            data = self.redact.feed(name, data)
+        self._emit(name, data)
+
+    def _emit(self, name: str, data: bytes) -> None:
+        if data:
+            self.sinks[name].write(data)
+            if self.on_data is not None:
+                self.on_data(name, data)
+
+    def _release(self, fd: int) -> None:
+        """Deliver what the redactor held back of a stream that ends (or is abandoned)."""
+        if self.redact is not None:
+            name = self._streams[fd]
+            self._emit(name, self.redact.flush(name))
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -342,10 +360,12 @@ class Pump:
                 if stopper.finished(reaped):
                     drain_until = min(drain_until, now + AFTER_KILL)
                     if self.eof or now >= drain_until:
+                        self._release_all()
                         return
             elif reaped:
                 drain_until = min(drain_until, now + drain_timeout)
                 if self.eof or now >= drain_until:
+                    self._release_all()
                     return
             if not reaped:
                 until = stopper.deadline if stopper.started else deadline
@@ -355,6 +375,11 @@ class Pump:
                 until = drain_until
             self.step(until)
             yield
+
+    def _release_all(self) -> None:
+        """Output is no longer read (a descendant holds a pipe): release what was held."""
+        for fd in list(self._streams):
+            self._release(fd)
 
     def run_to_end(self, deadline: float, drain_timeout: float) -> bool:
         """:meth:`drive` to the end; return True if the group had to be stopped."""

@@ -24,7 +24,7 @@ from ._log import debug_enabled, log_debug, log_info
 from ._match import Pattern, Reply, Responder
 from ._platform import locate, path_of
 from ._result import Result
-from ._secret import Secret
+from ._secret import Secret, seal
 
 #: Output that means "I need a terminal", for ``run(tty="auto")``. Strings match
 #: case-insensitively anywhere in stdout or stderr; compiled regexes are searched as given.
@@ -219,13 +219,13 @@ def build_spec(
     secrets = [reply for _, reply in pairs if isinstance(reply, Secret)]
     if isinstance(input, Secret):
         secrets.append(input)
-        input = input.reveal()
+        seal(input, encoding)  # cannot be encoded: raise now (the plaintext stays sealed)
     rows, cols = dimensions
     if not (isinstance(rows, int) and isinstance(cols, int) and rows > 0 and cols > 0):
         raise ValueError(f"dimensions must be (rows, columns) > 0, not {dimensions!r}")
     return Spec(
         normalize_command(cmd, shell),
-        input=encode_input(input, encoding),
+        input=input if isinstance(input, Secret) else encode_input(input, encoding),
         timeout=normalize_timeout(timeout),
         cwd=normalize_cwd(cwd),
         env=normalize_env(env, inherit_env),

@@ -34,7 +34,7 @@ from ._output import Chunks
 from ._pump import AFTER_KILL, Pump
 from ._result import Result
 from ._run import build_spec
-from ._secret import Redactor, Secret, shown, text_of
+from ._secret import Redactor, Secret, masked, seal
 from ._shield import SigintShield
 from ._watchdog import WATCHDOG
 
@@ -82,12 +82,14 @@ class Session(abc.ABC):
         inbox = _Inbox()
         self._raw = inbox.raw
         self._decoder = StreamDecoder(spec.encoding, spec.errors)
+        # The pump masks secrets before anything sees the output; sendline(Secret) teaches it.
         self._redact = Redactor(spec.secrets, spec.encoding)
         if pump is None:
             sinks = {"stdout": Chunks(), "stderr": Chunks()}
             pump = Pump(
                 started.child, started.readers, started.writer, spec.kill_grace, sinks=sinks
             )
+        pump.redact = self._redact
         pump.on_data = inbox
         self._pump = pump
         #: Observers of the dialogue (the cassette recorder): ``output(stream, data)``
@@ -156,11 +158,8 @@ class Session(abc.ABC):
         checked = check_patterns(patterns)
         deadline = self._deadline(timeout)
         pump = self._pump
-        redact = self._redact.text if self._redact else None
         while True:
             self._decode()
-            if redact is not None:  # mask before matching, so no match splits a secret
-                self._buffer.transform(redact)
             found = self._buffer.search(checked)
             if found is not None:
                 return self._matched(found)
@@ -180,7 +179,7 @@ class Session(abc.ABC):
 
     def _received(self) -> str:
         self._decode()
-        return self._redact.text(self._buffer.text)
+        return self._buffer.text
 
     def _timeout_error(self, patterns: str, timeout: float | None) -> ExpectTimeout:
         seconds = self._timeout if timeout is None else timeout
@@ -207,7 +206,7 @@ class Session(abc.ABC):
             self._pump.step(deadline)
         self._decode()
         self._buffer.add(self._decoder.flush())
-        return self._redact.text(self._buffer.take_all())
+        return self._buffer.take_all()
 
     # -- writing --------------------------------------------------------------------------
 
@@ -217,21 +216,32 @@ class Session(abc.ABC):
 
     def sendline(self, text: str | Secret = "") -> None:
         """Type ``text`` and press Enter (one write, so the line arrives whole)."""
-        self._send(text, "\n")
-        self._last_line = self._redact.text(text_of(text))
+        self._last_line = self._send(text, "\n")
 
-    def _send(self, text: str | Secret, end: str) -> None:
+    def _send(self, text: str | Secret, end: str) -> str:
+        """Type ``text`` then ``end``; return ``text`` as logs and recordings show it."""
         if isinstance(text, Secret):
-            self._redact.add(text)
-        elif not isinstance(text, str):
+            self._redact.add(text)  # before writing: a terminal echoes it at once
+            shown = masked(text)
+        elif isinstance(text, str):
+            shown = self._redact.text(text)
+        else:
             raise TypeError(f"send() takes str or Secret, not {type(text).__name__}")
         if not self._pump.writable:
             raise BrokenPipeError(f"cannot send to {self.args[0]!r}: its input is closed")
+        encoding = self._spec.encoding
+        if isinstance(text, Secret):
+            data: bytes = seal(text, encoding, end)
+        else:
+            data = (text + end).encode(encoding)
         if debug_enabled():
-            log_debug("send: %r (pid %d)", self._redact.text(shown(text)) + end, self.pid)
+            log_debug("send: %r (pid %d)", shown + end, self.pid)
         for observer in self._observers:
-            observer.typed(self._redact.text(shown(text)) + end, isinstance(text, Secret))
-        self._pump.write((text_of(text) + end).encode(self._spec.encoding))
+            observer.typed(shown, isinstance(text, Secret))
+            if end:
+                observer.typed(end, False)
+        self._pump.write(data)
+        return shown
 
     def sendeof(self) -> None:
         """Signal end of input (Ctrl-D on a terminal; closing stdin on pipes)."""
@@ -304,8 +314,8 @@ class Session(abc.ABC):
         return Result(
             self.args,
             child.wait(),
-            stdout_bytes=self._redact.bytes(sinks["stdout"].value()),
-            stderr_bytes=self._redact.bytes(sinks["stderr"].value()),
+            stdout_bytes=sinks["stdout"].value(),
+            stderr_bytes=sinks["stderr"].value(),
             pid=child.pid,
             duration=time.monotonic() - self._started_at,
             timed_out=timed_out,
@@ -417,8 +427,9 @@ def start_session(spec: Spec) -> Session:
         raise
     try:
         shield.release()
-        if spec.input is not None:
-            session._pump.write(spec.input)
+        data = spec.input_bytes()
+        if data is not None:
+            session._pump.write(data)
     except BaseException:
         session.close()
         raise

@@ -26,10 +26,9 @@ from .._engine import DeliverLine, Spec, simulated
 from .._launcher import REAL, using_launcher
 from .._match import StreamDecoder
 from .._result import Result
-from .._secret import Redactor
 from .._session import Session
 from ._dialogue import Exit, In, Out, Step
-from ._fake import fake_session
+from ._fake import fake_session, input_text
 
 VERSION = 1
 
@@ -52,37 +51,39 @@ def _data(entry: dict[str, Any], name: str) -> bytes:
     return text.encode("utf-8")
 
 
-def _input_text(spec: Spec) -> str | None:
-    if spec.input is None:
-        return None
-    return Redactor(spec.secrets, spec.encoding).text(spec.input.decode(spec.encoding, "replace"))
-
-
 class _SessionRecorder:
-    """Observes a real session and writes its transcript into a cassette entry."""
+    """Observes a real session and writes its transcript into a cassette entry.
 
-    def __init__(self, entry: dict[str, Any], encoding: str, redact: Redactor) -> None:
+    The session's output arrives with secrets already masked; what was typed arrives with
+    each line of a Secret masked, and a line any part of which was a Secret is recorded as
+    ``{"in_secret": true}`` (replay accepts any line typed with a Secret in it there).
+    """
+
+    def __init__(self, entry: dict[str, Any], encoding: str) -> None:
         self._entry = entry
         self._decoder = StreamDecoder(encoding, "replace")
-        self._redact = redact  # the session's: it learns each Secret as it is sent
         self._steps: list[dict[str, Any]] = entry["steps"]
         self._typed = ""
+        self._typed_secret = False
 
     def output(self, stream: str, data: bytes) -> None:
         text = self._decoder.decode(stream, data)
         last = self._steps[-1] if self._steps else None
         key = "out" if stream == "stdout" else "err"
         if last is not None and key in last:
-            # Mask the joined text: a secret may arrive split across reads.
-            last[key] = self._redact.text(last[key] + text)
+            last[key] += text
         else:
-            self._steps.append({key: self._redact.text(text)})
+            self._steps.append({key: text})
 
     def typed(self, text: str, secret: bool) -> None:
-        self._typed += text
-        while "\n" in self._typed:
-            line, self._typed = self._typed.split("\n", 1)
-            self._steps.append({"in_secret": True} if secret else {"in": line})
+        for i, part in enumerate(text.split("\n")):
+            if i:  # a newline ended the line being typed
+                self._steps.append(
+                    {"in_secret": True} if self._typed_secret else {"in": self._typed}
+                )
+                self._typed, self._typed_secret = "", False
+            self._typed += part
+            self._typed_secret |= secret and bool(part)
 
     def finished(self, result: Result) -> None:
         self._entry["returncode"] = result.returncode
@@ -133,7 +134,7 @@ class Cassette:
             "kind": "run",
             "args": list(spec.args),
             "tty": result.tty,
-            "input": _input_text(spec),
+            "input": input_text(spec),
             "timeout": spec.timeout,
             "returncode": result.returncode,
             **_text_fields("stdout", result.stdout_bytes),
@@ -152,13 +153,13 @@ class Cassette:
             "kind": "spawn",
             "args": list(spec.args),
             "tty": spec.tty,
-            "input": _input_text(spec),
+            "input": input_text(spec),
             "steps": [],
             "returncode": None,
             "duration": None,
         }
         self._add(entry)
-        session._observers.append(_SessionRecorder(entry, spec.encoding, session._redact))
+        session._observers.append(_SessionRecorder(entry, spec.encoding))
         return session
 
     def save(self) -> None:
@@ -171,7 +172,7 @@ class Cassette:
 
     def _take(self, spec: Spec, kind: str) -> dict[str, Any]:
         """The first unused recording of this call, or a CassetteMiss naming the nearest."""
-        wanted_input = _input_text(spec)
+        wanted_input = input_text(spec)
         with self._lock:
             for i, entry in enumerate(self._calls):
                 if i in self._used or entry["kind"] != kind:

@@ -18,7 +18,7 @@ from typing import Any
 
 from .._output import Capture, as_terminal
 from .._pump import DataHook
-from .._secret import MASK
+from .._secret import MASK, Redactor, Secret
 
 # Fake pids start above Linux's largest possible pid (2**22), so a signal sent to one by
 # mistake can never reach a real process.
@@ -143,6 +143,7 @@ class FakePump:
         self.child = FakeChild()
         self.sinks = {"stdout": Capture(), "stderr": Capture()}
         self.on_data: DataHook | None = None
+        self.redact: Redactor | None = None
         self.stopper_started = False
         self._steps = list(steps)
         self._at = 0
@@ -151,7 +152,10 @@ class FakePump:
         self._encoding = encoding
         self._describe = describe
         self._input = ""
-        self._secret_lines: list[str] = []
+        # Whether each complete line in _input (and the line being typed) holds a secret.
+        self._secret_lines: list[bool] = []
+        self._typing_secret = False
+        self._next_secret = 0
         self._input_closed = False
         self._eof = False
         self._advancing = False
@@ -171,18 +175,29 @@ class FakePump:
     def writable(self) -> bool:
         return not self._input_closed and not self.exited
 
-    def mark_secret(self, text: str) -> None:
-        """The next line ``text`` was sent as a Secret (for ``In(secret=True)``)."""
-        self._secret_lines.append(text.rstrip("\n"))
+    def mark_secret(self, secret: Secret | None) -> None:
+        """The next write starts with ``secret``: a line it is part of is a secret line
+        (for ``In(secret=True)``). None: the next write holds no secret after all."""
+        self._next_secret = 0 if secret is None else len(secret.reveal())
 
     def write(self, data: bytes) -> None:
+        secret, self._next_secret = self._next_secret, 0
         if not self.writable:
             return
         text = data.decode(self._encoding, "replace")
         if self._tty:
             text = self._terminal_keys(text)
-        self._input += text
+        self._type(text[:secret], True)
+        self._type(text[secret:], False)
         self._advance()
+
+    def _type(self, text: str, secret: bool) -> None:
+        for i, part in enumerate(text.split("\n")):
+            if i:  # a newline ended the line being typed
+                self._secret_lines.append(self._typing_secret)
+                self._typing_secret = False
+            self._typing_secret |= secret and bool(part)
+        self._input += text
 
     def _terminal_keys(self, text: str) -> str:
         """Echo typed text and act on Ctrl-C / Ctrl-D, as a terminal's line discipline does."""
@@ -235,13 +250,22 @@ class FakePump:
         if self._tty:
             stream = "stdout"
             data = as_terminal(data)
-        self.sinks[stream].write(data)
-        if self.on_data is not None:
-            self.on_data(stream, data)
+        if self.redact is not None:
+            data = self.redact.feed(stream, data)
+        self._deliver(stream, data)
+
+    def _deliver(self, stream: str, data: bytes) -> None:
+        if data:
+            self.sinks[stream].write(data)
+            if self.on_data is not None:
+                self.on_data(stream, data)
 
     def _finish(self, code: int) -> None:
         if self.child.returncode is None:
             self.child.returncode = code
+        if self.redact is not None and not self._eof:
+            for stream in ("stdout", "stderr"):
+                self._deliver(stream, self.redact.flush(stream))
         self._eof = True
 
     def _advance(self) -> None:
@@ -283,9 +307,7 @@ class FakePump:
             return False
         line, self._input = self._input.split("\n", 1)
         line = line.rstrip("\r")
-        was_secret = bool(self._secret_lines) and self._secret_lines[0] == line
-        if was_secret:
-            self._secret_lines.pop(0)
+        was_secret = self._secret_lines.pop(0)
         if not step.accepts(line, was_secret):
             got = MASK if was_secret else repr(line)
             raise DialogueMismatch(
@@ -304,7 +326,7 @@ def responder_hook(
 ) -> Callable[[str, bytes], None]:
     """The hook that answers prompts from a fake's output, like ``run(respond=...)``."""
     from .._match import Responder, StreamDecoder
-    from .._secret import Secret, text_of
+    from .._secret import seal
 
     responder = Responder(dict(respond))
     decoder = StreamDecoder(encoding, errors)
@@ -312,7 +334,9 @@ def responder_hook(
     def hook(stream: str, data: bytes) -> None:
         for _prompt, reply in responder.feed(decoder.decode(stream, data)):
             if isinstance(reply, Secret):
-                pump.mark_secret(reply.reveal())
-            pump.write((text_of(reply) + "\n").encode(encoding))
+                pump.mark_secret(reply)
+                pump.write(seal(reply, encoding, "\n"))
+            else:
+                pump.write((reply + "\n").encode(encoding))
 
     return hook

@@ -21,7 +21,7 @@ from typing import Any
 from .._engine import DeliverLine, Spec, simulated
 from .._launcher import REAL, using_launcher
 from .._result import Result
-from .._secret import Redactor
+from .._secret import Redactor, Secret, masked
 from .._session import Session
 from ._dialogue import Exit, FakeHang, FakePump, Out, Step, check_steps, responder_hook
 
@@ -62,11 +62,8 @@ class Call:
     __slots__ = ("args", "cwd", "env", "input", "kind", "timeout", "tty")
 
     def __init__(self, spec: Spec, kind: str) -> None:
-        redact = Redactor(spec.secrets, spec.encoding)
         self.args = spec.args
-        self.input = (
-            None if spec.input is None else redact.text(spec.input.decode(spec.encoding, "replace"))
-        )
+        self.input = input_text(spec)
         self.env = spec.env
         self.cwd = spec.cwd
         self.tty = spec.tty
@@ -181,6 +178,17 @@ def _answer_from(registration: Registration, call: Call) -> Answer:
     if isinstance(computed, int):
         return Answer(returncode=computed)
     raise TypeError(f"a fake's callback must return Answer, str, int or None, not {computed!r}")
+
+
+def input_text(spec: Spec) -> str | None:
+    """The input of a call as tests may see it: each line of a Secret masked, and any
+    secret value inside plain input too."""
+    if spec.input is None:
+        return None
+    if isinstance(spec.input, Secret):
+        return masked(spec.input)
+    text = spec.input.decode(spec.encoding, "replace")
+    return Redactor(spec.secrets, spec.encoding).text(text)
 
 
 def _bytes(text: str | bytes, encoding: str) -> bytes:
@@ -390,8 +398,11 @@ def _play(spec: Spec, registration: Registration, deliver: DeliverLine | None) -
     )
     if spec.respond:
         pump.on_data = responder_hook(pump, spec.respond, spec.encoding, spec.errors)
-    if spec.input is not None:
-        pump.write(spec.input)
+    data = spec.input_bytes()
+    if data is not None:
+        if isinstance(spec.input, Secret):
+            pump.mark_secret(spec.input)
+        pump.write(data)
     if not spec.respond:
         pump.close_input()
     timed_out = pump.run_to_end(math.inf if spec.timeout is None else 0.0, 0.0)
@@ -413,12 +424,15 @@ class _FakeSession(Session):
 
     _pump: FakePump  # type: ignore[assignment]
 
-    def _send(self, text: Any, end: str) -> None:
+    def _send(self, text: Any, end: str) -> str:
         from .._secret import Secret
 
         if isinstance(text, Secret):
-            self._pump.mark_secret(text.reveal())
-        super()._send(text, end)
+            self._pump.mark_secret(text)
+        try:
+            return super()._send(text, end)
+        finally:
+            self._pump.mark_secret(None)
 
     def interrupt(self) -> None:
         if self.tty:
@@ -443,6 +457,9 @@ def fake_session(spec: Spec, steps: Sequence[Step], *, echo: bool) -> Session:
     )
     started = Started(pump.child, [], None, *((b"\x04", b"\x03") if spec.tty else ()))
     session = _FakeSession(spec, started, spec.timeout, pump)  # type: ignore[arg-type]
-    if spec.input is not None:
-        pump.write(spec.input)
+    data = spec.input_bytes()
+    if data is not None:
+        if isinstance(spec.input, Secret):
+            pump.mark_secret(spec.input)
+        pump.write(data)
     return session
