@@ -222,7 +222,8 @@ class Redactor:
     def _hold_from(self, data: bytes, start: int) -> int:
         """Where the longest end of ``data`` (from ``start`` on) that could begin a secret
         starts; ``len(data)`` when none could."""
-        for at in range(max(start, len(data) - len(self._needles[0]) + 1), len(data)):
+        longest = max(len(needle) for needle in self._needles)  # in bytes, not characters
+        for at in range(max(start, len(data) - longest + 1), len(data)):
             if self._could_grow(data[at:]):
                 return at
         return len(data)
