@@ -68,6 +68,15 @@ def _signal_unreaped_child(pid: int, sig: int) -> bool:
     return True
 
 
+def terminal_has_group(fd: int) -> bool:
+    """Whether the terminal ``fd`` (a PTY master) has a foreground process group, which a
+    typed Ctrl-C would reach; False before any session made it its controlling terminal."""
+    try:
+        return os.tcgetpgrp(fd) > 0
+    except OSError:
+        return True  # let the caller type as usual and meet the error there
+
+
 def _proc_group_has_live_member(pgid: int) -> bool:
     """Scan /proc for a member of ``pgid`` that is not a zombie."""
     for name in os.listdir("/proc"):

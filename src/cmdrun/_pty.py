@@ -18,9 +18,14 @@ How a PTY child is started (:func:`start_pty`):
    and ``isatty()`` all work even when the parent has no terminal at all.
 3. Where no util-linux ``setsid`` with ``--ctty`` exists (macOS, BSDs, busybox images), the
    child is started by ptyprocess (pexpect's layer below), which forks in Python: safe in a
-   single-threaded parent only. The argv is handed over as a list, never re-split;
-   ptyprocess replaces ``argv[0]`` of a program found on ``PATH`` by its full path.
+   single-threaded parent only (with threads it is what remains; 3.12+ then warns). The
+   argv is handed over as a list, never re-split; ptyprocess replaces ``argv[0]`` of a
+   program found on ``PATH`` by its full path.
 
+The ``setsid`` path is used even in a single-threaded parent: measured side by side, it
+costs about 1.5 ms per ``run(["true"], tty=True)`` against about 2.5 ms through ptyprocess
+(which copies the parent's memory map and runs Python in the child), and a short session
+1.7 ms against 2.8 ms. The first PTY start looks for ``setsid`` once (``setsid --help``).
 :data:`START_PATH` selects the path (tests force each one with it).
 
 Limits of the ``setsid`` path: ``exec`` happens out of cmdrun's sight, so the errors it
@@ -122,7 +127,9 @@ def find_setsid() -> str | None:
 
 
 def _look_for_setsid() -> str | None:
-    for directory in ("/usr/bin", "/bin"):
+    # Relative PATH entries are skipped: cmdrun must not run a "setsid" from the cwd.
+    directories = [d for d in os.get_exec_path() if os.path.isabs(d)] + ["/usr/bin", "/bin"]
+    for directory in dict.fromkeys(directories):
         candidate = os.path.join(directory, "setsid")
         if not os.access(candidate, os.X_OK):
             continue
