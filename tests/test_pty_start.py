@@ -311,3 +311,10 @@ def test_ctrl_c_at_once_after_the_start_still_interrupts(start_path: str) -> Non
         with cmdrun.spawn(["sleep", "30"], timeout=5) as s:
             s.interrupt()
             assert s.wait().returncode == -2
+
+
+def test_a_start_the_os_refuses_leaks_no_fd(start_path: str) -> None:
+    fds_before = open_fds()
+    with pytest.raises(OSError, match="too long"):
+        cmdrun.run(["true", "x" * 200_000], tty=True)  # one argument over MAX_ARG_STRLEN
+    assert open_fds() == fds_before

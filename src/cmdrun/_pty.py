@@ -55,7 +55,7 @@ import subprocess
 import termios
 
 from ._errors import CmdrunError, CommandNotExecutable, CommandNotFound
-from ._kill import Child
+from ._kill import Child, stop_now
 from ._platform import exec_refusal, explain_exec_error, locate, path_of
 
 #: How PTY children are started: ``"setsid"`` (util-linux ``setsid --ctty``, no Python in
@@ -252,8 +252,17 @@ def _start_with_ptyprocess(
             set_term = functools.partial(os.putenv, "TERM", term)
         else:
             env = {**env, "TERM": term}
+    forked: list[PtyProcess] = []
+
+    class Recorded(PtyProcess):  # type: ignore[misc]
+        """Known to cmdrun as soon as it exists, so a failed exec leaves nothing behind."""
+
+        def __init__(self, pid: int, fd: int) -> None:
+            super().__init__(pid, fd)
+            forked.append(self)
+
     try:
-        proc = PtyProcess.spawn(
+        proc = Recorded.spawn(
             [program, *args[1:]],
             cwd=cwd,
             env=env,
@@ -261,17 +270,25 @@ def _start_with_ptyprocess(
             dimensions=dimensions,
             preexec_fn=set_term,
         )
-    except OSError:
+    except BaseException as exc:
+        for failed in forked:  # exec failed (the child is exiting) or we were interrupted
+            _disown(failed)
+            stop_now(PtyChild(failed.pid), grace=0)
+        if isinstance(exc, Exception) and not isinstance(exc, OSError):
+            # Its own checks, or an error it could not decode.
+            raise CommandNotExecutable(args[0], str(exc), errno.ENOENT) from None
         raise
-    except Exception as exc:  # its own checks, or an error it could not decode
-        raise CommandNotExecutable(args[0], str(exc), errno.ENOENT) from None
-    # Take the master fd over; ptyprocess then has nothing left to close or wait for (its
-    # close() would sleep 0.1 s and reap the child behind cmdrun's back).
     master = os.dup(proc.fd)
-    proc.fileobj.close()
-    proc.closed = True
+    _disown(proc)
     os.set_blocking(master, False)
     return PtyChild(proc.pid), master
+
+
+def _disown(proc: object) -> None:
+    """Close ptyprocess's own master fd and mark it closed, so it never closes, sleeps
+    (0.1 s in its ``close``) or reaps the child behind cmdrun's back."""
+    proc.fileobj.close()  # type: ignore[attr-defined]
+    proc.closed = True  # type: ignore[attr-defined]
 
 
 def control_chars(fd: int) -> tuple[bytes, bytes]:
