@@ -34,7 +34,9 @@ Nine things are measured, each against the obvious stdlib baseline or peer:
    rotated from round to round, and the ratios are between median per-round-trip times.
 5. **A one-shot PTY run**: ``cmdrun.run(["true"], tty=True)`` against ``pexpect.spawn("true")``
    + ``expect(EOF)`` + ``close()``, with pexpect's defaults (``close()`` sleeps 0.1 s) and with
-   ``delayafterclose=0``; interleaved blocks as in 1.
+   ``delayafterclose=0``; interleaved blocks as in 1. For context, the same call forced
+   through cmdrun's fallback start path (ptyprocess, a fork in Python) against the default
+   (util-linux ``setsid --ctty``, no Python in the child).
 6. **Reading 64 MiB through a PTY** (``head -c`` of a file of printable bytes with no newline,
    so the PTY's ``\n`` -> ``\r\n`` translation keeps the size exact): ``cmdrun.spawn(...,
    tty=True).read()`` and ``cmdrun.run(..., tty=True)`` against a raw ``pty.openpty()`` +
@@ -622,23 +624,36 @@ def cmdrun_tty_true() -> None:
     cmdrun.run(TRUE, tty=True)
 
 
+def cmdrun_tty_true_through_ptyprocess() -> None:
+    """The fallback start path (a fork in Python), forced for comparison."""
+    from cmdrun import _pty
+
+    _pty.START_PATH = "ptyprocess"
+    try:
+        cmdrun.run(TRUE, tty=True)
+    finally:
+        _pty.START_PATH = None
+
+
 def bench_pty_run(s: Settings) -> list[Row]:
     n = s.pty_run_calls
     ours, tuned, defaults = repeat(cmdrun_tty_true), pexpect_block(True), pexpect_block(False)
-    for block in (ours, tuned, defaults):
+    fallback = repeat(cmdrun_tty_true_through_ptyprocess)
+    for block in (ours, tuned, defaults, fallback):
         block(1)  # warm up
     t = rotated_rounds(
         {
             "cmdrun": timed_block(ours, n),
             "tuned": timed_block(tuned, n),
             "defaults": timed_block(defaults, PTY_RUN_SLEEPY_CALLS),
+            "fallback": timed_block(fallback, n),
         },
         s.pty_run_rounds,
     )
 
     def details(top: str, bottom: str) -> str:
         v = Versus(t[top], t[bottom])
-        calls = {"cmdrun": n, "tuned": n, "defaults": PTY_RUN_SLEEPY_CALLS}
+        calls = {"cmdrun": n, "tuned": n, "defaults": PTY_RUN_SLEEPY_CALLS, "fallback": n}
         return (
             f"{statistics.median(t[top]) * 1e3:.2f} vs {statistics.median(t[bottom]) * 1e3:.2f} "
             f"ms/call; per-round ratio IQR {v.per_round}; {s.pty_run_rounds} rounds x "
@@ -665,6 +680,12 @@ def bench_pty_run(s: Settings) -> list[Row]:
             "<=",
             1.0,
             margin + details("cmdrun", "tuned"),
+        ),
+        Row(
+            f"context: PTY one-shot: {call} through ptyprocess (fork in Python) / through "
+            "setsid --ctty (the default)",
+            f"{Versus(t['fallback'], t['cmdrun']).ratio:.2f}",
+            details=details("fallback", "cmdrun"),
         ),
     ]
 

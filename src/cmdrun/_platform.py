@@ -47,14 +47,41 @@ def exit_status_discarded() -> bool:
 
 
 def signal_group(pgid: int, sig: int) -> bool:
-    """Send ``sig`` to process group ``pgid``; return False if the group no longer exists."""
+    """Send ``sig`` to process group ``pgid``; return False if the group no longer exists.
+
+    A PTY child started through ``setsid --ctty`` becomes leader of group ``pgid`` (its pid)
+    a moment after the start returned; until then the group does not exist and the child
+    alone is signalled, but only while it is still an unreaped child of this process (its
+    pid cannot have been reused by then).
+    """
     try:
         os.killpg(pgid, sig)
     except ProcessLookupError:
-        return False
+        return _signal_unreaped_child(pgid, sig)
     except PermissionError:  # a member became setuid; the rest of the group was signalled
         return True
     return True
+
+
+def _signal_unreaped_child(pid: int, sig: int) -> bool:
+    try:
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # not a child of ours, or already reaped
+        return False
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def terminal_has_group(fd: int) -> bool:
+    """Whether the terminal ``fd`` (a PTY master) has a foreground process group, which a
+    typed Ctrl-C would reach; False before any session made it its controlling terminal."""
+    try:
+        return os.tcgetpgrp(fd) > 0
+    except OSError:
+        return True  # let the caller type as usual and meet the error there
 
 
 def _proc_group_has_live_member(pgid: int) -> bool:
@@ -162,6 +189,56 @@ def explain_exec_error(exc: OSError, program: str, env_path: str | None) -> Cmdr
     if exc.errno == errno.EACCES:
         return CommandNotExecutable(program, "permission denied", errno.EACCES, found)
     return CommandNotExecutable(program, exc.strerror or str(exc), exc.errno or 0, found)
+
+
+def _binfmt_misc_in_use() -> bool:
+    """Whether the kernel has ``binfmt_misc`` handlers that may run files of other formats."""
+    base = "/proc/sys/fs/binfmt_misc"
+    try:
+        return bool(set(os.listdir(base)) - {"register", "status"})
+    except OSError:
+        return False
+
+
+def _elf_header_valid(head: bytes) -> bool:
+    """Whether ``head`` starts an ELF file the kernel would try to load (class, byte order,
+    version and type), not just the magic number."""
+    if len(head) < 18 or head[4] not in (1, 2) or head[5] not in (1, 2) or head[6] != 1:
+        return False
+    e_type = int.from_bytes(head[16:18], "little" if head[5] == 1 else "big")
+    return e_type in (2, 3)  # ET_EXEC, ET_DYN
+
+
+def exec_refusal(path: str, cwd: str | None) -> OSError | None:
+    """The error ``execve`` would give for the executable file ``path``, judged from its
+    first bytes; None when it looks runnable.
+
+    For starts whose ``exec`` happens out of cmdrun's sight (a PTY child started through
+    ``setsid``, whose ``execvp`` would even run a file of unknown format with ``/bin/sh``):
+    a script whose ``#!`` interpreter is missing or not executable, an ELF magic number on a
+    file that is not ELF, a file in neither format (unless ``binfmt_misc`` handlers exist,
+    which may know it). Races with the file changing afterwards are not covered.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return None
+    if head.startswith(b"#!"):
+        interp = _interpreter(path)
+        if not interp:
+            return OSError(errno.ENOEXEC, "no interpreter on the #! line")
+        interp = os.path.join(cwd or "", interp)
+        if not os.path.exists(interp):
+            return OSError(errno.ENOENT, "interpreter not found")
+        if os.path.isdir(interp) or not os.access(interp, os.X_OK):
+            return OSError(errno.EACCES, "interpreter not executable")
+        return None
+    if head.startswith(b"\x7fELF"):
+        return None if _elf_header_valid(head) else OSError(errno.ENOEXEC, "not ELF")
+    if _binfmt_misc_in_use():
+        return None
+    return OSError(errno.ENOEXEC, "unknown format")
 
 
 def path_of(env: dict[str, str] | None) -> str | None:

@@ -31,6 +31,7 @@ from ._launcher import current_launcher
 from ._log import debug_enabled, log_debug
 from ._match import Buffer, Match, Pattern, StreamDecoder, check_patterns, describe
 from ._output import Chunks
+from ._platform import terminal_has_group
 from ._pump import AFTER_KILL, Pump
 from ._result import Result
 from ._run import build_spec
@@ -354,6 +355,11 @@ class PtySession(Session):
 
     def interrupt(self) -> None:
         assert self._started.intr is not None
+        assert self._started.writer is not None
+        if not terminal_has_group(self._started.writer):
+            # Just started: the child has not made the PTY its terminal yet (see _pty).
+            interrupt_group(self.pid)
+            return
         self._pump.write(self._started.intr)
 
 
