@@ -11,6 +11,7 @@ routes a test double's output through the same sinks and callbacks.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -24,7 +25,7 @@ from ._kill import Child, stop_now
 from ._log import log_debug
 from ._match import Pattern, Reply, Responder, StreamDecoder, describe
 from ._output import Capture, LineFeed, Tail, ToFile, as_terminal
-from ._platform import NEW_SESSION, devnull, explain_exec_error, path_of
+from ._platform import NEW_SESSION, check_program, devnull, explain_exec_error, path_of
 from ._pump import CancelToken, DataHook, Pump, Sink
 from ._result import Result
 from ._secret import Redactor, Secret, shown, text_of
@@ -138,36 +139,59 @@ class _Outputs:
 
     A file target the child can write itself (a path, or a file with a real fd) is handed
     to the child directly, unless cmdrun has to watch that stream (callbacks, ``tee``,
-    ``respond``): then its bytes are pumped into the file.
+    ``respond``): then its bytes are pumped into the file. ``stdout=`` and ``stderr=``
+    naming the same file (however spelled: ``./f`` and ``f``, a ``str`` and a ``Path``, a
+    hard link) open it once, as ``>f 2>&1`` does, so neither stream overwrites the other
+    and the file has the program's writes in their order. If either of them is watched,
+    both are pumped into the file as they are read from their two pipes: nothing is lost,
+    each stream keeps its order, but not the order across streams. Files opened here are
+    closed by :meth:`close`, or at once if opening another one fails.
     """
 
     def __init__(self, spec: Spec) -> None:
-        self.opened: list[IO[bytes]] = []
         self.direct: dict[str, int] = {}
         self.sinks: dict[str, Sink] = {}
-        for stream, target in (("stdout", spec.stdout_to), ("stderr", spec.stderr_to)):
-            if target is None:
+        files: dict[str, IO[bytes]] = {}
+        with contextlib.ExitStack() as opened:
+            for stream, target in (("stdout", spec.stdout_to), ("stderr", spec.stderr_to)):
+                if isinstance(target, (str, os.PathLike)):
+                    same = _same_file(target, files.get("stdout"))
+                    files[stream] = same or opened.enter_context(open(target, "wb"))
+                elif target is not None:
+                    files[stream] = target
+            self._opened = opened.pop_all()
+        shared = len(files) == 2 and files["stdout"] is files["stderr"]
+        pump_both = shared and (spec.watches("stdout") or spec.watches("stderr"))
+        for stream in ("stdout", "stderr"):
+            file = files.get(stream)
+            if file is None:
                 limit = spec.max_output
                 self.sinks[stream] = Capture() if limit is None else Tail(limit)
                 continue
-            file = target if not isinstance(target, (str, os.PathLike)) else self._open(target)
             fd = _real_fd(file)
-            if fd is not None and not spec.watches(stream):
+            if fd is not None and not pump_both and not spec.watches(stream):
                 file.flush()
                 self.direct[stream] = fd
             self.sinks[stream] = ToFile(file)
-
-    def _open(self, path: str | os.PathLike[str]) -> IO[bytes]:
-        file = open(path, "wb")  # noqa: SIM115 - closed by close()
-        self.opened.append(file)
-        return file
 
     def close(self) -> None:
         for sink in self.sinks.values():
             if isinstance(sink, ToFile):
                 sink.flush()
-        for file in self.opened:
-            file.close()
+        self._opened.close()
+
+
+def _same_file(path: str | os.PathLike[str], file: IO[bytes] | None) -> IO[bytes] | None:
+    """``file`` if ``path`` names the file it has open (checked before ``path`` is truncated)."""
+    fd = None if file is None else _real_fd(file)
+    if fd is None:
+        return None
+    try:
+        named = os.stat(path)
+    except OSError:  # not there yet (or unreadable): opening it will say
+        return None
+    held = os.fstat(fd)
+    return file if (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino) else None
 
 
 def _real_fd(file: IO[bytes]) -> int | None:
@@ -375,6 +399,10 @@ def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[None,
         CommandNotExecutable: it exists but cannot be executed.
     """
     started_at = time.monotonic()
+    if isinstance(spec.stdout_to, (str, os.PathLike)) or isinstance(
+        spec.stderr_to, (str, os.PathLike)
+    ):  # opening a path truncates it: refuse a program that cannot start before that
+        check_program(spec.args[0], path_of(spec.env), spec.cwd)
     outputs = _Outputs(spec)
     try:
         started = start(spec, outputs=outputs)

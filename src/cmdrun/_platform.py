@@ -121,14 +121,19 @@ def _interpreter(path: str) -> str | None:
     return os.fsdecode(words[0]) if words else ""
 
 
-def locate(program: str, env_path: str | None) -> str | None:
+def locate(program: str, env_path: str | None, cwd: str | None = None) -> str | None:
     """Where exec would find ``program``: like ``execvp``, the first executable file on
-    ``env_path``, else the first thing of that name (so the error can say what it is)."""
+    ``env_path``, else the first thing of that name (so the error can say what it is).
+
+    Relative names are resolved from ``cwd`` (the child's working directory), if given.
+    """
+    base = cwd or ""
     if "/" in program:
-        return program if os.path.exists(program) else None
+        where = os.path.join(base, program)
+        return where if os.path.exists(where) else None
     first = None
     for directory in (env_path or os.defpath).split(os.pathsep):
-        candidate = os.path.join(directory or ".", program)
+        candidate = os.path.join(base, directory or ".", program)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
         if first is None and os.path.exists(candidate):
@@ -155,6 +160,28 @@ def explain_exec_error(exc: OSError, program: str, env_path: str | None) -> Cmdr
     if exc.errno == errno.EACCES:
         return CommandNotExecutable(program, "permission denied", errno.EACCES, found)
     return CommandNotExecutable(program, exc.strerror or str(exc), exc.errno or 0, found)
+
+
+def check_program(program: str, env_path: str | None, cwd: str | None) -> None:
+    """Raise the error ``exec`` would give if ``program`` is missing or not executable.
+
+    A few ``stat`` calls, made only before a start with a side effect that cannot be undone
+    (truncating a ``stdout=`` file), so that a command that cannot run changes nothing. What
+    this cannot cover: a program that disappears or loses its permissions between this check
+    and ``exec``, a script whose ``#!`` interpreter is missing, or a file in a format the
+    kernel refuses; those still fail at ``exec``, after the file was truncated.
+
+    Raises:
+        CommandNotFound: no such program.
+        CommandNotExecutable: it is a directory, or not executable by this user.
+    """
+    found = locate(program, env_path, cwd)
+    if found is None:
+        raise CommandNotFound(program, env_path)
+    if os.path.isdir(found):
+        raise CommandNotExecutable(program, "is a directory", errno.EACCES, found)
+    if not os.access(found, os.X_OK):
+        raise CommandNotExecutable(program, "permission denied", errno.EACCES, found)
 
 
 def path_of(env: dict[str, str] | None) -> str | None:
