@@ -63,8 +63,8 @@ async def arun(cmd: Command, **options: Unpack[RunOptions]) -> Result:
     reaps it and re-raises ``CancelledError``.
 
     Raises:
-        CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable, TypeError,
-        ValueError: as :func:`run` does.
+        CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable, StartFailed,
+        TypeError, ValueError: as :func:`run` does.
     """
     prepared = prepare(cmd, options)
     outcome = await _in_thread(prepared)
@@ -85,8 +85,8 @@ async def arun_many(
     """:func:`run_many` for asyncio: Results in input order, at most ``jobs`` at a time.
 
     Raises:
-        CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable: with
-            ``fail_fast``, the first failure (the others are stopped first).
+        CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable, StartFailed:
+            with ``fail_fast``, the first failure (the others are stopped first).
         asyncio.CancelledError: when cancelled, after every process group was stopped.
     """
     batch = prepare_all(cmds, options, timeout)

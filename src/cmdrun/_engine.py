@@ -25,7 +25,7 @@ from ._kill import Child, stop_now
 from ._log import log_debug
 from ._match import Pattern, Reply, Responder, StreamDecoder, describe
 from ._output import Capture, LineFeed, Tail, ToFile, as_terminal
-from ._platform import NEW_SESSION, check_program, devnull, explain_exec_error, path_of
+from ._platform import NEW_SESSION, check_program, open_devnull, path_of, start_error
 from ._pump import CancelToken, DataHook, Pump, Sink
 from ._result import Result
 from ._secret import Redactor, Secret, shown, text_of
@@ -202,7 +202,11 @@ def _real_fd(file: IO[bytes]) -> int | None:
 
 
 class _Pipes:
-    """The pipes of one child: our ends, and the child's ends to close after the start."""
+    """The pipes of one child: our ends, and the child's ends to close after the start.
+
+    Every fd is recorded the moment it is opened, so a failure half-way (an ``os.pipe``
+    refused for want of fds) closes exactly what was opened, in :meth:`failed`.
+    """
 
     def __init__(self, spec: Spec, interactive: bool, outputs: _Outputs) -> None:
         self.ours: list[int] = []
@@ -212,10 +216,18 @@ class _Pipes:
         self.stdin: int | None = None
         self.stdout: int | None = None
         self.stderr: int | None = None
+        try:
+            self._open(spec, interactive, outputs)
+        except BaseException:
+            self.failed()
+            raise
+
+    def _open(self, spec: Spec, interactive: bool, outputs: _Outputs) -> None:
         if spec.input is not None or spec.respond or interactive:
             self.stdin, self.writer = self._pipe()
         elif spec.capture:
-            self.stdin = devnull()
+            self.stdin = open_devnull()
+            self.theirs.append(self.stdin)
         if spec.capture:
             self.stdout = outputs.direct.get("stdout")
             if self.stdout is None:
@@ -247,6 +259,8 @@ class _Pipes:
     def failed(self) -> None:
         for fd in self.ours + self.theirs:
             os.close(fd)
+        self.ours.clear()
+        self.theirs.clear()
 
 
 def _start(spec: Spec, pipes: _Pipes) -> subprocess.Popen[bytes]:
@@ -265,7 +279,7 @@ def _start(spec: Spec, pipes: _Pipes) -> subprocess.Popen[bytes]:
         pipes.failed()
         if spec.cwd is not None and exc.filename == spec.cwd:
             raise  # the cwd vanished after it was checked: the stdlib error names it
-        raise explain_exec_error(exc, spec.args[0], path_of(spec.env)) from None
+        raise start_error(exc, spec.args, spec.env) from None
     except BaseException:
         pipes.failed()
         raise
@@ -321,7 +335,10 @@ def start(spec: Spec, interactive: bool = False, outputs: _Outputs | None = None
             echo=interactive or (spec.input is None and not spec.respond),
         )
         return Started(child, [(master, "stdout")], master, *control_chars(master))
-    pipes = _Pipes(spec, interactive, outputs or _Outputs(spec))
+    try:
+        pipes = _Pipes(spec, interactive, outputs or _Outputs(spec))
+    except OSError as exc:  # nothing is left open: out of fds is the likely cause
+        raise start_error(exc, spec.args, spec.env, in_exec=False) from None
     return Started(_start(spec, pipes), pipes.readers, pipes.writer)
 
 
@@ -397,13 +414,17 @@ def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[None,
     Raises:
         CommandNotFound: the program does not exist.
         CommandNotExecutable: it exists but cannot be executed.
+        StartFailed: the OS refused to start it (out of fds, argument list too long).
     """
     started_at = time.monotonic()
     if isinstance(spec.stdout_to, (str, os.PathLike)) or isinstance(
         spec.stderr_to, (str, os.PathLike)
     ):  # opening a path truncates it: refuse a program that cannot start before that
         check_program(spec.args[0], path_of(spec.env), spec.cwd)
-    outputs = _Outputs(spec)
+    try:
+        outputs = _Outputs(spec)
+    except OSError as exc:  # the files opened so far are closed: out of fds, or a bad path
+        raise start_error(exc, spec.args, spec.env, in_exec=False) from None
     try:
         started = start(spec, outputs=outputs)
     except BaseException:

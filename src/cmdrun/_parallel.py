@@ -20,6 +20,7 @@ from ._errors import (
     CommandNotExecutable,
     CommandNotFound,
     CommandTimedOut,
+    StartFailed,
 )
 from ._pump import CancelToken
 from ._result import Result
@@ -34,8 +35,8 @@ if TYPE_CHECKING:
 NOT_FOUND = 127
 NOT_EXECUTABLE = 126
 
-#: Errors that mean the command never ran.
-START_ERRORS = (CommandNotFound, CommandNotExecutable)
+#: Errors that mean the command never ran (StartFailed: the OS refused, e.g. out of fds).
+START_ERRORS = (CommandNotFound, CommandNotExecutable, StartFailed)
 
 _warned_progress = False
 
@@ -116,12 +117,15 @@ def _outcomes(
     """Run the batch, yielding outcomes as they finish; stop everything on exit."""
     import concurrent.futures  # imports logging: not at ``import cmdrun`` time
 
-    token = CancelToken()
-    for prepared in batch:
-        prepared.spec = prepared.spec.replace(cancel=token)
-    bar = _progress_bar(len(batch), progress)
+    # The pool first: until a task is submitted it holds no thread and no fd, so nothing
+    # leaks if the token's pipe cannot be made (out of fds).
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="cmdrun")
+    token = CancelToken()
+    bar = None
     try:
+        for prepared in batch:
+            prepared.spec = prepared.spec.replace(cancel=token)
+        bar = _progress_bar(len(batch), progress)
         futures = [
             pool.submit(contextvars.copy_context().run, run_one, i, prepared)
             for i, prepared in enumerate(batch)
@@ -155,7 +159,8 @@ def run_many(
 
     A failure or timeout of one command never loses the others' results: ``run_many`` does
     not raise for what commands do. A command that cannot start gets a Result with exit
-    status 127 (not found) or 126 (not executable) and the error in its stderr.
+    status 127 (not found) or 126 (not executable, or refused by the OS: out of fds, argument
+    list too long) and the error in its stderr.
 
     Args:
         cmds: the commands, each as :func:`run` takes it.
@@ -167,8 +172,8 @@ def run_many(
         options: the other keyword options of :func:`run` (not ``check``).
 
     Raises:
-        CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable: with
-            ``fail_fast``, the first failure.
+        CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable, StartFailed:
+            with ``fail_fast``, the first failure.
         KeyboardInterrupt: after every running process group was stopped and reaped.
         TypeError, ValueError: bad arguments, before anything runs.
     """

@@ -11,8 +11,10 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import struct
+from collections.abc import Mapping, Sequence
 
-from ._errors import CmdrunError, CommandNotExecutable, CommandNotFound
+from ._errors import CmdrunError, CommandNotExecutable, CommandNotFound, StartFailed
 
 #: Popen's ``start_new_session``: the child leads a new session and process group, so one
 #: signal to the group reaches it and every descendant that does not leave the group itself.
@@ -28,15 +30,14 @@ _F_SETPIPE_SZ: int | None = getattr(
 HAS_PIDFD = hasattr(os, "pidfd_open")
 
 
-_devnull = -1
+def open_devnull() -> int:
+    """A new read-only fd on /dev/null, for one start; the caller closes it.
 
-
-def devnull() -> int:
-    """A read-only fd on /dev/null, opened once and shared (Popen would open one per run)."""
-    global _devnull
-    if _devnull < 0:
-        _devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-    return _devnull
+    Never cached: a process may close fds it does not know about (``os.closerange`` in
+    daemons and test harnesses), and a cached number could by then be another file, or one
+    of cmdrun's own pipes. One open and close per start is noise next to fork and exec.
+    """
+    return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
 
 
 def signal_group(pgid: int, sig: int) -> bool:
@@ -184,6 +185,71 @@ def check_program(program: str, env_path: str | None, cwd: str | None) -> None:
         raise CommandNotExecutable(program, "permission denied", errno.EACCES, found)
 
 
-def path_of(env: dict[str, str] | None) -> str | None:
+def start_error(
+    exc: OSError, args: Sequence[str], env: Mapping[str, str] | None, *, in_exec: bool = True
+) -> OSError | CmdrunError:
+    """The error to raise for ``exc``, raised while starting ``args`` (pipes or a PTY).
+
+    A limit of the OS becomes :class:`StartFailed` saying which limit and by how much:
+    out of file descriptors (EMFILE, ENFILE) or an argument list too long (E2BIG). Any
+    other error raised by exec is explained by :func:`explain_exec_error`; with
+    ``in_exec=False`` (opening pipes or files before the start) it is returned unchanged.
+    Call it only after the failed start has closed what it opened, so this has fds to work
+    with. ``env`` is the child's environment (None: this process's).
+    """
+    program = args[0]
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        return StartFailed(program, "out of file descriptors", exc.errno, _fd_limit(exc.errno))
+    if exc.errno == errno.E2BIG:
+        return StartFailed(program, "argument list too long", errno.E2BIG, _too_long(args, env))
+    if not in_exec:
+        return exc
+    return explain_exec_error(exc, program, path_of(env))
+
+
+def _fd_limit(err: int) -> str:
+    """What ran out, for EMFILE (this process's limit) or ENFILE (the system's)."""
+    if err == errno.ENFILE:
+        return "the system-wide limit on open files was reached (sysctl fs.file-max)"
+    try:  # not imported up front: only this rare path needs it
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError):  # an import needs an fd too, and there may be none
+        return f"all {os.sysconf('SC_OPEN_MAX'):,} allowed by RLIMIT_NOFILE are in use"
+    ceiling = "unlimited" if hard == resource.RLIM_INFINITY else f"{hard:,}"
+    return f"all {soft:,} allowed by RLIMIT_NOFILE are in use; the hard limit is {ceiling}"
+
+
+def _too_long(args: Sequence[str], env: Mapping[str, str] | None) -> str:
+    """Which string of ``args`` and ``env`` is over Linux's limit, or how far the total is."""
+    strlen_max = 32 * os.sysconf("SC_PAGE_SIZE")  # MAX_ARG_STRLEN, the final NUL included
+    environ = (
+        os.environb if env is None else {os.fsencode(k): os.fsencode(v) for k, v in env.items()}
+    )
+    sized = [(f"argument {i}", len(os.fsencode(arg)) + 1) for i, arg in enumerate(args)]
+    sized += [
+        (f"environment variable {os.fsdecode(name)}", len(name) + len(value) + 2)
+        for name, value in environ.items()
+    ]
+    what, longest = max(sized, key=lambda item: item[1])
+    if longest > strlen_max:
+        return (
+            f"{what} is {longest - 1:,} bytes; one string may have {strlen_max:,} with its NUL "
+            f"(MAX_ARG_STRLEN): {longest - strlen_max:,} bytes too many"
+        )
+    pointer = struct.calcsize("P")
+    total = sum(size for _, size in sized) + pointer * (len(args) + len(environ) + 2)
+    limit = os.sysconf("SC_ARG_MAX")
+    over = (
+        f"{total - limit:,} bytes too many" if total > limit else "the kernel counts a little more"
+    )
+    return (
+        f"arguments and environment take {total:,} bytes (each string with its NUL, and a "
+        f"pointer to each); the limit is {limit:,} (SC_ARG_MAX): {over}"
+    )
+
+
+def path_of(env: Mapping[str, str] | None) -> str | None:
     """The PATH that will be searched for the program (the child's, as exec uses it)."""
     return (env if env is not None else os.environ).get("PATH", os.defpath)

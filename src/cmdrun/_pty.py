@@ -19,7 +19,7 @@ import os
 import termios
 
 from ._errors import CommandNotExecutable, CommandNotFound
-from ._platform import explain_exec_error, locate, path_of
+from ._platform import explain_exec_error, locate, path_of, start_error
 
 
 class PtyChild:
@@ -84,7 +84,7 @@ def start_pty(
     ``term`` replaces ``TERM`` in the environment (None: keep the caller's choice).
 
     Raises:
-        CommandNotFound, CommandNotExecutable: as for a pipe run.
+        CommandNotFound, CommandNotExecutable, StartFailed: as for a pipe run.
     """
     import pexpect
 
@@ -108,7 +108,7 @@ def start_pty(
             preexec_fn=set_term,
         )
     except OSError as exc:
-        raise explain_exec_error(exc, args[0], path_of(env)) from None
+        raise start_error(exc, args, child_env) from None
     except pexpect.ExceptionPexpect as exc:  # its own not-found check raced with ours
         raise CommandNotExecutable(args[0], str(exc), errno.ENOENT) from None
     ptyproc = spawned.ptyproc  # type: ignore[attr-defined]  # not in the stubs
