@@ -71,17 +71,18 @@ def _proc_group_has_live_member(pgid: int) -> bool:
 _HAS_PROC = os.path.isdir("/proc/self")
 
 
-def group_alive(pgid: int) -> bool:
+def group_alive(pgid: int, scan: bool = True) -> bool:
     """Whether group ``pgid`` still has a member that is not a zombie.
 
     Orphaned members are reparented to PID 1, and not every init reaps them (container
     and VM inits often do not): counting zombies would keep cmdrun waiting for processes
     that are already dead. Where /proc exists it is scanned, but only after the cheap
-    ``killpg(pgid, 0)`` found the group.
+    ``killpg(pgid, 0)`` found the group. A scan reads a file per process on the host:
+    with ``scan=False`` only the cheap check is made, and True means "it may".
     """
     if not signal_group(pgid, 0):
         return False
-    return _proc_group_has_live_member(pgid) if _HAS_PROC else True
+    return _proc_group_has_live_member(pgid) if scan and _HAS_PROC else True
 
 
 def exit_fd(pid: int) -> int | None:
