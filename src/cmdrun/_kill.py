@@ -37,10 +37,11 @@ class Child(Protocol):
     def wait(self) -> int: ...
 
 
-#: Pauses between two scans of /proc while a group empties: the first after ``FIRST_SCAN``
-#: seconds, each next one twice as long, up to ``MAX_SCAN``. A scan reads one file per
-#: process on the host (about 10 ms of CPU with 1,000 processes); scanning every time the
-#: caller looks would keep a core busy for the whole grace period.
+#: Pauses between scans of /proc while a group empties: the first scan at once, the next
+#: ``FIRST_SCAN`` seconds later, each pause twice as long as the one before, up to
+#: ``MAX_SCAN``. A scan reads one file per process on the host (about 10 ms of CPU with
+#: 1,000 processes): scanning every time a caller looks kept a core busy for the whole
+#: grace period.
 FIRST_SCAN = 0.005
 MAX_SCAN = 0.25
 
