@@ -109,24 +109,49 @@ print(json.dumps([attempt(free, call) for free in range(12)]))
     assert report[-1]["outcomes"] == ["ok"] * 20  # a dozen fds are enough for one run
 
 
-def test_out_of_fds_in_run_many_gives_each_command_a_result() -> None:
+@pytest.mark.parametrize("door", ["run_many", "arun_many"])
+def test_out_of_fds_in_run_many_gives_each_command_a_result(door: str) -> None:
+    out = _python(
+        _FILL
+        + f"""
+import asyncio
+loop = asyncio.new_event_loop()  # an event loop needs fds of its own: made beforehand
+cmdrun.run_many([["true"]]); loop.run_until_complete(cmdrun.arun_many([["true"]]))
+cmds = [["true"], ["echo", "x"], ["true"]]
+def call():
+    if {door!r} == "run_many":
+        results = cmdrun.run_many(cmds, jobs=2, fail_fast=False)
+    else:
+        results = loop.run_until_complete(cmdrun.arun_many(cmds, jobs=2, fail_fast=False))
+    return [[r.returncode, r.stderr] for r in results]
+# 0 or 1 fd: not even the batch's cancel pipe fits; 2: that pipe, none for a run
+print(json.dumps([attempt(free, call) for free in (0, 1, 2)]))
+"""
+    )
+    for report in json.loads(out):
+        assert report["leaked"] == []
+        for outcome in report["outcomes"]:
+            assert len(outcome) == 3, outcome
+            for returncode, stderr in outcome:
+                assert returncode == 126
+                assert "out of file descriptors" in stderr
+
+
+def test_out_of_fds_in_arun_raises_start_failed() -> None:
     out = _python(
         _FILL
         + """
-cmdrun.run_many([["true"]])
-def call():
-    results = cmdrun.run_many([["true"], ["echo", "x"], ["true"]], jobs=2, fail_fast=False)
-    return [[r.returncode, r.stderr] for r in results]
-print(json.dumps(attempt(2, call)))  # 2 fds: the batch's own cancel pipe, none for a run
+import asyncio
+loop = asyncio.new_event_loop()
+loop.run_until_complete(cmdrun.arun(["true"]))
+print(json.dumps([attempt(free, lambda: loop.run_until_complete(cmdrun.arun(["true"])).ok)
+                  for free in (0, 1, 2, 3)]))
 """
     )
-    report = json.loads(out)
-    assert report["leaked"] == []
-    for outcome in report["outcomes"]:
-        assert len(outcome) == 3, outcome
-        for returncode, stderr in outcome:
-            assert returncode == 126
-            assert "out of file descriptors" in stderr
+    for report in json.loads(out):
+        assert report["leaked"] == []
+        for outcome in report["outcomes"]:
+            assert outcome[:2] == ["StartFailed", "out of file descriptors"]
 
 
 def test_run_many_first_used_when_out_of_fds_leaks_nothing() -> None:

@@ -15,7 +15,15 @@ import contextvars
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ._parallel import START_ERRORS, Outcome, check_jobs, prepare_all, run_one
+from ._parallel import (
+    START_ERRORS,
+    Outcome,
+    check_jobs,
+    no_token,
+    not_started,
+    prepare_all,
+    run_one,
+)
 from ._pump import CancelToken
 from ._result import Result
 from ._run import BatchOptions, Prepared, RunOptions, prepare
@@ -32,7 +40,10 @@ _EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=512, thread_name_p
 
 async def _in_thread(prepared: Prepared, index: int = 0) -> Outcome:
     """Run ``prepared`` in a worker thread; on cancellation stop it, wait, and re-raise."""
-    token = CancelToken()
+    try:
+        token = CancelToken()
+    except OSError as exc:  # out of fds: the command could not have started either
+        return not_started(index, prepared, no_token(exc, prepared))
     prepared.spec = prepared.spec.replace(cancel=token)
     loop = asyncio.get_running_loop()
     context = contextvars.copy_context()

@@ -22,6 +22,7 @@ from ._errors import (
     CommandTimedOut,
     StartFailed,
 )
+from ._platform import start_error
 from ._pump import CancelToken
 from ._result import Result
 from ._run import BatchOptions, Prepared, RunOptions, prepare
@@ -75,15 +76,28 @@ class Outcome:
         self.error = error
 
 
+def not_started(index: int, prepared: Prepared, exc: CmdrunError) -> Outcome:
+    """The outcome of a command that could not start: status 127/126, the error in stderr."""
+    status = NOT_FOUND if isinstance(exc, CommandNotFound) else NOT_EXECUTABLE
+    spec = prepared.spec
+    result = Result(spec.args, status, stderr_bytes=f"{exc}\n".encode(), timeout=spec.timeout)
+    return Outcome(index, result, exc)
+
+
+def no_token(exc: OSError, prepared: Prepared) -> CmdrunError:
+    """The error for a run whose cancel token (a pipe) could not be made, or ``exc`` raised."""
+    error = start_error(exc, prepared.spec.args, prepared.spec.env, in_exec=False)
+    if not isinstance(error, CmdrunError):
+        raise error
+    return error
+
+
 def run_one(index: int, prepared: Prepared) -> Outcome:
     """Run one command of a batch; a start-up error becomes a Result with status 127/126."""
     try:
         result = prepared.run()
     except START_ERRORS as exc:
-        status = NOT_FOUND if isinstance(exc, CommandNotFound) else NOT_EXECUTABLE
-        spec = prepared.spec
-        result = Result(spec.args, status, stderr_bytes=f"{exc}\n".encode(), timeout=spec.timeout)
-        return Outcome(index, result, exc)
+        return not_started(index, prepared, exc)
     error: CmdrunError | None = None
     if result.timed_out:
         error = CommandTimedOut(result, result.timeout or 0.0)
@@ -111,6 +125,14 @@ def _progress_bar(total: int, enabled: bool) -> Any:
     return tqdm(total=total, unit="cmd", desc="cmdrun")
 
 
+def _batch_token(batch: list[Prepared]) -> CancelToken | list[CmdrunError]:
+    """The batch's cancel token or, if its pipe cannot be made, each command's error."""
+    try:
+        return CancelToken()
+    except OSError as exc:
+        return [no_token(exc, prepared) for prepared in batch]
+
+
 def _outcomes(
     batch: list[Prepared], jobs: int, fail_fast: bool, progress: bool
 ) -> Iterator[Outcome]:
@@ -120,7 +142,13 @@ def _outcomes(
     # The pool first: until a task is submitted it holds no thread and no fd, so nothing
     # leaks if the token's pipe cannot be made (out of fds).
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="cmdrun")
-    token = CancelToken()
+    token = _batch_token(batch)
+    if not isinstance(token, CancelToken):  # out of fds: no command could start either
+        if fail_fast and token:
+            raise token[0]
+        for i, (prepared, error) in enumerate(zip(batch, token, strict=True)):
+            yield not_started(i, prepared, error)
+        return
     bar = None
     try:
         for prepared in batch:
