@@ -228,26 +228,24 @@ def _too_long(args: Sequence[str], env: Mapping[str, str] | None) -> str:
     environ = (
         os.environb if env is None else {os.fsencode(k): os.fsencode(v) for k, v in env.items()}
     )
-    sized = [(f"argument {i}", len(os.fsencode(arg)) + 1) for i, arg in enumerate(args)]
+    sized = [(f"argv[{i}] is", len(os.fsencode(arg)) + 1) for i, arg in enumerate(args)]
     sized += [
-        (f"environment variable {os.fsdecode(name)}", len(name) + len(value) + 2)
-        for name, value in environ.items()
+        (f"environment variable {os.fsdecode(name)} is, as NAME=value,", len(name) + len(v) + 2)
+        for name, v in environ.items()
     ]
     what, longest = max(sized, key=lambda item: item[1])
     if longest > strlen_max:
         return (
-            f"{what} is {longest - 1:,} bytes; one string may have {strlen_max:,} with its NUL "
-            f"(MAX_ARG_STRLEN): {longest - strlen_max:,} bytes too many"
+            f"{what} {longest - 1:,} bytes: {longest - strlen_max:,} too many for one string, "
+            f"whose limit is MAX_ARG_STRLEN = {strlen_max:,} bytes with the final NUL"
         )
     pointer = struct.calcsize("P")
     total = sum(size for _, size in sized) + pointer * (len(args) + len(environ) + 2)
     limit = os.sysconf("SC_ARG_MAX")
-    over = (
-        f"{total - limit:,} bytes too many" if total > limit else "the kernel counts a little more"
-    )
+    over = f"{total - limit:,} too many" if total > limit else "the kernel counts a little more"
     return (
-        f"arguments and environment take {total:,} bytes (each string with its NUL, and a "
-        f"pointer to each); the limit is {limit:,} (SC_ARG_MAX): {over}"
+        f"arguments and environment take {total:,} bytes, with a NUL and a pointer for each "
+        f"string: {over} for the limit SC_ARG_MAX = {limit:,} bytes"
     )
 
 
