@@ -11,11 +11,12 @@ import os
 import pathlib
 import re
 import subprocess
+from typing import Any
 
 import pytest
 
 import cmdrun
-from children import py
+from children import open_fds, own_children, py
 
 MAX_ARG_STRLEN = 32 * os.sysconf("SC_PAGE_SIZE")
 
@@ -167,11 +168,21 @@ print(json.dumps(attempt(2, lambda: len(cmdrun.run_many([["true"]])))))
     assert report["outcomes"] == [1] * 20  # one Result per command, however short of fds
 
 
+def _refused(cmd: list[str], **options: Any) -> cmdrun.StartFailed:
+    """The StartFailed that running ``cmd`` raises; nothing it opened or started is left,
+    even while the error is still alive."""
+    cmdrun.run(["true"], tty=options["tty"])  # lazy imports and probes, done
+    fds, kids = open_fds(), own_children()
+    with pytest.raises(cmdrun.StartFailed) as info:
+        cmdrun.run(cmd, **options)
+    assert open_fds() == fds
+    assert own_children() == kids
+    return info.value
+
+
 @pytest.mark.parametrize("tty", [False, True], ids=["pipes", "tty"])
 def test_one_argument_too_long_says_which_and_by_how_much(tty: bool) -> None:
-    with pytest.raises(cmdrun.StartFailed) as info:
-        cmdrun.run(["echo", "short", "x" * 200_000], tty=tty)
-    error = info.value
+    error = _refused(["echo", "short", "x" * 200_000], tty=tty)
     assert error.reason == "argument list too long"
     assert "argv[2]" in error.detail
     assert "200,000 bytes" in error.detail
@@ -180,10 +191,7 @@ def test_one_argument_too_long_says_which_and_by_how_much(tty: bool) -> None:
 
 @pytest.mark.parametrize("tty", [False, True], ids=["pipes", "tty"])
 def test_argument_list_too_long_in_total_says_by_how_much(tty: bool) -> None:
-    args = ["echo", *["y" * 999] * 3000]  # 3 MB, no single argument too long
-    with pytest.raises(cmdrun.StartFailed) as info:
-        cmdrun.run(args, tty=tty)
-    error = info.value
+    error = _refused(["echo", *["y" * 999] * 3000], tty=tty)  # 3 MB, each argument short
     assert error.reason == "argument list too long"
     assert re.search(r"take 3,0\d\d,\d\d\d bytes", error.detail)  # 3 MB and the environment
     assert f"{os.sysconf('SC_ARG_MAX'):,}" in error.detail
@@ -193,9 +201,7 @@ def test_argument_list_too_long_in_total_says_by_how_much(tty: bool) -> None:
 
 @pytest.mark.parametrize("tty", [False, True], ids=["pipes", "tty"])
 def test_environment_value_too_long_names_the_variable(tty: bool) -> None:
-    with pytest.raises(cmdrun.StartFailed) as info:
-        cmdrun.run(["true"], env={"CMDRUN_HUGE": "v" * 200_000}, tty=tty)
-    error = info.value
+    error = _refused(["true"], env={"CMDRUN_HUGE": "v" * 200_000}, tty=tty)
     assert error.reason == "argument list too long"
     assert "environment variable CMDRUN_HUGE" in error.detail
     assert f"{MAX_ARG_STRLEN:,}" in error.detail

@@ -108,6 +108,9 @@ def start_pty(
             preexec_fn=set_term,
         )
     except OSError as exc:
+        # A failed exec leaves ptyprocess's half-made process (master fd, unreaped child)
+        # reachable only from this traceback: drop it, so it is closed and reaped now.
+        exc.__traceback__ = None
         raise start_error(exc, args, child_env) from None
     except pexpect.ExceptionPexpect as exc:  # its own not-found check raced with ours
         raise CommandNotExecutable(args[0], str(exc), errno.ENOENT) from None
