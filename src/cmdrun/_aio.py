@@ -16,7 +16,15 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ._parallel import START_ERRORS, Outcome, check_jobs, prepare_all, run_one
+from ._parallel import (
+    START_ERRORS,
+    Outcome,
+    check_jobs,
+    no_token,
+    not_started,
+    prepare_all,
+    run_one,
+)
 from ._pump import CancelToken
 from ._result import Result
 from ._run import BatchOptions, Prepared, RunOptions, prepare
@@ -52,7 +60,10 @@ os.register_at_fork(after_in_child=_forget_executor)
 
 async def _in_thread(prepared: Prepared, index: int = 0) -> Outcome:
     """Run ``prepared`` in a worker thread; on cancellation stop it, wait, and re-raise."""
-    token = CancelToken()
+    try:
+        token = CancelToken()
+    except OSError as exc:  # out of fds: the command could not have started either
+        return not_started(index, prepared, no_token(exc, prepared))
     prepared.spec = prepared.spec.replace(cancel=token)
     loop = asyncio.get_running_loop()
     context = contextvars.copy_context()
@@ -83,8 +94,8 @@ async def arun(cmd: Command, **options: Unpack[RunOptions]) -> Result:
     reaps it and re-raises ``CancelledError``.
 
     Raises:
-        CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable, TypeError,
-        ValueError: as :func:`run` does.
+        CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable, StartFailed,
+        TypeError, ValueError: as :func:`run` does.
     """
     prepared = prepare(cmd, options)
     outcome = await _in_thread(prepared)
@@ -105,8 +116,8 @@ async def arun_many(
     """:func:`run_many` for asyncio: Results in input order, at most ``jobs`` at a time.
 
     Raises:
-        CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable: with
-            ``fail_fast``, the first failure (the others are stopped first).
+        CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable, StartFailed:
+            with ``fail_fast``, the first failure (the others are stopped first).
         asyncio.CancelledError: when cancelled, after every process group was stopped.
     """
     batch = prepare_all(cmds, options, timeout)

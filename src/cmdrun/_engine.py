@@ -11,6 +11,7 @@ routes a test double's output through the same sinks and callbacks.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
 import os
@@ -26,7 +27,14 @@ from ._kill import Child, stop_now
 from ._log import log_debug
 from ._match import Pattern, Reply, Responder, StreamDecoder, describe
 from ._output import Capture, LineFeed, Tail, ToFile, as_terminal
-from ._platform import NEW_SESSION, devnull, exit_status_discarded, explain_exec_error, path_of
+from ._platform import (
+    NEW_SESSION,
+    check_program,
+    exit_status_discarded,
+    open_devnull,
+    path_of,
+    start_error,
+)
 from ._pump import CancelToken, DataHook, Pump, Sink
 from ._result import Result
 from ._secret import Redactor, Secret, seal, shown
@@ -165,36 +173,59 @@ class _Outputs:
 
     A file target the child can write itself (a path, or a file with a real fd) is handed
     to the child directly, unless cmdrun has to watch that stream (callbacks, ``tee``,
-    ``respond``, a secret to mask): then its bytes are pumped into the file.
+    ``respond``, a secret to mask): then its bytes are pumped into the file. ``stdout=`` and
+    ``stderr=`` naming the same file (however spelled: ``./f`` and ``f``, a ``str`` and a
+    ``Path``, a hard link) open it once, as ``>f 2>&1`` does, so neither stream overwrites the other
+    and the file has the program's writes in their order. If either of them is watched,
+    both are pumped into the file as they are read from their two pipes: nothing is lost,
+    each stream keeps its order, but not the order across streams. Files opened here are
+    closed by :meth:`close`, or at once if opening another one fails.
     """
 
     def __init__(self, spec: Spec) -> None:
-        self.opened: list[IO[bytes]] = []
         self.direct: dict[str, int] = {}
         self.sinks: dict[str, Sink] = {}
-        for stream, target in (("stdout", spec.stdout_to), ("stderr", spec.stderr_to)):
-            if target is None:
+        files: dict[str, IO[bytes]] = {}
+        with contextlib.ExitStack() as opened:
+            for stream, target in (("stdout", spec.stdout_to), ("stderr", spec.stderr_to)):
+                if isinstance(target, (str, os.PathLike)):
+                    same = _same_file(target, files.get("stdout"))
+                    files[stream] = same or opened.enter_context(open(target, "wb"))
+                elif target is not None:
+                    files[stream] = target
+            self._opened = opened.pop_all()
+        shared = len(files) == 2 and files["stdout"] is files["stderr"]
+        pump_both = shared and (spec.watches("stdout") or spec.watches("stderr"))
+        for stream in ("stdout", "stderr"):
+            file = files.get(stream)
+            if file is None:
                 limit = spec.max_output
                 self.sinks[stream] = Capture() if limit is None else Tail(limit)
                 continue
-            file = target if not isinstance(target, (str, os.PathLike)) else self._open(target)
             fd = _real_fd(file)
-            if fd is not None and not spec.watches(stream):
+            if fd is not None and not pump_both and not spec.watches(stream):
                 file.flush()
                 self.direct[stream] = fd
             self.sinks[stream] = ToFile(file)
-
-    def _open(self, path: str | os.PathLike[str]) -> IO[bytes]:
-        file = open(path, "wb")  # noqa: SIM115 - closed by close()
-        self.opened.append(file)
-        return file
 
     def close(self) -> None:
         for sink in self.sinks.values():
             if isinstance(sink, ToFile):
                 sink.flush()
-        for file in self.opened:
-            file.close()
+        self._opened.close()
+
+
+def _same_file(path: str | os.PathLike[str], file: IO[bytes] | None) -> IO[bytes] | None:
+    """``file`` if ``path`` names the file it has open (checked before ``path`` is truncated)."""
+    fd = None if file is None else _real_fd(file)
+    if fd is None:
+        return None
+    try:
+        named = os.stat(path)
+    except OSError:  # not there yet (or unreadable): opening it will say
+        return None
+    held = os.fstat(fd)
+    return file if (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino) else None
 
 
 def _real_fd(file: IO[bytes]) -> int | None:
@@ -205,7 +236,11 @@ def _real_fd(file: IO[bytes]) -> int | None:
 
 
 class _Pipes:
-    """The pipes of one child: our ends, and the child's ends to close after the start."""
+    """The pipes of one child: our ends, and the child's ends to close after the start.
+
+    Every fd is recorded the moment it is opened, so a failure half-way (an ``os.pipe``
+    refused for want of fds) closes exactly what was opened, in :meth:`failed`.
+    """
 
     def __init__(self, spec: Spec, interactive: bool, outputs: _Outputs) -> None:
         self.ours: list[int] = []
@@ -215,10 +250,18 @@ class _Pipes:
         self.stdin: int | None = None
         self.stdout: int | None = None
         self.stderr: int | None = None
+        try:
+            self._open(spec, interactive, outputs)
+        except BaseException:
+            self.failed()
+            raise
+
+    def _open(self, spec: Spec, interactive: bool, outputs: _Outputs) -> None:
         if spec.input is not None or spec.respond or interactive:
             self.stdin, self.writer = self._pipe()
         elif spec.capture:
-            self.stdin = devnull()
+            self.stdin = open_devnull()
+            self.theirs.append(self.stdin)
         if spec.capture:
             self.stdout = outputs.direct.get("stdout")
             if self.stdout is None:
@@ -250,6 +293,8 @@ class _Pipes:
     def failed(self) -> None:
         for fd in self.ours + self.theirs:
             os.close(fd)
+        self.ours.clear()
+        self.theirs.clear()
 
 
 def _start(spec: Spec, pipes: _Pipes) -> subprocess.Popen[bytes]:
@@ -268,7 +313,7 @@ def _start(spec: Spec, pipes: _Pipes) -> subprocess.Popen[bytes]:
         pipes.failed()
         if spec.cwd is not None and exc.filename == spec.cwd:
             raise  # the cwd vanished after it was checked: the stdlib error names it
-        raise explain_exec_error(exc, spec.args[0], path_of(spec.env)) from None
+        raise start_error(exc, spec.args, spec.env) from None
     except BaseException:
         pipes.failed()
         raise
@@ -354,7 +399,10 @@ def _start_child(spec: Spec, interactive: bool, outputs: _Outputs | None) -> Sta
             echo=interactive or (spec.input is None and not spec.respond),
         )
         return Started(child, [(master, "stdout")], master, *control_chars(master))
-    pipes = _Pipes(spec, interactive, outputs or _Outputs(spec))
+    try:
+        pipes = _Pipes(spec, interactive, outputs or _Outputs(spec))
+    except OSError as exc:  # nothing is left open: out of fds is the likely cause
+        raise start_error(exc, spec.args, spec.env, in_exec=False) from None
     return Started(_start(spec, pipes), pipes.readers, pipes.writer)
 
 
@@ -433,17 +481,13 @@ def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[None,
     Raises:
         CommandNotFound: the program does not exist.
         CommandNotExecutable: it exists but cannot be executed.
+        StartFailed: the OS refused to start it (out of fds, argument list too long).
     """
     started_at = time.monotonic()
     # Ctrl-C is held from before the first fd is opened until the try below owns the child.
     shield = SigintShield().__enter__()
     try:
-        outputs = _Outputs(spec)
-        try:
-            started = start(spec, outputs=outputs)
-        except BaseException:
-            outputs.close()
-            raise
+        outputs, started = _open_and_start(spec)
     except BaseException:
         shield.release()
         raise
@@ -478,6 +522,23 @@ def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[None,
         tty=started.tty,
         cancelled=pump.cancelled,
     )
+
+
+def _open_and_start(spec: Spec) -> tuple[_Outputs, Started]:
+    """Open the output files and start the child; on failure nothing is left open."""
+    if isinstance(spec.stdout_to, (str, os.PathLike)) or isinstance(
+        spec.stderr_to, (str, os.PathLike)
+    ):  # opening a path truncates it: refuse a program that cannot start before that
+        check_program(spec.args[0], path_of(spec.env), spec.cwd)
+    try:
+        outputs = _Outputs(spec)
+    except OSError as exc:  # the files opened so far are closed: out of fds, or a bad path
+        raise start_error(exc, spec.args, spec.env, in_exec=False) from None
+    try:
+        return outputs, start(spec, outputs=outputs)
+    except BaseException:
+        outputs.close()
+        raise
 
 
 def _pump_for(

@@ -27,7 +27,8 @@ class Launcher(Protocol):
         """Run ``spec``: a generator that yields while it runs and returns the Result.
 
         ``deliver(stream, line)`` gets each output line as it arrives. It raises only for
-        start-up errors (CommandNotFound, CommandNotExecutable), never for exit status.
+        start-up errors (CommandNotFound, CommandNotExecutable, StartFailed), never for
+        exit status.
         """
         ...
 

@@ -20,7 +20,9 @@ from ._errors import (
     CommandNotExecutable,
     CommandNotFound,
     CommandTimedOut,
+    StartFailed,
 )
+from ._platform import start_error
 from ._pump import CancelToken
 from ._result import Result
 from ._run import BatchOptions, Prepared, RunOptions, prepare
@@ -35,8 +37,8 @@ if TYPE_CHECKING:
 NOT_FOUND = 127
 NOT_EXECUTABLE = 126
 
-#: Errors that mean the command never ran.
-START_ERRORS = (CommandNotFound, CommandNotExecutable)
+#: Errors that mean the command never ran (StartFailed: the OS refused, e.g. out of fds).
+START_ERRORS = (CommandNotFound, CommandNotExecutable, StartFailed)
 
 _warned_progress = False
 
@@ -75,15 +77,28 @@ class Outcome:
         self.error = error
 
 
+def not_started(index: int, prepared: Prepared, exc: CmdrunError) -> Outcome:
+    """The outcome of a command that could not start: status 127/126, the error in stderr."""
+    status = NOT_FOUND if isinstance(exc, CommandNotFound) else NOT_EXECUTABLE
+    spec = prepared.spec
+    result = Result(spec.args, status, stderr_bytes=f"{exc}\n".encode(), timeout=spec.timeout)
+    return Outcome(index, result, exc)
+
+
+def no_token(exc: OSError, prepared: Prepared) -> CmdrunError:
+    """The error for a run whose cancel token (a pipe) could not be made, or ``exc`` raised."""
+    error = start_error(exc, prepared.spec.args, prepared.spec.env, in_exec=False)
+    if not isinstance(error, CmdrunError):
+        raise error
+    return error
+
+
 def run_one(index: int, prepared: Prepared) -> Outcome:
     """Run one command of a batch; a start-up error becomes a Result with status 127/126."""
     try:
         result = prepared.run()
     except START_ERRORS as exc:
-        status = NOT_FOUND if isinstance(exc, CommandNotFound) else NOT_EXECUTABLE
-        spec = prepared.spec
-        result = Result(spec.args, status, stderr_bytes=f"{exc}\n".encode(), timeout=spec.timeout)
-        return Outcome(index, result, exc)
+        return not_started(index, prepared, exc)
     error: CmdrunError | None = None
     if result.timed_out:
         error = CommandTimedOut(result, result.timeout or 0.0)
@@ -111,21 +126,37 @@ def _progress_bar(total: int, enabled: bool) -> Any:
     return tqdm(total=total, unit="cmd", desc="cmdrun")
 
 
+def _batch_token(batch: list[Prepared]) -> CancelToken | list[CmdrunError]:
+    """The batch's cancel token or, if its pipe cannot be made, each command's error."""
+    try:
+        return CancelToken()
+    except OSError as exc:
+        return [no_token(exc, prepared) for prepared in batch]
+
+
 def _outcomes(
     batch: list[Prepared], jobs: int, fail_fast: bool, progress: bool
 ) -> Iterator[Outcome]:
     """Run the batch, yielding outcomes as they finish; stop everything on exit."""
     import concurrent.futures  # imports logging: not at ``import cmdrun`` time
 
+    # The pool first: until a task is submitted it holds no thread and no fd, so nothing
+    # leaks if the token's pipe cannot be made (out of fds).
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="cmdrun")
     shield = SigintShield().__enter__()  # a Ctrl-C before the try below would orphan workers
-    token = CancelToken()
-    pool: concurrent.futures.ThreadPoolExecutor | None = None
+    token = _batch_token(batch)
+    if not isinstance(token, CancelToken):  # out of fds: no command could start either
+        shield.release()
+        if fail_fast and token:
+            raise token[0]
+        for i, (prepared, error) in enumerate(zip(batch, token, strict=True)):
+            yield not_started(i, prepared, error)
+        return
     bar = None
     try:
         for prepared in batch:
             prepared.spec = prepared.spec.replace(cancel=token)
         bar = _progress_bar(len(batch), progress)
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="cmdrun")
         futures = [
             pool.submit(contextvars.copy_context().run, run_one, i, prepared)
             for i, prepared in enumerate(batch)
@@ -144,8 +175,7 @@ def _outcomes(
         # (bounded by kill_grace), or workers would be left running children.
         with SigintShield():
             token.cancel()  # a no-op after a normal end; otherwise stop whatever still runs
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)
             token.close()
             if bar is not None:
                 bar.close()
@@ -165,7 +195,8 @@ def run_many(
 
     A failure or timeout of one command never loses the others' results: ``run_many`` does
     not raise for what commands do. A command that cannot start gets a Result with exit
-    status 127 (not found) or 126 (not executable) and the error in its stderr.
+    status 127 (not found) or 126 (not executable, or refused by the OS: out of fds, argument
+    list too long) and the error in its stderr.
 
     Args:
         cmds: the commands, each as :func:`run` takes it.
@@ -177,8 +208,8 @@ def run_many(
         options: the other keyword options of :func:`run` (not ``check``).
 
     Raises:
-        CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable: with
-            ``fail_fast``, the first failure.
+        CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable, StartFailed:
+            with ``fail_fast``, the first failure.
         KeyboardInterrupt: after every running process group was stopped and reaped.
         TypeError, ValueError: bad arguments, before anything runs.
     """

@@ -12,8 +12,10 @@ import errno
 import fcntl
 import os
 import signal
+import struct
+from collections.abc import Mapping, Sequence
 
-from ._errors import CmdrunError, CommandNotExecutable, CommandNotFound
+from ._errors import CmdrunError, CommandNotExecutable, CommandNotFound, StartFailed
 
 #: Popen's ``start_new_session``: the child leads a new session and process group, so one
 #: signal to the group reaches it and every descendant that does not leave the group itself.
@@ -29,15 +31,14 @@ _F_SETPIPE_SZ: int | None = getattr(
 HAS_PIDFD = hasattr(os, "pidfd_open")
 
 
-_devnull = -1
+def open_devnull() -> int:
+    """A new read-only fd on /dev/null, for one start; the caller closes it.
 
-
-def devnull() -> int:
-    """A read-only fd on /dev/null, opened once and shared (Popen would open one per run)."""
-    global _devnull
-    if _devnull < 0:
-        _devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-    return _devnull
+    Never cached: a process may close fds it does not know about (``os.closerange`` in
+    daemons and test harnesses), and a cached number could by then be another file, or one
+    of cmdrun's own pipes. One open and close per start is noise next to fork and exec.
+    """
+    return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
 
 
 def exit_status_discarded() -> bool:
@@ -104,17 +105,18 @@ def _proc_group_has_live_member(pgid: int) -> bool:
 _HAS_PROC = os.path.isdir("/proc/self")
 
 
-def group_alive(pgid: int) -> bool:
+def group_alive(pgid: int, scan: bool = True) -> bool:
     """Whether group ``pgid`` still has a member that is not a zombie.
 
     Orphaned members are reparented to PID 1, and not every init reaps them (container
     and VM inits often do not): counting zombies would keep cmdrun waiting for processes
     that are already dead. Where /proc exists it is scanned, but only after the cheap
-    ``killpg(pgid, 0)`` found the group.
+    ``killpg(pgid, 0)`` found the group. A scan reads a file per process on the host:
+    with ``scan=False`` only the cheap check is made, and True means "it may".
     """
     if not signal_group(pgid, 0):
         return False
-    return _proc_group_has_live_member(pgid) if _HAS_PROC else True
+    return _proc_group_has_live_member(pgid) if scan and _HAS_PROC else True
 
 
 def exit_fd(pid: int) -> int | None:
@@ -155,14 +157,19 @@ def _interpreter(path: str) -> str | None:
     return os.fsdecode(words[0]) if words else ""
 
 
-def locate(program: str, env_path: str | None) -> str | None:
+def locate(program: str, env_path: str | None, cwd: str | None = None) -> str | None:
     """Where exec would find ``program``: like ``execvp``, the first executable file on
-    ``env_path``, else the first thing of that name (so the error can say what it is)."""
+    ``env_path``, else the first thing of that name (so the error can say what it is).
+
+    Relative names are resolved from ``cwd`` (the child's working directory), if given.
+    """
+    base = cwd or ""
     if "/" in program:
-        return program if os.path.exists(program) else None
+        where = os.path.join(base, program)
+        return where if os.path.exists(where) else None
     first = None
     for directory in (env_path or os.defpath).split(os.pathsep):
-        candidate = os.path.join(directory or ".", program)
+        candidate = os.path.join(base, directory or ".", program)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
         if first is None and os.path.exists(candidate):
@@ -241,6 +248,91 @@ def exec_refusal(path: str, cwd: str | None) -> OSError | None:
     return OSError(errno.ENOEXEC, "unknown format")
 
 
-def path_of(env: dict[str, str] | None) -> str | None:
+def check_program(program: str, env_path: str | None, cwd: str | None) -> None:
+    """Raise the error ``exec`` would give if ``program`` is missing or not executable.
+
+    A few ``stat`` calls, made only before a start with a side effect that cannot be undone
+    (truncating a ``stdout=`` file), so that a command that cannot run changes nothing. What
+    this cannot cover: a program that disappears or loses its permissions between this check
+    and ``exec``, a script whose ``#!`` interpreter is missing, or a file in a format the
+    kernel refuses; those still fail at ``exec``, after the file was truncated.
+
+    Raises:
+        CommandNotFound: no such program.
+        CommandNotExecutable: it is a directory, or not executable by this user.
+    """
+    found = locate(program, env_path, cwd)
+    if found is None:
+        raise CommandNotFound(program, env_path)
+    if os.path.isdir(found):
+        raise CommandNotExecutable(program, "is a directory", errno.EACCES, found)
+    if not os.access(found, os.X_OK):
+        raise CommandNotExecutable(program, "permission denied", errno.EACCES, found)
+
+
+def start_error(
+    exc: OSError, args: Sequence[str], env: Mapping[str, str] | None, *, in_exec: bool = True
+) -> OSError | CmdrunError:
+    """The error to raise for ``exc``, raised while starting ``args`` (pipes or a PTY).
+
+    A limit of the OS becomes :class:`StartFailed` saying which limit and by how much:
+    out of file descriptors (EMFILE, ENFILE) or an argument list too long (E2BIG). Any
+    other error raised by exec is explained by :func:`explain_exec_error`; with
+    ``in_exec=False`` (opening pipes or files before the start) it is returned unchanged.
+    Call it only after the failed start has closed what it opened, so this has fds to work
+    with. ``env`` is the child's environment (None: this process's).
+    """
+    program = args[0]
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        return StartFailed(program, "out of file descriptors", exc.errno, _fd_limit(exc.errno))
+    if exc.errno == errno.E2BIG:
+        return StartFailed(program, "argument list too long", errno.E2BIG, _too_long(args, env))
+    if not in_exec:
+        return exc
+    return explain_exec_error(exc, program, path_of(env))
+
+
+def _fd_limit(err: int) -> str:
+    """What ran out, for EMFILE (this process's limit) or ENFILE (the system's)."""
+    if err == errno.ENFILE:
+        return "the system-wide limit on open files was reached (sysctl fs.file-max)"
+    try:  # not imported up front: only this rare path needs it
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError):  # an import needs an fd too, and there may be none
+        return f"all {os.sysconf('SC_OPEN_MAX'):,} allowed by RLIMIT_NOFILE are in use"
+    ceiling = "unlimited" if hard == resource.RLIM_INFINITY else f"{hard:,}"
+    return f"all {soft:,} allowed by RLIMIT_NOFILE are in use; the hard limit is {ceiling}"
+
+
+def _too_long(args: Sequence[str], env: Mapping[str, str] | None) -> str:
+    """Which string of ``args`` and ``env`` is over Linux's limit, or how far the total is."""
+    strlen_max = 32 * os.sysconf("SC_PAGE_SIZE")  # MAX_ARG_STRLEN, the final NUL included
+    environ = (
+        os.environb if env is None else {os.fsencode(k): os.fsencode(v) for k, v in env.items()}
+    )
+    sized = [(f"argv[{i}] is", len(os.fsencode(arg)) + 1) for i, arg in enumerate(args)]
+    sized += [
+        (f"environment variable {os.fsdecode(name)} is, as NAME=value,", len(name) + len(v) + 2)
+        for name, v in environ.items()
+    ]
+    what, longest = max(sized, key=lambda item: item[1])
+    if longest > strlen_max:
+        return (
+            f"{what} {longest - 1:,} bytes: {longest - strlen_max:,} too many for one string, "
+            f"whose limit is MAX_ARG_STRLEN = {strlen_max:,} bytes with the final NUL"
+        )
+    pointer = struct.calcsize("P")
+    total = sum(size for _, size in sized) + pointer * (len(args) + len(environ) + 2)
+    limit = os.sysconf("SC_ARG_MAX")
+    over = f"{total - limit:,} too many" if total > limit else "the kernel counts a little more"
+    return (
+        f"arguments and environment take {total:,} bytes, with a NUL and a pointer for each "
+        f"string: {over} for the limit SC_ARG_MAX = {limit:,} bytes"
+    )
+
+
+def path_of(env: Mapping[str, str] | None) -> str | None:
     """The PATH that will be searched for the program (the child's, as exec uses it)."""
     return (env if env is not None else os.environ).get("PATH", os.defpath)

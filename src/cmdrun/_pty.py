@@ -54,9 +54,9 @@ import struct
 import subprocess
 import termios
 
-from ._errors import CmdrunError, CommandNotExecutable, CommandNotFound
+from ._errors import CmdrunError, CommandNotExecutable, CommandNotFound, StartFailed
 from ._kill import Child, stop_now
-from ._platform import exec_refusal, explain_exec_error, locate, path_of
+from ._platform import exec_refusal, explain_exec_error, locate, path_of, start_error
 
 #: How PTY children are started: ``"setsid"`` (util-linux ``setsid --ctty``, no Python in
 #: the child), ``"ptyprocess"`` (fork in Python), or None: ``"setsid"`` where available.
@@ -160,7 +160,8 @@ def start_pty(
 
     Raises:
         CommandNotFound, CommandNotExecutable: as for a pipe run.
-        OSError: the PTY could not be opened or set up (e.g. out of PTYs or fds).
+        StartFailed: out of fds or pseudo-terminals, or the arguments are too long.
+        OSError: the PTY could not be set up for another reason.
     """
     program = _check_executable(args[0], env, cwd)
     setsid = find_setsid() if START_PATH != "ptyprocess" else None
@@ -175,16 +176,22 @@ def start_pty(
     except OSError as exc:
         if isinstance(exc, CmdrunError):
             raise
-        raise _start_error(exc, args[0], env) from None
+        raise _start_error(exc, args, env) from None
 
 
-_EXEC_ERRORS = (errno.ENOENT, errno.EACCES, errno.ENOEXEC, errno.EISDIR, errno.E2BIG)
+_EXEC_ERRORS = (errno.ENOENT, errno.EACCES, errno.ENOEXEC, errno.EISDIR)
+_LIMITS = (errno.EMFILE, errno.ENFILE, errno.E2BIG)
 
 
-def _start_error(exc: OSError, program: str, env: dict[str, str] | None) -> Exception:
+def _start_error(exc: OSError, args: tuple[str, ...], env: dict[str, str] | None) -> Exception:
     """The one place a failed PTY start becomes cmdrun's error."""
+    if exc.errno in _LIMITS:
+        return start_error(exc, args, env)
+    if exc.errno == errno.ENOSPC:  # opening /dev/ptmx: the kernel's PTY limit was reached
+        detail = "every pseudo-terminal allowed by sysctl kernel.pty.max is in use"
+        return StartFailed(args[0], "out of pseudo-terminals", errno.ENOSPC, detail)
     if isinstance(exc, FileNotFoundError) or exc.errno in _EXEC_ERRORS:
-        return explain_exec_error(exc, program, path_of(env))
+        return explain_exec_error(exc, args[0], path_of(env))
     return exc
 
 

@@ -40,6 +40,10 @@ FIRST_READ = 1 << 16
 MAX_READ = 1 << 20
 WRITE_CHUNK = 1 << 20
 AFTER_KILL = 0.1
+#: The longest single ``poll`` wait, in seconds (a day). ``poll`` refuses 2**31 ms (about
+#: 24.8 days) and more with OverflowError, so longer waits are cut into pieces: every
+#: caller of :meth:`Pump.step` loops until its own deadline anyway.
+MAX_WAIT = 86_400.0
 _READ = select.POLLIN | select.POLLHUP | select.POLLERR
 _WRITE = select.POLLOUT | select.POLLERR
 
@@ -324,7 +328,7 @@ class Pump:
         until = min(until, now + self.max_wait)
         if self._exit_fd is None and self.child.returncode is None:
             until = min(until, now + 0.01)  # no pidfd: look at waitpid every 10 ms
-        wait = -1 if math.isinf(until) else max(0, math.ceil((until - now) * 1000))
+        wait = -1 if math.isinf(until) else max(0, math.ceil(min(until - now, MAX_WAIT) * 1000))
         for fd, _events in self._poller.poll(wait):
             if fd == self._exit_fd:
                 self._reap()

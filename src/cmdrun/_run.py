@@ -375,6 +375,7 @@ def run(
         CommandTimedOut: ``check`` and the timeout expired; ``.result`` has the output so far.
         CommandNotFound: the program does not exist.
         CommandNotExecutable: it exists but cannot be executed (the message says why).
+        StartFailed: the OS refused to start it (out of fds, argument list too long).
         TypeError, ValueError: a bad argument, raised before anything runs.
         FileNotFoundError, NotADirectoryError: ``cwd`` is missing or not a directory.
     """
@@ -409,7 +410,8 @@ def call(
 
     Raises:
         CommandTimedOut: the timeout expired and the group was stopped.
-        CommandNotFound, CommandNotExecutable, TypeError, ValueError: as for :func:`run`.
+        CommandNotFound, CommandNotExecutable, StartFailed, TypeError, ValueError: as for
+            :func:`run`.
     """
     spec = build_spec(
         cmd,

@@ -394,7 +394,8 @@ def spawn(
         A :class:`PtySession` or :class:`PipeSession`; use it as a context manager.
 
     Raises:
-        CommandNotFound, CommandNotExecutable, TypeError, ValueError: as for ``run``.
+        CommandNotFound, CommandNotExecutable, StartFailed, TypeError, ValueError: as for
+            ``run``.
     """
     spec = build_spec(
         cmd,
