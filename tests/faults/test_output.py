@@ -17,19 +17,19 @@ MIB = 1 << 20
 def test_1gib_flood_with_max_output_keeps_the_exact_tail_in_bounded_memory() -> None:
     found = fresh_python(
         """
-        import json, resource, sys
+        import resource
         import cmdrun
         from children import flood, flood_bytes
         total, keep = 1 << 30, 1 << 20
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         r = cmdrun.run(flood(total), max_output=keep)
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(json.dumps({
+        report({
             "growth_kib": after - before,
             "kept": len(r.stdout_bytes),
             "dropped": r.stdout_dropped,
             "tail_exact": r.stdout_bytes == flood_bytes(total - keep, total),
-        }))
+        })
         """
     )
     assert found["kept"] == MIB
