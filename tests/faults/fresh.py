@@ -33,6 +33,11 @@ _sys.excepthook = _excepthook
 """
 
 
+def python_env() -> dict[str, str]:
+    """This environment, with ``cmdrun`` and ``tests/`` importable as they are here."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([_SRC, _TESTS]))
+
+
 def fresh_python(code: str, *args: str, timeout: float = 60) -> Any:
     """Run ``code`` (dedented) in a new interpreter; return what it passed to ``report()``.
 
@@ -45,7 +50,7 @@ def fresh_python(code: str, *args: str, timeout: float = 60) -> Any:
     fd, path = tempfile.mkstemp(prefix="fresh-", suffix=".json")
     os.close(fd)
     argv = [sys.executable, "-c", _REPORT + textwrap.dedent(code), path, *args]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([_SRC, _TESTS]))
+    env = python_env()
     proc = subprocess.Popen(
         ["/bin/sh", "-c", shlex.join(argv) + '; exit "$?"'],
         stdout=subprocess.DEVNULL,

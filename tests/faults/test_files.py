@@ -29,7 +29,7 @@ def test_stdout_and_stderr_to_the_same_path_keep_both(tmp_path: pathlib.Path) ->
 @pytest.mark.xfail(strict=True, reason="issue 8 item 4: a failed stderr= open leaks stdout's file")
 def test_stderr_path_that_cannot_be_opened_leaks_no_file(tmp_path: pathlib.Path) -> None:
     before = leakcheck.snapshot()
-    with pytest.raises(OSError) as info:  # its traceback keeps cmdrun's frames alive
+    with pytest.raises(FileNotFoundError) as info:  # its traceback keeps cmdrun's frames alive
         cmdrun.run(["true"], stdout=tmp_path / "out", stderr=tmp_path / "missing" / "err")
     assert leakcheck.wait_for_no_leaks(before, within=0.1) == []
     del info
