@@ -67,10 +67,15 @@ def test_low_fd_limit_is_enough_for_many_runs_and_sessions() -> None:
     assert found == [300, 20]
 
 
+@pytest.mark.xfail(
+    strict=False,  # make it strict once item 12 is fixed: on the unfixed code it is flaky
+    reason="issue 8 item 12: a fork child's first run() while other threads run can deadlock "
+    "on a lazy import (seen here: the first of 40 forks hung in 2 runs of 4)",
+)
 def test_forked_child_of_a_threaded_parent_runs_commands() -> None:
     found = fresh_python(
         """
-        import os, threading
+        import os, signal, threading, time
         import cmdrun
         stop = threading.Event()
         def busy():
@@ -79,21 +84,32 @@ def test_forked_child_of_a_threaded_parent_runs_commands() -> None:
         threads = [threading.Thread(target=busy) for _ in range(3)]
         for t in threads:
             t.start()
-        codes = []
-        for _ in range(20):
+        outcomes = []
+        for _ in range(40):
             pid = os.fork()
             if pid == 0:
                 ok = cmdrun.run(["echo", "hi"], timeout=10).stdout == "hi\\n"
                 os._exit(0 if ok else 1)
-            codes.append(os.waitpid(pid, 0)[1])
+            end = time.monotonic() + 5
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    outcomes.append("ok" if status == 0 else f"status {status}")
+                    break
+                if time.monotonic() > end:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    outcomes.append("hung")
+                    break
+                time.sleep(0.005)
         stop.set()
         for t in threads:
             t.join()
-        report(codes)
+        report(outcomes)
         """,
-        timeout=60,
+        timeout=120,
     )
-    assert found == [0] * 20
+    assert found == ["ok"] * 40
 
 
 @pytest.mark.xfail(strict=True, reason="issue 8 item 3: the cached /dev/null fd is reused blindly")
