@@ -27,6 +27,7 @@ def test_short_soak_loses_nothing_and_leaks_nothing() -> None:
         timeout=300,
         check=False,
     )
+    assert proc.returncode in (0, 1), proc.stderr  # 1: it found something (asserted below)
     rows = json.loads(proc.stdout.splitlines()[-1])
     assert sum(row["count"] for row in rows if "session" not in row["what"]) >= 1000
     assert sum(row["count"] for row in rows if "session" in row["what"]) >= 200
