@@ -341,6 +341,122 @@ def ctrl_c_parent(
     return proc.returncode, out, written
 
 
+def ignore_and_hang(*sigs: int) -> list[str]:
+    """Ignore signals ``sigs``, print ``pids PID`` (flushed), hang for a minute."""
+    return py(
+        f"""
+        import os, signal, time
+        for sig in {[int(s) for s in sigs]!r}:
+            signal.signal(sig, signal.SIG_IGN)
+        print("pids", os.getpid(), flush=True)
+        time.sleep(60)
+        """
+    )
+
+
+def fork_holders(n: int) -> list[str]:
+    """Fork ``n`` grandchildren that keep stdout/stderr open and sleep; print all pids, hang."""
+    return py(
+        f"""
+        import os, sys, time
+        kids = []
+        for _ in range({n}):
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(60)
+                os._exit(0)
+            kids.append(pid)
+        print("pids", os.getpid(), *kids, flush=True)
+        time.sleep(60)
+        """
+    )
+
+
+def close_stdout_then(seconds: float, code: int = 0) -> list[str]:
+    """Print a line, close stdout and stderr, keep running ``seconds``, exit with ``code``."""
+    return py(
+        f"""
+        import os, time
+        os.write(1, b"partial\\n")
+        os.close(1); os.close(2)
+        time.sleep({seconds})
+        os._exit({code})
+        """
+    )
+
+
+def flood(total: int) -> list[str]:
+    """Write ``total`` bytes of :func:`flood_bytes` to stdout, in 1 MiB writes."""
+    return py(
+        f"""
+        import os
+        block = bytes(range(256)) * 4096
+        left = {total}
+        while left:
+            left -= os.write(1, block[: min(left, len(block))])
+        """
+    )
+
+
+def flood_bytes(start: int, end: int) -> bytes:
+    """Bytes ``start:end`` of what :func:`flood` writes (``bytes(range(256))`` repeated)."""
+    pattern = bytes(range(256))
+    return (pattern * ((end - start) // 256 + 2))[start % 256 :][: end - start]
+
+
+def never_read() -> list[str]:
+    """Print ``pids PID`` and sleep a minute without ever reading stdin."""
+    return py(
+        """
+        import os, time
+        print("pids", os.getpid(), flush=True)
+        time.sleep(60)
+        """
+    )
+
+
+def write_chunks(chunks: list[bytes], pause: float = 0.01) -> list[str]:
+    """Write each of ``chunks`` to stdout with its own ``write``, pausing in between."""
+    return py(
+        f"""
+        import os, time
+        for chunk in {chunks!r}:
+            os.write(1, chunk)
+            time.sleep({pause})
+        """
+    )
+
+
+def long_line(size: int) -> list[str]:
+    """Write one line of ``size`` bytes of ``x`` plus ``\\n``, in 1 MiB writes."""
+    return py(
+        f"""
+        import os
+        left = {size}
+        block = b"x" * (1 << 20)
+        while left:
+            left -= os.write(1, block[: min(left, len(block))])
+        os.write(1, b"\\n")
+        """
+    )
+
+
+def die_by(sig: int) -> list[str]:
+    """Write to stderr, restore the default action of ``sig``, die by it (no core file)."""
+    sig = int(sig)
+    return py(
+        f"""
+        import os, resource, signal, sys
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if {sig} not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal({sig}, signal.SIG_DFL)
+        sys.stderr.write("about to die\\n"); sys.stderr.flush()
+        os.kill(os.getpid(), {sig})
+        signal.pause()
+        """
+    )
+
+
 #: What nslookup prints for www.python.org against examples/_dnsserver.py (its zone is
 #: written down here again on purpose: the tests check the server, not copy it).
 WWW_ANSWER = """\

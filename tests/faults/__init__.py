@@ -1,0 +1,1 @@
+"""The fault suite: hostile children and hostile parents, each checked for leaks."""
