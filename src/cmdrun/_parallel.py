@@ -23,12 +23,14 @@ from ._errors import (
     StartFailed,
 )
 from ._platform import start_error
-from ._pump import CancelToken
+from ._pump import MAIN_THREAD_TICK, CancelToken
 from ._result import Result
 from ._run import BatchOptions, Prepared, RunOptions, prepare
 from ._shield import SigintShield
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from typing_extensions import Unpack
 
     from ._args import Command
@@ -134,6 +136,19 @@ def _batch_token(batch: list[Prepared]) -> CancelToken | list[CmdrunError]:
         return [no_token(exc, prepared) for prepared in batch]
 
 
+def _finishing(futures: list[Future[Outcome]]) -> Iterator[Future[Outcome]]:
+    """The futures as they finish, waking the waiting thread every ``MAIN_THREAD_TICK``
+    seconds so that a Ctrl-C delivered to another thread is handled promptly."""
+    import concurrent.futures
+
+    pending = set(futures)
+    while pending:
+        done, pending = concurrent.futures.wait(
+            pending, timeout=MAIN_THREAD_TICK, return_when=concurrent.futures.FIRST_COMPLETED
+        )
+        yield from done
+
+
 def _outcomes(
     batch: list[Prepared], jobs: int, fail_fast: bool, progress: bool
 ) -> Iterator[Outcome]:
@@ -162,7 +177,7 @@ def _outcomes(
             for i, prepared in enumerate(batch)
         ]
         shield.release()
-        for future in concurrent.futures.as_completed(futures):
+        for future in _finishing(futures):
             outcome = future.result()
             if bar is not None:
                 bar.update()

@@ -44,6 +44,11 @@ AFTER_KILL = 0.1
 #: 24.8 days) and more with OverflowError, so longer waits are cut into pieces: every
 #: caller of :meth:`Pump.step` loops until its own deadline anyway.
 MAX_WAIT = 86_400.0
+#: The longest the main thread waits in ``poll``. A Ctrl-C that the kernel delivers to
+#: another thread of this process (it may, when that thread sent it, or when the main thread
+#: has just blocked SIGINT) does not interrupt the main thread's ``poll``: Python runs the
+#: handler only when the main thread next runs, so it must not sleep for long.
+MAIN_THREAD_TICK = 0.25
 _READ = select.POLLIN | select.POLLHUP | select.POLLERR
 _WRITE = select.POLLOUT | select.POLLERR
 
@@ -328,6 +333,8 @@ class Pump:
         until = min(until, now + self.max_wait)
         if self._exit_fd is None and self.child.returncode is None:
             until = min(until, now + 0.01)  # no pidfd: look at waitpid every 10 ms
+        if threading.current_thread() is threading.main_thread():
+            until = min(until, now + MAIN_THREAD_TICK)
         wait = -1 if math.isinf(until) else max(0, math.ceil(min(until - now, MAX_WAIT) * 1000))
         for fd, _events in self._poller.poll(wait):
             if fd == self._exit_fd:

@@ -12,22 +12,12 @@ import random
 import subprocess
 import sys
 
-import pytest
-
 from faults.fresh import python_env
 
 DRIVER = os.path.join(os.path.dirname(__file__), "ctrl_c_driver.py")
 ROUNDS_PER_DOOR = 45  # 5 doors: 225 SIGINTs, ~10 s here
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 8 item 8: Ctrl-C just after a child starts leaves it running. Unfixed code, "
-    "225 SIGINTs per run, 3 runs: 10-19 leaky rounds (run 0-3 running children; stream 1-2; "
-    "spawn+expect 1-2 running, 0-1 zombie, 5-6 fd-only; call 1-5 running; run_many 0 leaks "
-    "but 0-2 late: the interrupt waited until the commands ended); once a SIGINT landing in "
-    "Popen.__del__ was swallowed and expect() ran on until the child exited",
-)
 def test_ctrl_c_at_random_moments_leaves_nothing_behind() -> None:
     seed = random.randrange(1 << 30)
     proc = subprocess.run(

@@ -10,7 +10,6 @@ import cmdrun
 import leakcheck
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 4: stdout=PATH truncated before the start")
 def test_program_not_found_leaves_the_stdout_file_untouched(tmp_path: pathlib.Path) -> None:
     out = tmp_path / "out"
     out.write_text("precious\n")
@@ -19,14 +18,12 @@ def test_program_not_found_leaves_the_stdout_file_untouched(tmp_path: pathlib.Pa
     assert out.read_text() == "precious\n"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 4: stdout and stderr to one path clobber")
 def test_stdout_and_stderr_to_the_same_path_keep_both(tmp_path: pathlib.Path) -> None:
     out = tmp_path / "out"
     cmdrun.run(["sh", "-c", "echo one; echo two >&2; echo three"], stdout=out, stderr=out)
     assert out.read_text() == "one\ntwo\nthree\n"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 4: a failed stderr= open leaks stdout's file")
 def test_stderr_path_that_cannot_be_opened_leaks_no_file(tmp_path: pathlib.Path) -> None:
     before = leakcheck.snapshot()
     with pytest.raises(FileNotFoundError) as info:  # its traceback keeps cmdrun's frames alive

@@ -30,11 +30,6 @@ def test_parent_with_stdio_closed_gives_the_child_the_right_pipes() -> None:
     assert found == [["out\nin\n", "err\n", 0], ["out\n", "err\n", 0], ["got it\n", "", 0]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not in issue 8 (new): with the parent's fds 0-2 closed, a PTY child starts with "
-    "no stdin/stdout/stderr at all (the terminal does not land on 0-2): `echo` exits 1",
-)
 def test_parent_with_stdio_closed_gives_a_pty_child_its_terminal() -> None:
     found = fresh_python(
         """
@@ -67,11 +62,6 @@ def test_low_fd_limit_is_enough_for_many_runs_and_sessions() -> None:
     assert found == [300, 20]
 
 
-@pytest.mark.xfail(
-    strict=False,  # make it strict once item 12 is fixed: on the unfixed code it is flaky
-    reason="issue 8 item 12: a fork child's first run() while other threads run can deadlock "
-    "on a lazy import (seen here: the first of 40 forks hung in 2 runs of 4)",
-)
 def test_forked_child_of_a_threaded_parent_runs_commands() -> None:
     found = fresh_python(
         """
@@ -112,7 +102,6 @@ def test_forked_child_of_a_threaded_parent_runs_commands() -> None:
     assert found == ["ok"] * 40
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 3: the cached /dev/null fd is reused blindly")
 def test_parent_closing_its_fds_does_not_hand_the_child_a_stranger() -> None:
     found = fresh_python(
         """
@@ -130,7 +119,6 @@ def test_parent_closing_its_fds_does_not_hand_the_child_a_stranger() -> None:
     assert found == ["", 0]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 14: SIGCHLD ignored loses the exit status")
 @pytest.mark.parametrize("tty", [False, True], ids=["pipes", "pty"])
 def test_parent_ignoring_sigchld_still_gets_the_exit_status(tty: bool) -> None:
     found = fresh_python(
@@ -149,7 +137,6 @@ def test_parent_ignoring_sigchld_still_gets_the_exit_status(tty: bool) -> None:
     assert found == ["status", 3] or (found[0] is True and "SIGCHLD" in found[1])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 13: running out of fds leaks and misleads")
 def test_running_out_of_fds_fails_clearly_and_leaks_nothing() -> None:
     found = fresh_python(
         """
@@ -188,7 +175,6 @@ def test_running_out_of_fds_fails_clearly_and_leaks_nothing() -> None:
     assert leaked == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 11: timeouts of ~24.8 days overflow poll()")
 def test_very_long_timeouts_work() -> None:
     found = fresh_python(
         """
@@ -200,10 +186,9 @@ def test_very_long_timeouts_work() -> None:
         report([a.stdout, b])
         """
     )
-    assert found == ["a\\n", "b"]
+    assert found == ["a\n", "b"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 9: sessions never closed leak")
 @pytest.mark.parametrize("tty", [False, True], ids=["pipes", "pty"])
 def test_dropped_sessions_are_stopped_and_reaped_with_a_warning(tty: bool) -> None:
     found = fresh_python(

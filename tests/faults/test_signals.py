@@ -58,7 +58,6 @@ def crowded_host() -> Iterator[None]:
     crowd.stdout.close()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 15: the kill grace period busy-loops")
 def test_kill_grace_waits_without_burning_a_core(crowded_host: None) -> None:
     # The leader dies at SIGTERM, a grandchild ignoring it keeps the group alive.
     code = "(trap '' TERM; exec sleep 60) & echo pids $!; sleep 60"
