@@ -156,9 +156,12 @@ def split_lines(pending: str) -> tuple[list[str], str]:
 class LineFeed:
     """Turns chunks of bytes from several streams into lines, delivered to ``deliver``.
 
-    A line that stays unfinished for ``idle`` seconds (a progress bar redrawn with ``\r``, a
-    prompt) is delivered as it is, without an ending, when :meth:`flush_idle` is called, so
-    no output waits indefinitely for a line end; what follows starts a new line.
+    A line left unfinished while its stream stays silent for ``idle`` seconds (a prompt, a
+    progress bar) is delivered as it is, without an ending, when :meth:`flush_idle` is
+    called, so no output waits indefinitely for a line end; what follows starts a new line.
+    A long line that keeps arriving is not cut: the wait counts from the stream's last data.
+    Pending text is kept as a list of pieces and joined once, when its line ends, so a line of
+    any length costs linear time.
     """
 
     __slots__ = ("_decoder", "_deliver", "_idle", "_pending", "_since")
@@ -169,18 +172,25 @@ class LineFeed:
         self._decoder = StreamDecoder(encoding, errors)
         self._deliver = deliver
         self._idle = idle
-        self._pending: dict[str, str] = {}
+        self._pending: dict[str, list[str]] = {}
         self._since: dict[str, float] = {}
 
     def feed(self, stream: str, data: bytes) -> None:
-        text = self._pending.get(stream, "") + self._decoder.decode(stream, data)
+        text = self._decoder.decode(stream, data)
+        if not text:
+            return
+        pieces = self._pending.get(stream)
+        self._since[stream] = time.monotonic()
+        if pieces and "\n" not in text and "\r" not in text and not pieces[-1].endswith("\r"):
+            pieces.append(text)  # the same line goes on: nothing to cut yet
+            return
+        if pieces:
+            text = "".join(pieces) + text
         lines, rest = split_lines(text)
         for line in lines:
             self._deliver(stream, line)
         if rest:
-            if lines or stream not in self._since:
-                self._since[stream] = time.monotonic()
-            self._pending[stream] = rest
+            self._pending[stream] = [rest]
         else:
             self._pending.pop(stream, None)
             self._since.pop(stream, None)
@@ -194,12 +204,14 @@ class LineFeed:
         for stream, since in list(self._since.items()):
             if now - since >= self._idle:
                 del self._since[stream]
-                self._deliver(stream, self._pending.pop(stream))
+                self._deliver(stream, "".join(self._pending.pop(stream)))
 
     def flush(self) -> None:
         """At end of output: deliver every unfinished last line."""
         for stream in {*self._pending, *self._decoder.streams}:
-            rest = self._pending.pop(stream, "") + self._decoder.decode(stream, b"", final=True)
+            rest = "".join(self._pending.pop(stream, ())) + self._decoder.decode(
+                stream, b"", final=True
+            )
             if rest:
                 self._deliver(stream, rest)
         self._since.clear()

@@ -3,8 +3,6 @@ child that never reads its input."""
 
 from __future__ import annotations
 
-import pytest
-
 import cmdrun
 from children import flood, long_line, never_read, pids_in, write_chunks
 from faults.bounds import BOUND, GRACE, TIMEOUT, timed
@@ -84,11 +82,6 @@ def test_invalid_utf8_split_across_reads_streams_the_same_text() -> None:
     assert text == data.decode("utf-8", "replace")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not in issue 8 (new): LineFeed's idle timer runs from the start of a pending line, "
-    "so a line still arriving after 0.1 s is delivered in pieces",
-)
 def test_64mib_line_arrives_whole_in_stdout_and_in_one_callback() -> None:
     size = 64 * MIB
     lines: list[str] = []
