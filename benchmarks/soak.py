@@ -4,8 +4,8 @@ Usage::
 
     python benchmarks/soak.py [--ci] [--json]
 
-Five phases, each after a short warm-up of its own (so what cmdrun opens once per process,
-such as its cached ``/dev/null`` or the asyncio executor's idle threads, is not counted):
+Five phases, each after a short warm-up of its own (so what cmdrun keeps once per process,
+such as the asyncio executor's idle threads, is not counted):
 
 1. **sequential runs** (10,000; ``--ci``: 600): ``run`` with input through ``cat``,
    failures, programs not found, timeouts (some on children ignoring SIGTERM), ``stream``,

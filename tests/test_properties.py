@@ -7,7 +7,9 @@ Every example runs a real child, so the example counts are modest.
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import tempfile
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -95,3 +97,42 @@ def test_expect_over_random_splits_matches_as_over_the_whole_text(data: st.DataO
     first = text.index(wanted)
     assert found.before == text[:first]
     assert found.text == wanted
+
+
+SECRETS = st.text(alphabet="abXY-é", min_size=2, max_size=10)
+AROUND = st.text(alphabet="abXY-é \n", max_size=30)
+
+
+@settings(FEW, max_examples=30)
+@given(st.data())
+def test_a_secret_is_masked_on_every_surface_however_it_is_split(data: st.DataObject) -> None:
+    secret = data.draw(SECRETS, label="secret")
+    output = (data.draw(AROUND) + secret + data.draw(AROUND)).encode()
+    chunks = data.draw(_splits(output), label="chunks")
+    limit = data.draw(st.integers(1, len(output) + 10), label="max_output")
+    expected = output.decode().replace(secret, cmdrun_mask()).encode()
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        target = os.path.join(tmp, "out")
+        to_file = cmdrun.run(
+            write_chunks(chunks, pause=0.001), input=cmdrun.Secret(secret), stdout=target
+        )
+        with open(target, "rb") as f:
+            assert f.read() == expected
+    assert to_file.stdout == ""
+    r = cmdrun.run(
+        write_chunks(chunks, pause=0.001),
+        input=cmdrun.Secret(secret),
+        on_stdout=lines.append,
+        max_output=limit,
+    )
+    assert r.stdout_bytes == expected[-limit:]
+    assert "".join(lines).encode() == expected
+    with cmdrun.stream(write_chunks(chunks, pause=0.001), input=cmdrun.Secret(secret)) as seen:
+        assert "".join(line.text for line in seen).encode() == expected
+
+
+def cmdrun_mask() -> str:
+    from cmdrun._secret import MASK
+
+    return MASK

@@ -185,15 +185,10 @@ class _Outputs:
     def __init__(self, spec: Spec) -> None:
         self.direct: dict[str, int] = {}
         self.sinks: dict[str, Sink] = {}
+        self._opened: contextlib.ExitStack | None = None
         files: dict[str, IO[bytes]] = {}
-        with contextlib.ExitStack() as opened:
-            for stream, target in (("stdout", spec.stdout_to), ("stderr", spec.stderr_to)):
-                if isinstance(target, (str, os.PathLike)):
-                    same = _same_file(target, files.get("stdout"))
-                    files[stream] = same or opened.enter_context(open(target, "wb"))
-                elif target is not None:
-                    files[stream] = target
-            self._opened = opened.pop_all()
+        if spec.stdout_to is not None or spec.stderr_to is not None:
+            files = self._open(spec)
         shared = len(files) == 2 and files["stdout"] is files["stderr"]
         pump_both = shared and (spec.watches("stdout") or spec.watches("stderr"))
         for stream in ("stdout", "stderr"):
@@ -208,11 +203,24 @@ class _Outputs:
                 self.direct[stream] = fd
             self.sinks[stream] = ToFile(file)
 
+    def _open(self, spec: Spec) -> dict[str, IO[bytes]]:
+        files: dict[str, IO[bytes]] = {}
+        with contextlib.ExitStack() as opened:
+            for stream, target in (("stdout", spec.stdout_to), ("stderr", spec.stderr_to)):
+                if isinstance(target, (str, os.PathLike)):
+                    same = _same_file(target, files.get("stdout"))
+                    files[stream] = same or opened.enter_context(open(target, "wb"))
+                elif target is not None:
+                    files[stream] = target
+            self._opened = opened.pop_all()
+        return files
+
     def close(self) -> None:
         for sink in self.sinks.values():
             if isinstance(sink, ToFile):
                 sink.flush()
-        self._opened.close()
+        if self._opened is not None:
+            self._opened.close()
 
 
 def _same_file(path: str | os.PathLike[str], file: IO[bytes] | None) -> IO[bytes] | None:

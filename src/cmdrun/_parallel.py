@@ -137,16 +137,21 @@ def _batch_token(batch: list[Prepared]) -> CancelToken | list[CmdrunError]:
 
 
 def _finishing(futures: list[Future[Outcome]]) -> Iterator[Future[Outcome]]:
-    """The futures as they finish, waking the waiting thread every ``MAIN_THREAD_TICK``
-    seconds so that a Ctrl-C delivered to another thread is handled promptly."""
-    import concurrent.futures
+    """The futures as they finish. The waiting thread wakes every ``MAIN_THREAD_TICK``
+    seconds, so that a Ctrl-C the kernel delivered to another thread is handled promptly;
+    each future reports itself once, so a batch of any size costs O(1) per command."""
+    import queue
 
-    pending = set(futures)
-    while pending:
-        done, pending = concurrent.futures.wait(
-            pending, timeout=MAIN_THREAD_TICK, return_when=concurrent.futures.FIRST_COMPLETED
-        )
-        yield from done
+    finished: queue.SimpleQueue[Future[Outcome]] = queue.SimpleQueue()
+    for future in futures:
+        future.add_done_callback(finished.put)
+    for _ in futures:
+        while True:
+            try:
+                yield finished.get(timeout=MAIN_THREAD_TICK)
+                break
+            except queue.Empty:
+                continue
 
 
 def _outcomes(

@@ -8,6 +8,7 @@ their default size.
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found,unused-ignore]
 import errno
 import fcntl
 import os
@@ -30,6 +31,9 @@ _F_SETPIPE_SZ: int | None = getattr(
 
 HAS_PIDFD = hasattr(os, "pidfd_open")
 
+_SIGCHLD = int(signal.SIGCHLD)
+_SIG_IGN = int(signal.SIG_IGN)
+
 
 def open_devnull() -> int:
     """A new read-only fd on /dev/null, for one start; the caller closes it.
@@ -44,7 +48,7 @@ def open_devnull() -> int:
 def exit_status_discarded() -> bool:
     """Whether SIGCHLD is ignored here (set so, or inherited): the kernel then reaps every
     child at once and ``waitpid`` can no longer tell how a child ended."""
-    return signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN
+    return bool(_signal.getsignal(_SIGCHLD) == _SIG_IGN)  # the C call: no enum conversion
 
 
 def signal_group(pgid: int, sig: int) -> bool:
