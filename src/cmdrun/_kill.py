@@ -15,6 +15,9 @@ reading the pipes it may hold open (see :mod:`cmdrun._engine`) and leaves it run
 
 :class:`GroupStopper` is a small state machine, so the same policy can be driven by the
 blocking engine, by :func:`stop_now`, and by event loops, without a second copy.
+The one other sender is the ``die_with_parent`` watchdog (:mod:`cmdrun._watchdog`), a
+separate process that applies the same TERM, CONT, grace, KILL sequence once this process
+is gone and can no longer do it.
 """
 
 from __future__ import annotations

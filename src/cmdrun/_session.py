@@ -449,7 +449,7 @@ _open_sessions: WeakSet[Session] = WeakSet()
 
 def _close_open_sessions() -> None:
     for session in list(_open_sessions):
-        if session._owner == os.getpid():
+        if session._result is None and session._owner == os.getpid():
             warnings.warn(
                 f"{session!r} was still open at exit: stopping it", ResourceWarning, stacklevel=1
             )
