@@ -189,19 +189,10 @@ def open_fds() -> set[str]:
 
 def own_children() -> set[int]:
     """Pids whose parent is this process (zombies included: those would be leaks)."""
-    me = os.getpid()
-    kids = set()
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if int(stat[stat.rfind(b")") + 2 :].split()[1]) == me:
-            kids.add(int(name))
-    return kids
+    from leakcheck import children_of
+
+    live, zombies = children_of(os.getpid())
+    return live | zombies
 
 
 def prompter(prompt: str = "> ", *, stream: str = "stdout") -> list[str]:

@@ -16,6 +16,7 @@ import pytest
 
 import cmdrun
 from children import pids_in, py, wait_dead
+from leakcheck import children_of
 
 WEEKS = 1e9  # about 31 years: far past what poll() accepts in one call
 
@@ -73,19 +74,9 @@ def test_session_default_timeout_of_years() -> None:
 CROWD = 1000  # sleeping processes: each /proc scan then reads this many stat files
 
 
-def _children_of(parent: int) -> list[int]:
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if int(stat[stat.rfind(b")") + 2 :].split()[1]) == parent:
-            found.append(int(name))
-    return found
+def _children_of(parent: int) -> set[int]:
+    live, zombies = children_of(parent)
+    return live | zombies
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pathlib
 import pytest
 
 import cmdrun
-from children import PY, ctrl_c_parent, open_fds, py, wait_dead
+from children import PY, ctrl_c_parent, open_fds, own_children, py, wait_dead
 
 PID_THEN_SLEEP = """
 import os, sys, time
@@ -19,24 +19,9 @@ time.sleep(60)
 """
 
 
-def _children() -> set[int]:
-    import os
-
-    mine = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                stat = pathlib.Path(f"/proc/{name}/stat").read_bytes()
-            except OSError:
-                continue
-            if int(stat[stat.rfind(b")") + 2 :].split()[1]) == os.getpid():
-                mine.append(int(name))
-    return set(mine)
-
-
 @pytest.mark.parametrize("tty", [True, False])
 def test_dropped_sessions_are_stopped_and_reaped(tty: bool) -> None:
-    fds, children = open_fds(), _children()
+    fds, children = open_fds(), own_children()
     pids: list[int] = []
 
     def drop_sessions() -> None:
@@ -48,7 +33,7 @@ def test_dropped_sessions_are_stopped_and_reaped(tty: bool) -> None:
     with pytest.warns(ResourceWarning, match="never closed"):
         drop_sessions()
     assert wait_dead(pids) == []
-    assert _children() == children
+    assert own_children() == children
     assert open_fds() == fds
 
 
