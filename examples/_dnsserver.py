@@ -22,7 +22,10 @@ Use it from code::
 
 or, in an example that also accepts ``--server HOST[#PORT]`` to ask a real resolver::
 
-    with dns_server_for(sys.argv[1:]) as (host, port):
+    parser = argparse.ArgumentParser()
+    add_server_option(parser)
+    args = parser.parse_args()
+    with dns_server(args.server) as (host, port):
         ...
 
 or standalone, for manual testing: ``python examples/_dnsserver.py [--port N]``.
@@ -48,6 +51,8 @@ __all__ = [
     "PYTHON_ORG_ZONE",
     "DnsServer",
     "ZoneResolver",
+    "add_server_option",
+    "dns_server",
     "dns_server_for",
     "parse_server",
     "resolver_args",
@@ -308,6 +313,20 @@ def _server_type(spec: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def add_server_option(parser: argparse.ArgumentParser) -> None:
+    """Give an example's parser ``--server HOST[#PORT]``, parsed to ``(host, port)`` or None.
+
+    Args:
+        parser: the example's argument parser.
+    """
+    parser.add_argument(
+        "--server",
+        type=_server_type,
+        metavar="HOST[#PORT]",
+        help="ask this DNS server instead of starting a local fake one on 127.0.0.1",
+    )
+
+
 def resolver_args(argv: Sequence[str]) -> tuple[str, int] | None:
     """Find ``--server HOST[#PORT]`` in a command line; other arguments are left alone.
 
@@ -322,7 +341,7 @@ def resolver_args(argv: Sequence[str]) -> tuple[str, int] | None:
         SystemExit: ``--server`` is malformed (argparse prints why, exit status 2).
     """
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--server", type=_server_type, metavar="HOST[#PORT]")
+    add_server_option(parser)
     known, _ = parser.parse_known_args(list(argv))
     server: tuple[str, int] | None = known.server
     return server
@@ -343,7 +362,23 @@ def dns_server_for(argv: Sequence[str] | None = None) -> Iterator[tuple[str, int
         SystemExit: ``--server`` is malformed.
         OSError: the local server cannot be started.
     """
-    server = resolver_args(sys.argv[1:] if argv is None else argv)
+    with dns_server(resolver_args(sys.argv[1:] if argv is None else argv)) as address:
+        yield address
+
+
+@contextlib.contextmanager
+def dns_server(server: tuple[str, int] | None) -> Iterator[tuple[str, int]]:
+    """Give ``server`` (from :func:`add_server_option`), or start a local one if it is None.
+
+    Args:
+        server: ``(host, port)`` of a real resolver, or None for the local fake server.
+
+    Returns:
+        A context manager giving ``(host, port)``; a local server runs until the block ends.
+
+    Raises:
+        OSError: the local server cannot be started.
+    """
     if server is not None:
         yield server
         return

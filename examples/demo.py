@@ -1,15 +1,22 @@
-"""The cmdrun tour in one script, then the seed document's nslookup examples.
+"""The cmdrun tour in one script, then the nslookup examples.
 
-Run it with ``python examples/demo.py``. The tour needs only Python and coreutils; the
-nslookup examples need ``nslookup`` (Debian: bind9-dnsutils) and dnslib, and query a DNS
-server they start on 127.0.0.1 (nothing leaves the machine).
+Run it with ``python examples/demo.py``. The tour needs only Python and coreutils. The
+nslookup examples redo, with cmdrun, the ``subprocess`` examples of the Python notes this
+project grew from (a Chinese tutorial on ``os.fork``, ``multiprocessing`` and
+``subprocess``): ``subprocess.call(['nslookup', 'www.python.org'])`` and an interactive
+nslookup fed ``set q=mx``, ``python.org``, ``exit`` through ``Popen.communicate``. They need
+``nslookup`` (Debian: bind9-dnsutils) and dnslib, and query a DNS server they start on
+127.0.0.1 (nothing leaves the machine) unless ``--server`` names a real one.
 """
 
 from __future__ import annotations
 
+import argparse
 import pathlib
 import sys
 import time
+
+import _dnsserver
 
 import cmdrun
 
@@ -17,6 +24,11 @@ NSLOOKUP_EXAMPLES = ("nslookup_call.py", "nslookup_communicate.py", "nslookup_di
 
 
 def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    _dnsserver.add_server_option(parser)
+    args = parser.parse_args(argv)
+    server_argv = [] if args.server is None else ["--server", "#".join(map(str, args.server))]
+
     # Capture output as text; a string command is split with shlex, never run by a shell.
     result = cmdrun.run("echo 'hello from cmdrun'")
     print("1. run:", result.stdout.strip(), "| exit", result.returncode)
@@ -51,12 +63,14 @@ def main(argv: list[str]) -> int:
     except cmdrun.CommandNotFound as err:
         print("6. not found:", str(err)[:60], "...")
 
-    # The seed's subprocess section, for real: each example is a script of its own.
+    # The subprocess examples of the notes cmdrun grew from: each is a script of its own.
+    print("\nThe nslookup examples of the Python notes cmdrun grew from, redone with cmdrun:")
     here = pathlib.Path(__file__).parent
     failed = 0
     for name in NSLOOKUP_EXAMPLES:
         print(f"\n=== {name}", flush=True)
-        failed += cmdrun.call([sys.executable, str(here / name), *argv], timeout=60) != 0
+        command = [sys.executable, str(here / name), *server_argv]
+        failed += cmdrun.call(command, timeout=60) != 0
     return 1 if failed else 0
 
 

@@ -55,16 +55,16 @@ def mx_records_interactive(domain: str, server: str, port: int = 53) -> list[tup
 
 
 def main(argv: list[str]) -> int:
+    import _dnsserver  # here, not at the top: tests import mxtool without its neighbours
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("domain")
-    parser.add_argument("--server", help="HOST[#PORT] of a real resolver")
+    _dnsserver.add_server_option(parser)
     parser.add_argument("--interactive", action="store_true", help="use nslookup's prompt")
     args = parser.parse_args(argv)
-    import _dnsserver
 
     lookup = mx_records_interactive if args.interactive else mx_records
-    server_argv = ["--server", args.server] if args.server else []
-    with _dnsserver.dns_server_for(server_argv) as (host, port):
+    with _dnsserver.dns_server(args.server) as (host, port):
         try:
             records = lookup(args.domain, host, port)
         except LookupFailed as err:

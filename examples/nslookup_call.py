@@ -1,6 +1,7 @@
 """Run ``nslookup www.python.org`` sharing our terminal, and print its exit code.
 
-Reproduces the seed's first subprocess example::
+Reproduces the first ``subprocess`` example of the Python notes this project grew from (a
+Chinese tutorial on ``os.fork``, ``multiprocessing`` and ``subprocess``)::
 
     r = subprocess.call(['nslookup', 'www.python.org'])
     print('Exit code:', r)
@@ -14,6 +15,7 @@ machine; pass ``--server HOST[#PORT]`` to ask a real resolver instead.
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import _dnsserver
@@ -22,7 +24,10 @@ import cmdrun
 
 
 def main(argv: list[str]) -> int:
-    with _dnsserver.dns_server_for(argv) as (host, port):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    _dnsserver.add_server_option(parser)
+    args = parser.parse_args(argv)
+    with _dnsserver.dns_server(args.server) as (host, port):
         command = ["nslookup", f"-port={port}", "www.python.org", host]
         print("$", " ".join(command), flush=True)  # flush: nslookup writes to our stdout next
         code = cmdrun.call(command, timeout=30)

@@ -1,6 +1,9 @@
 """Feed nslookup a whole dialogue on stdin at once, over pipes, and print its answer.
 
-Reproduces the seed's second subprocess example::
+Reproduces the second ``subprocess`` example of the Python notes this project grew from (a
+Chinese tutorial on ``os.fork``, ``multiprocessing`` and ``subprocess``), which types three
+commands into an interactive nslookup (``set q=mx`` asks for mail servers, then the name,
+then ``exit``)::
 
     p = subprocess.Popen(['nslookup'], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
@@ -16,6 +19,7 @@ The dialogue first points nslookup at a local fake DNS server (see ``_dnsserver.
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import _dnsserver
@@ -24,7 +28,10 @@ import cmdrun
 
 
 def main(argv: list[str]) -> int:
-    with _dnsserver.dns_server_for(argv) as (host, port):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    _dnsserver.add_server_option(parser)
+    args = parser.parse_args(argv)
+    with _dnsserver.dns_server(args.server) as (host, port):
         # The port first, so the "Default server" nslookup prints shows the right one.
         dialogue = f"set port={port}\nserver {host}\nset q=mx\npython.org\nexit\n"
         print("$ nslookup")

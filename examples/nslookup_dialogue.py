@@ -1,6 +1,7 @@
 """Talk to nslookup prompt by prompt on a terminal, and pick the MX answer out of its output.
 
-The seed's second subprocess example pipes a whole script into nslookup with
+The Python notes this project grew from (a Chinese tutorial on ``os.fork``,
+``multiprocessing`` and ``subprocess``) pipe a whole script into nslookup with
 ``Popen(['nslookup'], ...).communicate(b'set q=mx\\npython.org\\nexit\\n')`` and prints
 everything. Here the same dialogue runs the way a person types it: :func:`cmdrun.spawn`
 starts nslookup on a pseudo-terminal (so it shows its ``>`` prompt), each command is sent
@@ -13,6 +14,7 @@ The questions go to a local fake DNS server (see ``_dnsserver.py``); pass
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 
@@ -25,8 +27,11 @@ MX = re.compile(r"mail exchanger = (\d+) (\S+)")
 
 
 def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    _dnsserver.add_server_option(parser)
+    args = parser.parse_args(argv)
     with (
-        _dnsserver.dns_server_for(argv) as (host, port),
+        _dnsserver.dns_server(args.server) as (host, port),
         cmdrun.spawn(["nslookup"], tty=True, timeout=10) as session,
     ):
         session.expect(PROMPT)

@@ -1,11 +1,12 @@
 """Drive an interactive Python interpreter over pipes, one prompt at a time.
 
-The seed's subprocess part ends with ``Popen(...).communicate(...)``: all the input is written
-at once and all the output read at the end, so the script cannot react to what the program
-answers. A dialogue can: :func:`cmdrun.spawn` with ``tty=False`` starts ``python -i -q``
-over plain pipes, ``expect(">>> ")`` waits for its prompt (which Python writes on stderr;
-``expect`` watches stdout and stderr together), and ``Match.before`` is the answer to the
-line sent before it. ``sendeof()`` closes its stdin, like Ctrl-D, and ``wait()`` returns the
+The nslookup examples, like the Python notes they come from, end with
+``Popen(...).communicate(...)``: all the input is written at once and all the output read at
+the end, so the script cannot react to what the program answers. A dialogue can:
+:func:`cmdrun.spawn` with ``tty=False`` starts ``python -i -q`` over plain pipes,
+``expect(">>> ")`` waits for its prompt (which Python writes on stderr; ``expect`` watches
+stdout and stderr together), and ``Match.before`` is the answer to the line sent before it.
+``sendeof()`` closes its stdin, like Ctrl-D, and ``wait()`` returns the
 :class:`cmdrun.Result`, which keeps stdout and stderr apart.
 
 (``sqlite3`` would need ``tty=True``: it prints its prompts only on a terminal.)
@@ -13,6 +14,7 @@ line sent before it. ``sendeof()`` closes its stdin, like Ctrl-D, and ``wait()``
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import cmdrun
@@ -27,6 +29,7 @@ def ask(session: cmdrun.Session, line: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     with cmdrun.spawn([sys.executable, "-i", "-q"], tty=False, timeout=10) as session:
         session.expect(PROMPT)
         squares = ask(session, "sum(n * n for n in range(10))")

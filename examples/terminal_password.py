@@ -1,6 +1,6 @@
 """Answer a password prompt from a program that insists on a terminal, without leaking it.
 
-The seed's subprocess part feeds a program its input over pipes with ``communicate``. That
+``Popen.communicate``, as in the nslookup examples, feeds a program its input over pipes. That
 stops working when the program asks for a password: ``getpass`` and tools like ``ssh`` or
 ``sudo`` read it from a terminal, and some refuse to start without one. This shows:
 
@@ -17,6 +17,7 @@ though this careless program prints what it read.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import sys
 
@@ -41,6 +42,7 @@ print(f"access granted (you typed {typed!r}, {len(typed)} characters)")
 
 
 def main(argv: list[str]) -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     digest = hashlib.sha256(PASSWORD.encode()).hexdigest()
     program = [sys.executable, "-c", PROGRAM, digest]
 
