@@ -95,7 +95,7 @@ def test_batch_arguments_are_checked_before_anything_runs() -> None:
 def test_progress_without_tqdm_warns_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "tqdm", None)
     monkeypatch.setattr("cmdrun._parallel._warned_progress", False)
-    with pytest.warns(RuntimeWarning, match="cmdrun\\[progress\\]"):
+    with pytest.warns(RuntimeWarning, match=r"pip install tqdm\)"):
         results = cmdrun.run_many([["true"]] * 3, progress=True)
     assert all(r.ok for r in results)
 

@@ -120,7 +120,7 @@ def _progress_bar(total: int, enabled: bool) -> Any:
         if not _warned_progress:
             _warned_progress = True
             warnings.warn(
-                "progress=True needs tqdm: pip install 'cmdrun[progress]'; running without it",
+                "progress=True needs tqdm (pip install tqdm); running without it",
                 RuntimeWarning,
                 stacklevel=4,
             )
@@ -224,7 +224,7 @@ def run_many(
         timeout: each command's own timeout, in seconds.
         fail_fast: on the first failure (first in time), stop the running commands, never
             start the pending ones, and raise that command's error.
-        progress: show a progress bar on stderr (needs the ``cmdrun[progress]`` extra).
+        progress: show a progress bar on stderr (needs tqdm: ``pip install tqdm``).
         options: the other keyword options of :func:`run` (not ``check``).
 
     Raises:
