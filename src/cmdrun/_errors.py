@@ -194,30 +194,42 @@ def escape_tail(text: str, chars: int = 200) -> str:
     return prefix + tail.encode("unicode_escape").decode("ascii")
 
 
-class ExpectTimeout(CmdrunError, TimeoutError):
+class _DialogueError(CmdrunError):
+    """What the errors of a dialogue share: the command (``cmd``, the stdlib's name for it), the
+    patterns waited for, and the output received and not matched (secrets masked)."""
+
+    def __init__(self, cmd: Sequence[str], patterns: str, received: str, head: str) -> None:
+        self.cmd = tuple(cmd)
+        self.patterns = patterns
+        self.received = received
+        super().__init__(_session_message(head, self.cmd, patterns, received))
+
+    def _detail(self) -> object:
+        raise NotImplementedError
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.cmd, self.patterns, self.received, self._detail()))
+
+
+class ExpectTimeout(_DialogueError, TimeoutError):
     """``expect`` (or ``read``) found nothing matching before its timeout.
 
     Attributes:
+        cmd: the command's argv.
         patterns: the patterns, as shown in the message.
         received: the output received and not matched (secrets masked).
-        timeout: the timeout in seconds.
+        timeout: the timeout that applied, in seconds.
     """
 
     def __init__(
-        self, args: Sequence[str], patterns: str, received: str, timeout: float | None
+        self, cmd: Sequence[str], patterns: str, received: str, timeout: float | None
     ) -> None:
-        self.args_ = tuple(args)
-        self.patterns = patterns
-        self.received = received
         self.timeout = timeout
         when = "no timeout" if timeout is None else f"{timeout:g} s"
-        message = _session_message(
-            f"timed out after {when} waiting for output", args, patterns, received
-        )
-        TimeoutError.__init__(self, message)
+        super().__init__(cmd, patterns, received, f"timed out after {when} waiting for output")
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.args_, self.patterns, self.received, self.timeout))
+    def _detail(self) -> object:
+        return self.timeout
 
 
 def describe_returncode(returncode: int | None) -> str:
@@ -232,24 +244,22 @@ def describe_returncode(returncode: int | None) -> str:
     return f"exited with status {returncode}"
 
 
-class UnexpectedEOF(CmdrunError, EOFError):
+class UnexpectedEOF(_DialogueError, EOFError):
     """The program's output ended (it exited or closed it) before a pattern matched.
 
     Attributes:
+        cmd: the command's argv.
         patterns: the patterns, as shown in the message.
         received: the output received and not matched (secrets masked).
         returncode: the exit status (``-N`` for signal N), or None if still running.
     """
 
     def __init__(
-        self, args: Sequence[str], patterns: str, received: str, returncode: int | None
+        self, cmd: Sequence[str], patterns: str, received: str, returncode: int | None
     ) -> None:
-        self.args_ = tuple(args)
-        self.patterns = patterns
-        self.received = received
         self.returncode = returncode
         head = f"output ended before a match: the program {describe_returncode(returncode)}"
-        EOFError.__init__(self, _session_message(head, args, patterns, received))
+        super().__init__(cmd, patterns, received, head)
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.args_, self.patterns, self.received, self.returncode))
+    def _detail(self) -> object:
+        return self.returncode

@@ -26,7 +26,8 @@ import signal
 import time
 from typing import Protocol
 
-from ._platform import group_alive, signal_group
+from ._log import log_info
+from ._platform import group_alive, group_size, signal_group
 from ._shield import SigintShield
 
 
@@ -80,12 +81,23 @@ class GroupStopper:
         signal_group(self.pgid, signal.SIGCONT)
 
     def kill(self) -> None:
-        """Send SIGKILL to the group (once)."""
-        if not self.killed:
-            self.killed = True
-            signal_group(self.pgid, signal.SIGKILL)
+        """Send SIGKILL to the group (once); say so at INFO when the first signal was ignored."""
+        if self.killed:
+            return
+        self.killed = True
+        if self.started:
+            survivors = group_size(self.pgid)
+            if survivors:
+                log_info(
+                    "process group %d still had %d process(es) %.1f s after the first signal: "
+                    "killing them (SIGKILL)",
+                    self.pgid,
+                    survivors,
+                    self.grace,
+                )
+        signal_group(self.pgid, signal.SIGKILL)
 
-    def finished(self, leader_reaped: bool) -> bool:
+    def advance(self, leader_reaped: bool) -> bool:
         """Whether nothing is left to wait for; escalates to SIGKILL at the deadline.
 
         Call it only once the leader has been reaped: until then the leader's pid holds the
@@ -124,7 +136,7 @@ def stop_now(proc: Child, grace: float, first: int = signal.SIGTERM) -> None:
     stopper.begin(first)
     pause = 0.001
     try:
-        while not stopper.finished(proc.poll() is not None):
+        while not stopper.advance(proc.poll() is not None):
             time.sleep(pause)
             pause = min(pause * 2, 0.02)
     except BaseException:

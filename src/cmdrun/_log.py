@@ -9,7 +9,6 @@ if TYPE_CHECKING:
     import logging
 
 DEBUG = 10  # logging.DEBUG
-INFO = 20  # logging.INFO
 _logger: logging.Logger | None = None
 
 

@@ -6,7 +6,6 @@ Pure data handling, no processes: each piece is fed bytes by the pump and unit-t
 from __future__ import annotations
 
 import io
-import math
 import time
 from collections.abc import Callable
 from typing import IO
@@ -194,10 +193,6 @@ class LineFeed:
         else:
             self._pending.pop(stream, None)
             self._since.pop(stream, None)
-
-    def next_flush(self) -> float:
-        """When :meth:`flush_idle` will next have something to do (monotonic; inf: never)."""
-        return min(self._since.values(), default=math.inf) + self._idle
 
     def flush_idle(self, now: float) -> None:
         """Deliver unfinished lines that have waited ``idle`` seconds."""

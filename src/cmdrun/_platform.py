@@ -14,7 +14,7 @@ import fcntl
 import os
 import signal
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from ._errors import CmdrunError, CommandNotExecutable, CommandNotFound, StartFailed
 
@@ -89,8 +89,8 @@ def terminal_has_group(fd: int) -> bool:
         return True  # let the caller type as usual and meet the error there
 
 
-def _proc_group_has_live_member(pgid: int) -> bool:
-    """Scan /proc for a member of ``pgid`` that is not a zombie."""
+def _live_members(pgid: int) -> Iterator[int]:
+    """Scan /proc for the members of ``pgid`` that are not zombies."""
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -102,8 +102,12 @@ def _proc_group_has_live_member(pgid: int) -> bool:
         # Fields after the command name (which may contain spaces and parentheses).
         fields = stat[stat.rfind(b")") + 2 :].split(b" ", 3)
         if int(fields[2]) == pgid and fields[0] != b"Z":
-            return True
-    return False
+            yield int(name)
+
+
+def group_size(pgid: int) -> int:
+    """How many members of group ``pgid`` are alive (0 where /proc cannot tell)."""
+    return sum(1 for _ in _live_members(pgid)) if _HAS_PROC else 0
 
 
 _HAS_PROC = os.path.isdir("/proc/self")
@@ -120,7 +124,7 @@ def group_alive(pgid: int, scan: bool = True) -> bool:
     """
     if not signal_group(pgid, 0):
         return False
-    return _proc_group_has_live_member(pgid) if scan and _HAS_PROC else True
+    return any(_live_members(pgid)) if scan and _HAS_PROC else True
 
 
 def exit_fd(pid: int) -> int | None:
@@ -141,11 +145,6 @@ def enlarge_pipe(fd: int, size: int = BIG_PIPE) -> None:
         fcntl.fcntl(fd, _F_SETPIPE_SZ, size)
     except OSError:
         pass
-
-
-def set_nonblocking(fd: int) -> None:
-    """Make writes to ``fd`` return short instead of blocking."""
-    os.set_blocking(fd, False)
 
 
 def _interpreter(path: str) -> str | None:

@@ -368,7 +368,7 @@ class Pump:
                 self.timed_out = not self.cancelled
                 stopper.begin()
             if stopper.started:
-                if stopper.finished(reaped):
+                if stopper.advance(reaped):
                     drain_until = min(drain_until, now + AFTER_KILL)
                     if self.eof or now >= drain_until:
                         self._release_all()
