@@ -101,4 +101,4 @@ def stream(cmd: Command, **options: Unpack[RunOptions]) -> Stream:
         A :class:`Stream`: iterate over it; use it as a context manager to be sure the
         command is stopped when the block is left.
     """
-    return Stream(prepare(cmd, options))
+    return Stream(prepare(cmd, options, "stream"))
