@@ -406,13 +406,13 @@ def never_read() -> list[str]:
     )
 
 
-def write_chunks(chunks: list[bytes], pause: float = 0.01) -> list[str]:
-    """Write each of ``chunks`` to stdout with its own ``write``, pausing in between."""
+def write_chunks(chunks: list[bytes], pause: float = 0.01, fd: int = 1) -> list[str]:
+    """Write each of ``chunks`` to ``fd`` (stdout) with its own ``write``, pausing in between."""
     return py(
         f"""
         import os, time
         for chunk in {chunks!r}:
-            os.write(1, chunk)
+            os.write({fd}, chunk)
             time.sleep({pause})
         """
     )

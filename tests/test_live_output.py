@@ -9,7 +9,15 @@ import pathlib
 import pytest
 
 import cmdrun
-from children import pids_in, py, tree, wait_dead, wait_for_file_between, write_both
+from children import (
+    pids_in,
+    py,
+    tree,
+    wait_dead,
+    wait_for_file_between,
+    write_both,
+    write_chunks,
+)
 from cmdrun import Line
 
 
@@ -40,6 +48,65 @@ def test_progress_redraws_are_lines_of_their_own() -> None:
     lines: list[str] = []
     cmdrun.run(py(code), on_stdout=lines.append)
     assert lines == ["10%\r", "20%\r", "30%\r", "done\n"]
+
+
+def _live_lines(door: str, chunks: list[bytes], pause: float) -> list[str]:
+    """The lines ``door`` (on_stdout, on_stderr or stream) delivers for a child's ``chunks``."""
+    fd = 2 if door == "on_stderr" else 1
+    argv = write_chunks(chunks, pause=pause, fd=fd)
+    if door == "stream":
+        with cmdrun.stream(argv, timeout=20) as stream:
+            got = list(stream)
+        assert {line.stream for line in got} == {"stdout"}
+        return [line.text for line in got]
+    lines: list[str] = []
+    result = cmdrun.run(argv, timeout=20, **{door: lines.append})  # type: ignore[arg-type]
+    assert "".join(lines) == (result.stderr if fd == 2 else result.stdout)
+    return lines
+
+
+DOORS = ["on_stdout", "on_stderr", "stream"]
+#: One write per redraw with pauses longer than the idle delay (each unfinished redraw is
+#: delivered while the program waits), or the whole output in one write.
+PACINGS = [(True, 0.25), (False, 0.0)]
+
+
+@pytest.mark.parametrize("door", DOORS)
+@pytest.mark.parametrize(("paused", "pause"), PACINGS)
+def test_progress_with_cr_before_each_redraw_is_one_line_per_redraw(
+    door: str, paused: bool, pause: float
+) -> None:
+    redraws = [b"\r0%", b"\r25%", b"\r50%\n"]
+    chunks = redraws if paused else [b"".join(redraws)]
+    assert _live_lines(door, chunks, pause) == ["\r0%", "\r25%", "\r50%\n"]
+
+
+@pytest.mark.parametrize("door", DOORS)
+@pytest.mark.parametrize(("paused", "pause"), PACINGS)
+def test_progress_with_cr_after_each_redraw_is_one_line_per_redraw(
+    door: str, paused: bool, pause: float
+) -> None:
+    redraws = [b"0%\r", b"25%\r", b"50%\r\n"]
+    chunks = redraws if paused else [b"".join(redraws)]
+    assert _live_lines(door, chunks, pause) == ["0%\r", "25%\r", "50%\r\n"]
+
+
+@pytest.mark.parametrize("door", DOORS)
+@pytest.mark.parametrize(("paused", "pause"), PACINGS)
+def test_progress_between_crlf_lines_keeps_crlf_as_one_ending(
+    door: str, paused: bool, pause: float
+) -> None:
+    pieces = [b"start\r\n", b"\r10%", b"\r20%\r\n", b"mid\r\n", b"30%\r", b"40%\r\n", b"end"]
+    chunks = pieces if paused else [b"".join(pieces)]
+    assert _live_lines(door, chunks, pause) == [
+        "start\r\n",
+        "\r10%",
+        "\r20%\r\n",
+        "mid\r\n",
+        "30%\r",
+        "40%\r\n",
+        "end",
+    ]
 
 
 def test_unfinished_line_is_delivered_while_the_program_waits(tmp_path: pathlib.Path) -> None:

@@ -138,19 +138,35 @@ def test_no_fallback_for_other_failures() -> None:
     assert not result.tty
 
 
-def test_no_fallback_after_the_refusal_window(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("cmdrun._run.TTY_REFUSAL_WINDOW", 0.0)
-    result = cmdrun.run(["tty"], check=False)
-    assert not result.tty
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("TTY_REFUSAL_WINDOW", 0), ("TTY_REFUSAL_MAX_OUTPUT", 0), ("TTY_REFUSALS", [])],
+)
+def test_rebinding_a_public_setting_takes_effect(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: object
+) -> None:
+    assert cmdrun.run(["tty"]).tty  # the default settings rerun it
+    monkeypatch.setattr(cmdrun, name, value)
+    assert not cmdrun.run(["tty"], check=False).tty
+    with cmdrun.stream(["tty"], check=False) as lines:
+        assert [line.text for line in lines] == ["not a tty\n"]
+    assert lines.result is not None
+    assert not lines.result.tty
 
 
 def test_refusal_signatures_are_extensible(monkeypatch: pytest.MonkeyPatch) -> None:
     code = "import sys; sys.stdin.isatty() or sys.exit('this tool needs a console')"
     assert not cmdrun.run(py(code), check=False).tty
     monkeypatch.setattr(
-        cmdrun, "TTY_REFUSALS", [*cmdrun.TTY_REFUSALS, re.compile("needs a console")]
+        cmdrun, "TTY_REFUSALS", (*cmdrun.TTY_REFUSALS, re.compile("needs a console"))
     )
-    monkeypatch.setattr("cmdrun._run.TTY_REFUSALS", cmdrun.TTY_REFUSALS)
+    assert cmdrun.run(py(code)).tty
+
+
+def test_refusal_signatures_appended_in_place_count_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    code = "import sys; sys.stdin.isatty() or sys.exit('this tool wants a console')"
+    monkeypatch.setattr(cmdrun, "TTY_REFUSALS", list(cmdrun.TTY_REFUSALS))
+    cmdrun.TTY_REFUSALS.append("wants a console")
     assert cmdrun.run(py(code)).tty
 
 

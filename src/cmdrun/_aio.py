@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ._args import check_flag
 from ._parallel import (
     START_ERRORS,
     Outcome,
@@ -97,7 +98,7 @@ async def arun(cmd: Command, **options: Unpack[RunOptions]) -> Result:
         CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable, StartFailed,
         TypeError, ValueError: as :func:`run` does.
     """
-    prepared = prepare(cmd, options)
+    prepared = prepare(cmd, options, "arun")
     outcome = await _in_thread(prepared)
     error = outcome.error
     if error is not None and (prepared.check or isinstance(error, START_ERRORS)):
@@ -120,7 +121,8 @@ async def arun_many(
             with ``fail_fast``, the first failure (the others are stopped first).
         asyncio.CancelledError: when cancelled, after every process group was stopped.
     """
-    batch = prepare_all(cmds, options, timeout)
+    check_flag(fail_fast, "fail_fast")
+    batch = prepare_all(cmds, options, timeout, "arun_many")
     limit = asyncio.Semaphore(check_jobs(jobs))
 
     async def one(index: int, prepared: Prepared) -> Outcome:

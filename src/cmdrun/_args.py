@@ -41,7 +41,10 @@ def normalize_command(cmd: object, shell: bool) -> tuple[str, ...]:
     """
     if shell:
         if not isinstance(cmd, str):
-            raise TypeError(f"shell=True takes the command as one str, not {type(cmd).__name__}")
+            raise TypeError(
+                f"shell=True takes the command as one str, not {type(cmd).__name__}: a list "
+                "runs without a shell (leave shell out), or join it with shlex.join()"
+            )
         if not cmd.strip():
             raise ValueError("empty command")
         _arg_to_str(cmd, 0)
@@ -163,3 +166,17 @@ def encode_input(data: object, encoding: str) -> bytes | None:
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data)
     raise TypeError(f"input must be str or bytes, not {type(data).__name__}")
+
+
+def check_flag(value: object, name: str) -> bool:
+    """Return ``value`` if it is True or False.
+
+    Only real bools: ``"no"`` is true and ``1.5`` is not a choice, so taking their truth
+    would silently do what the caller did not ask for.
+
+    Raises:
+        TypeError: anything else.
+    """
+    if value is True or value is False:
+        return value
+    raise TypeError(f"{name} must be True or False, not {value!r}")

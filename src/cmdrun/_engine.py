@@ -22,6 +22,13 @@ import time
 from collections.abc import Callable, Generator
 from typing import IO, TypeAlias
 
+from ._defaults import (
+    DEFAULT_DIMENSIONS,
+    DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_ENCODING,
+    DEFAULT_ERRORS,
+    DEFAULT_KILL_GRACE,
+)
 from ._errors import StartFailed
 from ._kill import Child, stop_now
 from ._log import log_debug
@@ -94,12 +101,12 @@ class Spec:
         env: dict[str, str] | None = None,
         capture: bool = True,
         merge_stderr: bool = False,
-        kill_grace: float = 2.0,
-        drain_timeout: float = 1.0,
-        encoding: str = "utf-8",
-        errors: str = "replace",
+        kill_grace: float = DEFAULT_KILL_GRACE,
+        drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+        encoding: str = DEFAULT_ENCODING,
+        errors: str = DEFAULT_ERRORS,
         tty: bool = False,
-        dimensions: tuple[int, int] = (24, 80),
+        dimensions: tuple[int, int] = DEFAULT_DIMENSIONS,
         respond: tuple[tuple[Pattern, Reply], ...] = (),
         secrets: tuple[Secret, ...] = (),
         term: str | None = None,

@@ -110,8 +110,10 @@ class Line:
 
     Attributes:
         stream: ``"stdout"`` or ``"stderr"``.
-        text: the line with its ending (``"\\n"``, ``"\\r\\n"``, or ``"\\r"`` for a progress
-            redraw); the last line of a stream may have none.
+        text: the line with its ending (``"\\n"`` or ``"\\r\\n"``); a progress redraw is one
+            line, with its ``"\\r"`` on the side the program wrote it (``"\\r25%"`` or
+            ``"25%\\r"``, see :func:`split_lines`); the last line of a stream may have no
+            ending. ``text.strip("\\r\\n")`` is the text alone.
     """
 
     __slots__ = ("stream", "text")
@@ -133,29 +135,48 @@ class Line:
 def split_lines(pending: str) -> tuple[list[str], str]:
     """Split ``pending`` into complete lines (with endings) and the unfinished rest.
 
-    A line ends at ``\\n``, or at a ``\\r`` not followed by ``\\n`` (a progress bar redrawing
-    its line). A ``\\r`` at the very end stays pending: the ``\\n`` may be in the next read.
+    A line ends at ``\\n`` (``\\r\\n`` is one ending). A ``\\r`` followed by more text
+    redraws the line, and each redraw is one line, whichever side of its text the program
+    puts the ``\\r``:
+
+    * a ``\\r`` that starts a line (at the start of the output, or right after a line
+      ending) stays with the text after it: ``"\\r0%\\r25%\\n"`` gives ``"\\r0%"`` and
+      ``"\\r25%\\n"`` (curl, pip, dd);
+    * a ``\\r`` after text ends that line, unless the line began with ``\\r``; then the
+      ``\\r`` begins the next one: ``"0%\\r25%\\r\\n"`` gives ``"0%\\r"`` and ``"25%\\r\\n"``.
+
+    A ``\\r`` at the very end stays pending: the ``\\n`` may be in the next read. The rule
+    looks at nothing but the text, so the lines do not depend on how the output was read.
     """
     lines: list[str] = []
-    start = 0
-    size = len(pending)
+    start = 0  # where the current line begins
+    at = 0  # where to look for the next ending
+    last = len(pending) - 1
+    nl = pending.find("\n")
     while True:
-        nl = pending.find("\n", start)
-        cr = pending.find("\r", start, nl if nl >= 0 else size)
-        if 0 <= cr < size - 1 and pending[cr + 1] != "\n":
-            lines.append(pending[start : cr + 1])
-            start = cr + 1
-        elif nl >= 0:
+        if 0 <= nl < at:  # found once per line: many redraws before one \n stay linear
+            nl = pending.find("\n", at)
+        cr = pending.find("\r", at, nl if nl >= 0 else last)
+        if cr < 0 or pending[cr + 1] == "\n":  # no redraw before the next \n (or \r\n)
+            if nl < 0:
+                return lines, pending[start:]
             lines.append(pending[start : nl + 1])
-            start = nl + 1
+            start = at = nl + 1
+        elif cr == start:  # the \r begins this line's redraw
+            at = cr + 1
+        elif pending[start] == "\r":  # a redraw line already: this \r begins the next one
+            lines.append(pending[start:cr])
+            start, at = cr, cr + 1
         else:
-            return lines, pending[start:]
+            lines.append(pending[start : cr + 1])
+            start = at = cr + 1
 
 
 class LineFeed:
     """Turns chunks of bytes from several streams into lines, delivered to ``deliver``.
 
-    A line left unfinished while its stream stays silent for ``idle`` seconds (a prompt, a
+    Lines are cut as :func:`split_lines` says (one line per progress redraw). A line left
+    unfinished while its stream stays silent for ``idle`` seconds (a prompt, a
     progress bar) is delivered as it is, without an ending, when :meth:`flush_idle` is
     called, so no output waits indefinitely for a line end; what follows starts a new line.
     A long line that keeps arriving is not cut: the wait counts from the stream's last data.

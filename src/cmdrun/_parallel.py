@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ._args import check_flag
 from ._errors import (
     CmdrunError,
     CommandFailed,
@@ -56,16 +57,22 @@ def check_jobs(jobs: object) -> int:
     return jobs
 
 
+def _check_flags(fail_fast: object, progress: object) -> None:
+    check_flag(fail_fast, "fail_fast")
+    check_flag(progress, "progress")
+
+
 def prepare_all(
-    cmds: Iterable[Command], options: BatchOptions, timeout: float | None
+    cmds: Iterable[Command], options: BatchOptions, timeout: float | None, door: str
 ) -> list[Prepared]:
-    """Check every command and option before anything runs; the batch never raises for them."""
+    """Check every command and option given to ``door`` (its name, for errors) before
+    anything runs; the batch never raises for them."""
     if "check" in options:
         raise TypeError("run_many/as_completed never raise for a command's failure: use fail_fast")
     if isinstance(cmds, (str, bytes)):
         raise TypeError("cmds must be an iterable of commands, not a single command string")
     each: RunOptions = {**options, "timeout": timeout, "check": False}
-    return [prepare(cmd, each) for cmd in cmds]
+    return [prepare(cmd, each, door) for cmd in cmds]
 
 
 class Outcome:
@@ -233,7 +240,8 @@ def run_many(
         KeyboardInterrupt: after every running process group was stopped and reaped.
         TypeError, ValueError: bad arguments, before anything runs.
     """
-    batch = prepare_all(cmds, options, timeout)
+    _check_flags(fail_fast, progress)
+    batch = prepare_all(cmds, options, timeout, "run_many")
     results: list[Result | None] = [None] * len(batch)
     for outcome in _outcomes(batch, check_jobs(jobs), fail_fast, progress):
         results[outcome.index] = outcome.result
@@ -253,5 +261,6 @@ def as_completed(
 
     Leaving the loop early stops the commands still running and skips the rest.
     """
-    batch = prepare_all(cmds, options, timeout)
+    _check_flags(fail_fast, progress)
+    batch = prepare_all(cmds, options, timeout, "as_completed")
     return (o.result for o in _outcomes(batch, check_jobs(jobs), fail_fast, progress))

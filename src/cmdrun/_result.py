@@ -6,6 +6,7 @@ import shlex
 import signal as _signal
 from typing import Any
 
+from ._defaults import DEFAULT_ENCODING, DEFAULT_ERRORS
 from ._errors import CommandFailed, CommandTimedOut
 
 _REPR_CHARS = 60
@@ -95,8 +96,8 @@ class Result:
         duration: float = 0.0,
         timed_out: bool = False,
         timeout: float | None = None,
-        encoding: str = "utf-8",
-        errors: str = "replace",
+        encoding: str = DEFAULT_ENCODING,
+        errors: str = DEFAULT_ERRORS,
         tty: bool = False,
         stdout_dropped: int = 0,
         stderr_dropped: int = 0,

@@ -5,18 +5,28 @@ from __future__ import annotations
 import io
 import os
 import shlex
-from collections.abc import Callable, Mapping
-from typing import Literal, TypedDict
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict
 
 from ._args import (
     Command,
     Input,
+    check_flag,
     encode_input,
     normalize_command,
     normalize_cwd,
     normalize_env,
     normalize_grace,
     normalize_timeout,
+)
+from ._defaults import (
+    DEFAULT_DIMENSIONS,
+    DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_ENCODING,
+    DEFAULT_ERRORS,
+    DEFAULT_KILL_GRACE,
 )
 from ._engine import LineCallback, Spec, Target
 from ._launcher import run_spec
@@ -26,9 +36,22 @@ from ._platform import locate, path_of
 from ._result import Result
 from ._secret import Secret, seal
 
+if TYPE_CHECKING:
+    from typing_extensions import Never
+
+#: Where ``stdout=``/``stderr=`` may send output: a path, a binary file, or
+#: ``subprocess.DEVNULL`` to discard it (the program gets ``/dev/null``).
+OutputTarget: TypeAlias = "Target | int"
+
+# The settings below are the values the package starts with. cmdrun reads them through the
+# public module (``cmdrun.TTY_REFUSALS``, ...) each time it decides on a rerun, so that
+# ``cmdrun.NAME = value`` takes effect, as the export suggests; assigning to this private
+# module's copies does nothing.
+
 #: Output that means "I need a terminal", for ``run(tty="auto")``. Strings match
 #: case-insensitively anywhere in stdout or stderr; compiled regexes are searched as given.
-#: Append to this list to teach cmdrun about another program.
+#: Append to this list, or rebind ``cmdrun.TTY_REFUSALS`` to any sequence of patterns, to
+#: teach cmdrun about another program.
 TTY_REFUSALS: list[Pattern] = [
     "not a tty",
     "inappropriate ioctl for device",
@@ -48,6 +71,13 @@ TTY_REFUSAL_WINDOW = 5.0
 
 #: ``run(tty="auto")`` looks for a refusal only in outputs up to this many bytes.
 TTY_REFUSAL_MAX_OUTPUT = 1024
+
+_PACKAGE = __name__.rpartition(".")[0]
+
+
+def _public(name: str) -> Any:
+    """The setting ``cmdrun.NAME`` as it is bound now (see ``TTY_REFUSALS``)."""
+    return getattr(sys.modules[_PACKAGE], name)
 
 
 def _outcome(result: Result) -> str:
@@ -77,43 +107,47 @@ def refused_terminal(result: Result, spec: Spec) -> bool:
     ``run(tty="auto")`` reruns a command on a PTY only on that evidence, because a rerun
     repeats whatever the first run did. All of these must hold:
 
-    * the program ended by itself with an exit status > 0, within :data:`TTY_REFUSAL_WINDOW`
+    * the program ended by itself with an exit status > 0, within ``cmdrun.TTY_REFUSAL_WINDOW``
       seconds: not timed out, not killed by a signal, not cancelled (nor its batch);
     * all its output was kept in memory (no ``stdout=``/``stderr=`` file, nothing dropped by
-      ``max_output``) and is short, at most :data:`TTY_REFUSAL_MAX_OUTPUT` bytes: a refusal
+      ``max_output``) and is short, at most ``cmdrun.TTY_REFUSAL_MAX_OUTPUT`` bytes: a refusal
       is a line or two, and the scan stays bounded whatever the program printed;
-    * every non-empty line is a refusal (it matches :data:`TTY_REFUSALS`), and the program's
+    * every non-empty line is a refusal (it matches ``cmdrun.TTY_REFUSALS``), and the program's
       own: a line ``NAME: ...`` where ``NAME`` is another program found on ``PATH`` (a script's
       ``stty: 'standard input': Inappropriate ioctl for device``) shows that the program ran
       other programs, so it may have done work that must not be repeated.
+
+    The three settings are read from the public module at each call (``cmdrun.X = ...``
+    takes effect); a successful run never gets that far.
     """
     if (
         result.returncode <= 0
         or result.timed_out
         or result.cancelled
         or result.tty
-        or result.duration > TTY_REFUSAL_WINDOW
         or (spec.cancel is not None and spec.cancel.cancelled)
         or spec.stdout_to is not None
         or spec.stderr_to is not None
         or result.stdout_dropped
         or result.stderr_dropped
-        or len(result.stdout_bytes) + len(result.stderr_bytes) > TTY_REFUSAL_MAX_OUTPUT
+        or result.duration > _public("TTY_REFUSAL_WINDOW")
+        or len(result.stdout_bytes) + len(result.stderr_bytes) > _public("TTY_REFUSAL_MAX_OUTPUT")
     ):
         return False
     lines = [line.strip() for line in f"{result.stdout}\n{result.stderr}".splitlines()]
     lines = [line for line in lines if line]
     program = os.path.basename(result.args[0])
     path = path_of(spec.env)
-    return bool(lines) and all(_own_refusal(line, program, path) for line in lines)
+    refusals: Iterable[Pattern] = _public("TTY_REFUSALS")
+    return bool(lines) and all(_own_refusal(line, program, path, refusals) for line in lines)
 
 
-def _own_refusal(line: str, program: str, path: str | None) -> bool:
-    """Whether ``line`` is a refusal (see TTY_REFUSALS) printed by ``program`` itself."""
+def _own_refusal(line: str, program: str, path: str | None, refusals: Iterable[Pattern]) -> bool:
+    """Whether ``line`` is a refusal (one of ``refusals``) printed by ``program`` itself."""
     lowered = line.lower()
     if not any(
         signature.lower() in lowered if isinstance(signature, str) else signature.search(line)
-        for signature in TTY_REFUSALS
+        for signature in refusals
     ):
         return False
     name, colon, _ = line.partition(":")
@@ -147,8 +181,9 @@ class BatchOptions(TypedDict, total=False):
     tty: bool | Literal["auto"]
     respond: Mapping[Pattern, Reply] | None
     dimensions: tuple[int, int]
-    stdout: Target | None
-    stderr: Target | None
+    stdin: int | None
+    stdout: OutputTarget | None
+    stderr: OutputTarget | None
     max_output: int | None
     on_stdout: LineCallback | None
     on_stderr: LineCallback | None
@@ -163,12 +198,66 @@ class RunOptions(BatchOptions, total=False):
     check: bool
 
 
+_RUN_OPTIONS = RunOptions.__optional_keys__
+
+#: ``subprocess`` keywords that cmdrun does not take, and what to do instead.
+_SUBPROCESS_HABITS = {
+    "capture_output": "output is captured by default (Result.stdout, Result.stderr)",
+    "text": (
+        "output is text by default (Result.stdout is a str, Result.stdout_bytes the bytes "
+        "beside it; encoding= and errors= choose the codec)"
+    ),
+    "start_new_session": "every program runs in a new session (its own process group) anyway",
+}
+_SUBPROCESS_HABITS["universal_newlines"] = _SUBPROCESS_HABITS["text"]
+
+
+def refuse_options(names: Iterable[str], door: str) -> None:
+    """Raise for keyword arguments ``door`` does not take, answering ``subprocess`` habits.
+
+    Raises:
+        TypeError: always, naming the first of ``names``.
+    """
+    for name in names:
+        habit = _SUBPROCESS_HABITS.get(name)
+        if habit is not None:
+            raise TypeError(f"{door}() does not take {name}=: {habit}; leave it out")
+        raise TypeError(f"{door}() got an unexpected keyword argument {name!r}")
+
+
 def _check_target(target: object, name: str) -> Target | None:
     if target is None or isinstance(target, (str, os.PathLike)):
         return target
+    if isinstance(target, int) and not isinstance(target, bool):
+        if target == subprocess.DEVNULL:
+            return os.devnull  # a real file: handed to the program, nothing passes through us
+        if target == subprocess.PIPE:
+            raise TypeError(
+                f"{name}=subprocess.PIPE: output is captured by default (Result.{name}); "
+                f"leave {name} out"
+            )
+        if target == subprocess.STDOUT and name == "stderr":
+            raise TypeError("stderr=subprocess.STDOUT: use merge_stderr=True")
     if isinstance(target, io.TextIOBase) or not callable(getattr(target, "write", None)):
-        raise TypeError(f"{name} must be a path or a binary file, not {target!r}")
+        raise TypeError(
+            f"{name} must be a path, a binary file or subprocess.DEVNULL, not {target!r}"
+        )
     return target  # type: ignore[return-value]
+
+
+def _check_stdin(stdin: object, input: object, respond: object) -> None:
+    """``stdin=subprocess.DEVNULL`` spells out the default; anything else has a better way."""
+    if stdin is None:
+        return
+    if type(stdin) is int and stdin == subprocess.DEVNULL:
+        if input is not None or respond:
+            raise ValueError("stdin=subprocess.DEVNULL means no input: drop it, or input=/respond=")
+        return
+    raise TypeError(
+        f"stdin takes only subprocess.DEVNULL (the default: the program reads /dev/null), "
+        f"not {stdin!r}: give data with input= (str, bytes or a Secret), answer prompts with "
+        "respond=, or hold a dialogue with spawn()"
+    )
 
 
 def _check_callback(callback: object, name: str) -> LineCallback | None:
@@ -196,17 +285,18 @@ def build_spec(
     env: Mapping[str, str] | None = None,
     inherit_env: bool = True,
     shell: bool = False,
-    encoding: str = "utf-8",
-    errors: str = "replace",
+    encoding: str = DEFAULT_ENCODING,
+    errors: str = DEFAULT_ERRORS,
     merge_stderr: bool = False,
-    kill_grace: float = 2.0,
-    drain_timeout: float = 1.0,
+    kill_grace: float = DEFAULT_KILL_GRACE,
+    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
     capture: bool = True,
     tty: bool = False,
-    dimensions: tuple[int, int] = (24, 80),
+    dimensions: tuple[int, int] = DEFAULT_DIMENSIONS,
     respond: Mapping[Pattern, Reply] | None = None,
-    stdout: Target | None = None,
-    stderr: Target | None = None,
+    stdin: int | None = None,
+    stdout: OutputTarget | None = None,
+    stderr: OutputTarget | None = None,
     max_output: int | None = None,
     on_stdout: LineCallback | None = None,
     on_stderr: LineCallback | None = None,
@@ -215,6 +305,7 @@ def build_spec(
 ) -> Spec:
     """Check every argument and build the engine's request (raises before anything runs)."""
     "".encode(encoding, errors)  # an unknown codec raises LookupError now, not after the run
+    _check_stdin(stdin, input, respond)
     pairs = _respond_pairs(respond)
     secrets = [reply for _, reply in pairs if isinstance(reply, Secret)]
     if isinstance(input, Secret):
@@ -224,13 +315,13 @@ def build_spec(
     if not (isinstance(rows, int) and isinstance(cols, int) and rows > 0 and cols > 0):
         raise ValueError(f"dimensions must be (rows, columns) > 0, not {dimensions!r}")
     return Spec(
-        normalize_command(cmd, shell),
+        normalize_command(cmd, check_flag(shell, "shell")),
         input=input if isinstance(input, Secret) else encode_input(input, encoding),
         timeout=normalize_timeout(timeout),
         cwd=normalize_cwd(cwd),
-        env=normalize_env(env, inherit_env),
+        env=normalize_env(env, check_flag(inherit_env, "inherit_env")),
         capture=capture,
-        merge_stderr=merge_stderr,
+        merge_stderr=check_flag(merge_stderr, "merge_stderr"),
         kill_grace=normalize_grace(kill_grace),
         drain_timeout=normalize_grace(drain_timeout, "drain_timeout"),
         encoding=encoding,
@@ -245,8 +336,8 @@ def build_spec(
         max_output=_check_max_output(max_output),
         on_stdout=_check_callback(on_stdout, "on_stdout"),
         on_stderr=_check_callback(on_stderr, "on_stderr"),
-        tee=bool(tee),
-        die_with_parent=bool(die_with_parent),
+        tee=check_flag(tee, "tee"),
+        die_with_parent=check_flag(die_with_parent, "die_with_parent"),
     )
 
 
@@ -280,24 +371,35 @@ class Prepared:
         return result
 
 
-def prepare(cmd: Command, options: RunOptions) -> Prepared:
-    """Check ``cmd`` and ``run``'s keyword options; nothing runs yet.
+def auto_tty(tty: object) -> bool:
+    """Whether ``run``'s ``tty`` is ``"auto"``.
+
+    Raises:
+        ValueError: ``tty`` is not True, False or ``"auto"``.
+    """
+    if tty is True or tty is False:
+        return False
+    if isinstance(tty, str) and tty == "auto":
+        return True
+    raise ValueError(f"tty must be True, False or 'auto', not {tty!r}")
+
+
+def prepare(cmd: Command, options: RunOptions, door: str) -> Prepared:
+    """Check ``cmd`` and the keyword options given to ``door`` (its name, for errors).
+
+    For the doors that take ``run``'s options as ``**options``; nothing runs yet.
 
     Raises:
         TypeError, ValueError, LookupError, FileNotFoundError, NotADirectoryError: bad input.
     """
+    if not options.keys() <= _RUN_OPTIONS:
+        refuse_options(sorted(options.keys() - _RUN_OPTIONS), door)
     opts = dict(options)
-    check = opts.pop("check", True)
+    check = check_flag(opts.pop("check", True), "check")
     tty = opts.pop("tty", "auto")
-    if tty not in (True, False, "auto"):
-        raise ValueError(f"tty must be True, False or 'auto', not {tty!r}")
-    try:
-        spec = build_spec(cmd, tty=tty is True, **opts)  # type: ignore[arg-type]
-    except TypeError as exc:
-        if "unexpected keyword argument" in str(exc):
-            raise TypeError(str(exc).replace("build_spec()", "run()")) from None
-        raise
-    return Prepared(spec, bool(check), auto_tty=tty == "auto")
+    auto = auto_tty(tty)
+    spec = build_spec(cmd, tty=tty is True, **opts)  # type: ignore[arg-type]
+    return Prepared(spec, check, auto_tty=auto)
 
 
 def run(
@@ -310,21 +412,23 @@ def run(
     env: Mapping[str, str] | None = None,
     inherit_env: bool = True,
     shell: bool = False,
-    encoding: str = "utf-8",
-    errors: str = "replace",
+    encoding: str = DEFAULT_ENCODING,
+    errors: str = DEFAULT_ERRORS,
     merge_stderr: bool = False,
-    kill_grace: float = 2.0,
-    drain_timeout: float = 1.0,
+    kill_grace: float = DEFAULT_KILL_GRACE,
+    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
     tty: bool | Literal["auto"] = "auto",
     respond: Mapping[Pattern, Reply] | None = None,
-    dimensions: tuple[int, int] = (24, 80),
-    stdout: Target | None = None,
-    stderr: Target | None = None,
+    dimensions: tuple[int, int] = DEFAULT_DIMENSIONS,
+    stdin: int | None = None,
+    stdout: OutputTarget | None = None,
+    stderr: OutputTarget | None = None,
     max_output: int | None = None,
     on_stdout: LineCallback | None = None,
     on_stderr: LineCallback | None = None,
     tee: bool = False,
     die_with_parent: bool = False,
+    **subprocess_options: Never,
 ) -> Result:
     """Run a command to completion and capture its output.
 
@@ -353,8 +457,10 @@ def run(
         respond: ``{prompt: reply}``: every time the output shows ``prompt`` (a string or a
             compiled regex), ``reply`` (str or :class:`Secret`) is typed followed by Enter.
         dimensions: ``(rows, columns)`` of the pseudo-terminal, when one is used.
+        stdin: only ``subprocess.DEVNULL``, the default spelled out: the program reads
+            ``/dev/null`` unless ``input`` is given.
         stdout: a path or binary file to write stdout to instead of memory
-            (``Result.stdout`` is then empty).
+            (``Result.stdout`` is then empty), or ``subprocess.DEVNULL`` to discard it.
         stderr: the same for stderr.
         max_output: keep only the last N bytes of each stream in memory; the number dropped
             is in ``Result.stdout_dropped``/``stderr_dropped``.
@@ -366,6 +472,8 @@ def run(
             dies first, even by SIGKILL (a watchdog process sees it go). By default, as with
             ``subprocess``, a program outlives a parent killed by a signal; Ctrl-C,
             exceptions and timeouts stop it either way.
+        subprocess_options: none is taken; ``subprocess.run`` habits (``capture_output``,
+            ``text``, ``universal_newlines``) get a ``TypeError`` that says cmdrun's way.
 
     Returns:
         The :class:`Result`; with ``check=False`` whatever the child did.
@@ -379,9 +487,35 @@ def run(
         TypeError, ValueError: a bad argument, raised before anything runs.
         FileNotFoundError, NotADirectoryError: ``cwd`` is missing or not a directory.
     """
-    options: dict[str, object] = dict(locals())  # exactly the keyword arguments above
-    del options["cmd"]
-    prepared = prepare(cmd, options)  # type: ignore[arg-type]
+    if subprocess_options:
+        refuse_options(subprocess_options, "run")
+    auto = auto_tty(tty)
+    spec = build_spec(
+        cmd,
+        input=input,
+        timeout=timeout,
+        cwd=cwd,
+        env=env,
+        inherit_env=inherit_env,
+        shell=shell,
+        encoding=encoding,
+        errors=errors,
+        merge_stderr=merge_stderr,
+        kill_grace=kill_grace,
+        drain_timeout=drain_timeout,
+        tty=tty is True,
+        dimensions=dimensions,
+        respond=respond,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        max_output=max_output,
+        on_stdout=on_stdout,
+        on_stderr=on_stderr,
+        tee=tee,
+        die_with_parent=die_with_parent,
+    )
+    prepared = Prepared(spec, check_flag(check, "check"), auto)
     return prepared.finish(prepared.run())
 
 
@@ -394,7 +528,7 @@ def call(
     env: Mapping[str, str] | None = None,
     inherit_env: bool = True,
     shell: bool = False,
-    kill_grace: float = 2.0,
+    kill_grace: float = DEFAULT_KILL_GRACE,
     die_with_parent: bool = False,
 ) -> int:
     """Run a command with the parent's stdin, stdout and stderr; return its exit code.

@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ._defaults import DEFAULT_ENCODING
+
 if TYPE_CHECKING:
     import re
 
@@ -145,7 +147,7 @@ class Redactor:
 
     __slots__ = ("_encoding", "_held", "_mask", "_needles", "_pattern", "_texts")
 
-    def __init__(self, secrets: Iterable[Secret] = (), encoding: str = "utf-8") -> None:
+    def __init__(self, secrets: Iterable[Secret] = (), encoding: str = DEFAULT_ENCODING) -> None:
         self._encoding = encoding
         self._mask = MASK.encode(encoding)
         self._texts: list[str] = []

@@ -23,6 +23,13 @@ from types import TracebackType
 from typing import Any
 
 from ._args import Command, Input, normalize_timeout
+from ._defaults import (
+    DEFAULT_DIMENSIONS,
+    DEFAULT_ENCODING,
+    DEFAULT_ERRORS,
+    DEFAULT_KILL_GRACE,
+    DEFAULT_SESSION_TIMEOUT,
+)
 from ._engine import Spec, Started, end_of_input, start
 from ._errors import CommandTimedOut, ExpectTimeout, UnexpectedEOF
 from ._kill import interrupt as interrupt_group
@@ -367,14 +374,14 @@ def spawn(
     cmd: Command,
     *,
     tty: bool = True,
-    timeout: float | None = 30,
+    timeout: float | None = DEFAULT_SESSION_TIMEOUT,
     cwd: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     inherit_env: bool = True,
-    encoding: str = "utf-8",
-    errors: str = "replace",
-    dimensions: tuple[int, int] = (24, 80),
-    kill_grace: float = 2.0,
+    encoding: str = DEFAULT_ENCODING,
+    errors: str = DEFAULT_ERRORS,
+    dimensions: tuple[int, int] = DEFAULT_DIMENSIONS,
+    kill_grace: float = DEFAULT_KILL_GRACE,
     input: Input | Secret | None = None,
     die_with_parent: bool = False,
 ) -> Session:
@@ -395,8 +402,14 @@ def spawn(
 
     Raises:
         CommandNotFound, CommandNotExecutable, StartFailed, TypeError, ValueError: as for
-            ``run``.
+            ``run``; ValueError also for a ``tty`` that is not True or False (there is no
+            ``"auto"``: a dialogue cannot be replayed on a PTY).
     """
+    if tty is not True and tty is not False:
+        raise ValueError(
+            f"spawn()'s tty must be True (a pseudo-terminal) or False (pipes), not {tty!r}"
+            + (": 'auto' is run()'s, which may rerun a refused program" if tty == "auto" else "")
+        )
     spec = build_spec(
         cmd,
         input=input,

@@ -87,9 +87,10 @@ def stream(cmd: Command, **options: Unpack[RunOptions]) -> Stream:
     """Run a command and iterate over its output lines as they arrive.
 
     Each :class:`Line` has ``stream`` (``"stdout"`` or ``"stderr"``) and ``text`` (with its
-    line ending, as ``on_stdout`` gets it). A line ends at ``\\n``, or at a ``\\r`` that
-    redraws a progress line; text left without an ending for 0.1 s (a prompt, a progress
-    bar) is delivered as it is, so no output waits indefinitely.
+    line ending, as ``on_stdout`` gets it). A line ends at ``\\n``, and each redraw of a
+    progress line (``\\r`` before or after its text) is a line of its own; text left
+    without an ending for 0.1 s (a prompt, a progress bar) is delivered as it is, so no
+    output waits indefinitely.
 
     Args:
         cmd: as for :func:`run`.
@@ -100,4 +101,4 @@ def stream(cmd: Command, **options: Unpack[RunOptions]) -> Stream:
         A :class:`Stream`: iterate over it; use it as a context manager to be sure the
         command is stopped when the block is left.
     """
-    return Stream(prepare(cmd, options))
+    return Stream(prepare(cmd, options, "stream"))
