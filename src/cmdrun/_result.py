@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import signal as _signal
 from typing import Any
 
@@ -159,7 +158,7 @@ class Result:
             raise CommandFailed(self)
 
     def __repr__(self) -> str:
-        parts = [f"args={shlex.join(self.args)!r}", f"returncode={self.returncode}"]
+        parts = [f"args={self.args!r}", f"returncode={self.returncode}"]
         if self.signal is not None:
             parts.append(f"signal={self.signal.name}")
         if self.timed_out:
