@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import pathlib
+import re
 import subprocess
 import sys
 import types
+from collections.abc import Iterator
 
 import cmdrun
 
@@ -56,3 +60,83 @@ def test_import_cmdrun_testing_does_not_import_pytest() -> None:
     code = "import cmdrun.testing, sys; print('pytest' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False"]
+
+
+def _cmdrun_modules() -> list[types.ModuleType]:
+    import importlib
+    import pkgutil
+
+    names = [info.name for info in pkgutil.walk_packages(cmdrun.__path__, "cmdrun.")]
+    return [cmdrun, *(importlib.import_module(name) for name in names)]
+
+
+def _docstrings(obj: object, where: str, seen: set[int]) -> Iterator[tuple[str, str]]:
+    """(where, docstring) for ``obj`` and every class, function, method and property in it."""
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    doc = (
+        obj.__doc__ if isinstance(obj, (type, types.ModuleType)) else getattr(obj, "__doc__", None)
+    )
+    if isinstance(doc, str):
+        yield where, doc
+    if not isinstance(obj, (type, types.ModuleType)):
+        return
+    for name, member in vars(obj).items():
+        inner = _unwrap(member)
+        if isinstance(inner, (type, types.FunctionType)):
+            yield from _docstrings(inner, f"{where}.{name}", seen)
+
+
+def _unwrap(member: object) -> object:
+    if isinstance(member, (staticmethod, classmethod)):
+        return member.__func__
+    if isinstance(member, property):
+        return member.fget
+    return member
+
+
+def test_no_docstring_holds_a_control_character() -> None:
+    # A "\r" or "\b" written in a non-raw docstring garbles help(); "\\r" is what was meant.
+    control = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
+    seen: set[int] = set()
+    found = [
+        (where, control.findall(doc))
+        for module in _cmdrun_modules()
+        for where, doc in _docstrings(module, module.__name__, seen)
+        if control.search(doc)
+    ]
+    assert found == []
+
+
+def test_docstring_walk_sees_the_testing_package_and_methods() -> None:
+    seen: set[int] = set()
+    where = {w for m in _cmdrun_modules() for w, _ in _docstrings(m, m.__name__, seen)}
+    assert {"cmdrun.testing", "cmdrun.Result.check_returncode", "cmdrun.Result.stdout"} <= where
+
+
+def _docstring_literals(source: str) -> Iterator[tuple[int, str]]:
+    """(line, source text) of every module, class and function docstring in ``source``."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = node.body[0] if node.body else None
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                yield first.lineno, ast.get_source_segment(source, first.value) or ""
+
+
+def test_docstrings_escape_backslashes() -> None:
+    # ``\n`` in a non-raw docstring shows help() a line break, not the two characters meant.
+    src = pathlib.Path(cmdrun.__file__).parent
+    found = [
+        f"{path.relative_to(src)}:{line}: \\{escape}"
+        for path in sorted(src.rglob("*.py"))
+        for line, literal in _docstring_literals(path.read_text())
+        if "r" not in literal.split(literal[-1], 1)[0].lower()  # the prefix: not raw
+        for escape in re.findall(r"\\(.)", literal, flags=re.DOTALL)
+        if escape != "\\"
+    ]
+    assert found == []

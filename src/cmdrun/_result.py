@@ -57,7 +57,7 @@ class Result:
         encoding: the codec ``stdout``/``stderr`` are decoded with.
         errors: the codec error handler (``"replace"`` by default: decoding never raises).
         tty: True when the program ran on a pseudo-terminal (then ``stdout`` holds both
-            streams, with ``\r\n`` line endings).
+            streams, with ``\\r\\n`` line endings).
         stdout_dropped: bytes of stdout not kept because of ``max_output`` (the start of
             the output; ``stdout_bytes`` holds the last ``max_output`` bytes).
         stderr_dropped: the same for stderr.
