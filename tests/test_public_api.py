@@ -20,7 +20,7 @@ def test_all_is_sorted_and_complete() -> None:
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     }
     assert cmdrun.__all__ == sorted(cmdrun.__all__)
-    assert public - {"annotations", "TYPE_CHECKING"} <= set(cmdrun.__all__)
+    assert public - {"annotations"} <= set(cmdrun.__all__)
     for name in cmdrun.__all__:
         assert hasattr(cmdrun, name), name
 
@@ -30,6 +30,28 @@ def test_exported_objects_belong_to_cmdrun() -> None:
         obj = getattr(cmdrun, name)
         if hasattr(obj, "__module__"):
             assert obj.__module__.startswith("cmdrun"), name
+
+
+def test_dir_lists_every_public_name_including_the_lazy_asyncio_api() -> None:
+    names = dir(cmdrun)
+    assert {"arun", "arun_many", *cmdrun.__all__} <= set(names)
+    assert "TYPE_CHECKING" not in names
+    assert "TYPE_CHECKING" not in vars(cmdrun)
+
+
+def test_help_shows_the_asyncio_api() -> None:
+    import pydoc
+
+    text = pydoc.render_doc(cmdrun, renderer=pydoc.plaintext)
+    assert "arun(" in text
+    assert "arun_many(" in text
+    assert cmdrun.__getattr__.__doc__
+
+
+def test_import_and_dir_do_not_import_asyncio() -> None:
+    code = "import cmdrun, sys; dir(cmdrun); print('asyncio' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False"]
 
 
 def test_import_does_not_import_pexpect() -> None:

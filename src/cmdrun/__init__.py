@@ -5,7 +5,7 @@ output as text without encoding crashes, errors that say what went wrong, and di
 with interactive programs over pipes or a pseudo-terminal.
 """
 
-from typing import TYPE_CHECKING
+import typing as _typing
 
 from ._errors import (
     CmdrunError,
@@ -26,20 +26,28 @@ from ._secret import Secret
 from ._session import PipeSession, PtySession, Session, spawn
 from ._stream import Stream, stream
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from ._aio import arun, arun_many
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    # The asyncio API is imported on first use: asyncio alone takes longer to import than
-    # the rest of cmdrun together.
+    """Import the asyncio API (``arun``, ``arun_many``) on first use.
+
+    asyncio alone takes longer to import than the rest of cmdrun together, so
+    ``import cmdrun`` leaves it out until a program asks for it.
+    """
     if name in ("arun", "arun_many"):
         from . import _aio
 
         return getattr(_aio, name)
     raise AttributeError(f"module 'cmdrun' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names, the lazily imported ones included (for ``dir()`` and ``help()``)."""
+    return list(__all__)
 
 
 __all__ = [
