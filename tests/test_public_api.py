@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import pathlib
+import pickle
 import re
 import subprocess
 import sys
 import types
+import typing
 from collections.abc import Iterator
+
+import pytest
 
 import cmdrun
 
@@ -25,11 +30,35 @@ def test_all_is_sorted_and_complete() -> None:
         assert hasattr(cmdrun, name), name
 
 
-def test_exported_objects_belong_to_cmdrun() -> None:
-    for name in cmdrun.__all__:
-        obj = getattr(cmdrun, name)
-        if hasattr(obj, "__module__"):
-            assert obj.__module__.startswith("cmdrun"), name
+@pytest.mark.parametrize("package", ["cmdrun", "cmdrun.testing"])
+def test_exported_classes_and_functions_name_the_public_package(package: str) -> None:
+    # Tracebacks and reprs say cmdrun.CommandFailed, not cmdrun._errors.CommandFailed.
+    module = importlib.import_module(package)
+    exported = [getattr(module, name) for name in module.__all__]
+    named = [obj for obj in exported if isinstance(obj, (type, types.FunctionType))]
+    assert len(named) > len(exported) // 2
+    assert {obj.__qualname__: obj.__module__ for obj in named} == {
+        obj.__qualname__: package for obj in named
+    }
+
+
+@pytest.mark.parametrize("package", ["cmdrun", "cmdrun.testing"])
+def test_exported_classes_and_functions_still_pickle_by_reference(package: str) -> None:
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if isinstance(obj, (type, types.FunctionType)):
+            assert pickle.loads(pickle.dumps(obj)) is obj, name
+
+
+def test_exported_classes_keep_resolvable_type_hints() -> None:
+    from cmdrun import testing
+
+    for module in (cmdrun, testing):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if isinstance(obj, type):
+                typing.get_type_hints(obj)
 
 
 def test_dir_lists_every_public_name_including_the_lazy_asyncio_api() -> None:
@@ -85,7 +114,6 @@ def test_import_cmdrun_testing_does_not_import_pytest() -> None:
 
 
 def _cmdrun_modules() -> list[types.ModuleType]:
-    import importlib
     import pkgutil
 
     names = [info.name for info in pkgutil.walk_packages(cmdrun.__path__, "cmdrun.")]
@@ -162,3 +190,58 @@ def test_docstrings_escape_backslashes() -> None:
         if escape != "\\"
     ]
     assert found == []
+
+
+def _one_of_each_exception() -> list[BaseException]:
+    from cmdrun import testing
+
+    failed = cmdrun.Result(("prog", "a b"), 3, stderr_bytes=b"boom\n")
+    stopped = cmdrun.Result(("sleep", "9"), -15, timed_out=True, timeout=0.5)
+    return [
+        cmdrun.CmdrunError("base"),
+        cmdrun.CommandFailed(failed),
+        cmdrun.CommandNotExecutable("x", "permission denied", 13, "/tmp/x"),
+        cmdrun.CommandNotFound("nope", "/bin"),
+        cmdrun.CommandTimedOut(stopped, 0.5),
+        cmdrun.ExpectTimeout(["sh"], "'$ '", "no prompt", 0.2),
+        cmdrun.StartFailed("x", "out of processes", 11),
+        cmdrun.UnexpectedEOF(["sh"], "'$ '", "bye", 0),
+        testing.CassetteMiss("no recording"),
+        testing.DialogueMismatch("expected 'y'"),
+        testing.FakeHang("waits for input"),
+        testing.UnregisteredCommand("git status"),
+    ]
+
+
+def test_every_exported_exception_survives_pickling_by_its_public_name() -> None:
+    from cmdrun import testing
+
+    errors = _one_of_each_exception()
+    exported = {
+        obj
+        for module in (cmdrun, testing)
+        for obj in (getattr(module, name) for name in module.__all__)
+        if isinstance(obj, type) and issubclass(obj, BaseException)
+    }
+    assert {type(err) for err in errors} == exported
+    for err in errors:
+        data = pickle.dumps(err, protocol=0)
+        # Protocol 0 names a class as "c<module>\n<name>\n": the public module, not _errors.
+        found = re.search(rb"c([\w.]+)\n" + type(err).__name__.encode() + rb"\n", data)
+        assert found is not None
+        assert found.group(1) in (b"cmdrun", b"cmdrun.testing")
+        copy = pickle.loads(data)
+        assert type(copy) is type(err)
+        assert str(copy) == str(err)
+
+
+def test_result_survives_pickling_by_its_public_name() -> None:
+    r = cmdrun.Result(("prog", "a b"), 3, stdout_bytes=b"x", duration=1.5, timeout=2.0)
+    copy = pickle.loads(pickle.dumps(r))
+    assert [getattr(copy, f) for f in ("args", "returncode", "stdout", "duration", "timeout")] == [
+        ("prog", "a b"),
+        3,
+        "x",
+        1.5,
+        2.0,
+    ]

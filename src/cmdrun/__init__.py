@@ -41,7 +41,9 @@ def __getattr__(name: str) -> object:
     if name in ("arun", "arun_many"):
         from . import _aio
 
-        return getattr(_aio, name)
+        function = getattr(_aio, name)
+        function.__module__ = __name__
+        return function
     raise AttributeError(f"module 'cmdrun' has no attribute {name!r}")
 
 
@@ -81,3 +83,12 @@ __all__ = [
     "spawn",
     "stream",
 ]
+
+# Public classes and functions say they live here, not in the private module that defines
+# them: tracebacks and reprs show cmdrun.CommandFailed, and pickles name a path that stays
+# valid when the internals move (pickle finds classes by __module__ and __qualname__).
+for _name in __all__:
+    _value = globals().get(_name)
+    if callable(_value):
+        _value.__module__ = __name__
+del _name, _value
