@@ -128,6 +128,7 @@ def test_missing_cwd_names_the_cwd(tmp_path: pathlib.Path) -> None:
     with pytest.raises(FileNotFoundError, match="working directory") as info:
         normalize_cwd(missing)
     assert info.value.filename == str(missing)
+    assert str(info.value) == f"[Errno 2] working directory does not exist: {str(missing)!r}"
 
 
 def test_file_as_cwd_is_not_a_directory(tmp_path: pathlib.Path) -> None:
@@ -136,6 +137,7 @@ def test_file_as_cwd_is_not_a_directory(tmp_path: pathlib.Path) -> None:
     with pytest.raises(NotADirectoryError) as info:
         normalize_cwd(file)
     assert info.value.filename == str(file)
+    assert str(info.value) == f"[Errno 20] working directory is not a directory: {str(file)!r}"
 
 
 def test_input_types() -> None:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import pathlib
+import pickle
+import re
 import subprocess
 import sys
 import types
+import typing
+from collections.abc import Iterator
+
+import pytest
 
 import cmdrun
 
@@ -16,16 +25,62 @@ def test_all_is_sorted_and_complete() -> None:
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     }
     assert cmdrun.__all__ == sorted(cmdrun.__all__)
-    assert public - {"annotations", "TYPE_CHECKING"} <= set(cmdrun.__all__)
+    assert public - {"annotations"} <= set(cmdrun.__all__)
     for name in cmdrun.__all__:
         assert hasattr(cmdrun, name), name
 
 
-def test_exported_objects_belong_to_cmdrun() -> None:
-    for name in cmdrun.__all__:
-        obj = getattr(cmdrun, name)
-        if hasattr(obj, "__module__"):
-            assert obj.__module__.startswith("cmdrun"), name
+@pytest.mark.parametrize("package", ["cmdrun", "cmdrun.testing"])
+def test_exported_classes_and_functions_name_the_public_package(package: str) -> None:
+    # Tracebacks and reprs say cmdrun.CommandFailed, not cmdrun._errors.CommandFailed.
+    module = importlib.import_module(package)
+    exported = [getattr(module, name) for name in module.__all__]
+    named = [obj for obj in exported if isinstance(obj, (type, types.FunctionType))]
+    assert len(named) > len(exported) // 2
+    assert {obj.__qualname__: obj.__module__ for obj in named} == {
+        obj.__qualname__: package for obj in named
+    }
+
+
+@pytest.mark.parametrize("package", ["cmdrun", "cmdrun.testing"])
+def test_exported_classes_and_functions_still_pickle_by_reference(package: str) -> None:
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if isinstance(obj, (type, types.FunctionType)):
+            assert pickle.loads(pickle.dumps(obj)) is obj, name
+
+
+def test_exported_classes_keep_resolvable_type_hints() -> None:
+    from cmdrun import testing
+
+    for module in (cmdrun, testing):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if isinstance(obj, type):
+                typing.get_type_hints(obj)
+
+
+def test_dir_lists_every_public_name_including_the_lazy_asyncio_api() -> None:
+    names = dir(cmdrun)
+    assert {"arun", "arun_many", *cmdrun.__all__} <= set(names)
+    assert "TYPE_CHECKING" not in names
+    assert "TYPE_CHECKING" not in vars(cmdrun)
+
+
+def test_help_shows_the_asyncio_api() -> None:
+    import pydoc
+
+    text = pydoc.render_doc(cmdrun, renderer=pydoc.plaintext)
+    assert "arun(" in text
+    assert "arun_many(" in text
+    assert cmdrun.__getattr__.__doc__
+
+
+def test_import_and_dir_do_not_import_asyncio() -> None:
+    code = "import cmdrun, sys; dir(cmdrun); print('asyncio' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False"]
 
 
 def test_import_does_not_import_pexpect() -> None:
@@ -56,3 +111,137 @@ def test_import_cmdrun_testing_does_not_import_pytest() -> None:
     code = "import cmdrun.testing, sys; print('pytest' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False"]
+
+
+def _cmdrun_modules() -> list[types.ModuleType]:
+    import pkgutil
+
+    names = [info.name for info in pkgutil.walk_packages(cmdrun.__path__, "cmdrun.")]
+    return [cmdrun, *(importlib.import_module(name) for name in names)]
+
+
+def _docstrings(obj: object, where: str, seen: set[int]) -> Iterator[tuple[str, str]]:
+    """(where, docstring) for ``obj`` and every class, function, method and property in it."""
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    doc = (
+        obj.__doc__ if isinstance(obj, (type, types.ModuleType)) else getattr(obj, "__doc__", None)
+    )
+    if isinstance(doc, str):
+        yield where, doc
+    if not isinstance(obj, (type, types.ModuleType)):
+        return
+    for name, member in vars(obj).items():
+        inner = _unwrap(member)
+        if isinstance(inner, (type, types.FunctionType)):
+            yield from _docstrings(inner, f"{where}.{name}", seen)
+
+
+def _unwrap(member: object) -> object:
+    if isinstance(member, (staticmethod, classmethod)):
+        return member.__func__
+    if isinstance(member, property):
+        return member.fget
+    return member
+
+
+def test_no_docstring_holds_a_control_character() -> None:
+    # A "\r" or "\b" written in a non-raw docstring garbles help(); "\\r" is what was meant.
+    control = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
+    seen: set[int] = set()
+    found = [
+        (where, control.findall(doc))
+        for module in _cmdrun_modules()
+        for where, doc in _docstrings(module, module.__name__, seen)
+        if control.search(doc)
+    ]
+    assert found == []
+
+
+def test_docstring_walk_sees_the_testing_package_and_methods() -> None:
+    seen: set[int] = set()
+    where = {w for m in _cmdrun_modules() for w, _ in _docstrings(m, m.__name__, seen)}
+    assert {"cmdrun.testing", "cmdrun.Result.check_returncode", "cmdrun.Result.stdout"} <= where
+
+
+def _docstring_literals(source: str) -> Iterator[tuple[int, str]]:
+    """(line, source text) of every module, class and function docstring in ``source``."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = node.body[0] if node.body else None
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                yield first.lineno, ast.get_source_segment(source, first.value) or ""
+
+
+def test_docstrings_escape_backslashes() -> None:
+    # ``\n`` in a non-raw docstring shows help() a line break, not the two characters meant.
+    src = pathlib.Path(cmdrun.__file__).parent
+    found = [
+        f"{path.relative_to(src)}:{line}: \\{escape}"
+        for path in sorted(src.rglob("*.py"))
+        for line, literal in _docstring_literals(path.read_text())
+        if "r" not in literal.split(literal[-1], 1)[0].lower()  # the prefix: not raw
+        for escape in re.findall(r"\\(.)", literal, flags=re.DOTALL)
+        if escape != "\\"
+    ]
+    assert found == []
+
+
+def _one_of_each_exception() -> list[BaseException]:
+    from cmdrun import testing
+
+    failed = cmdrun.Result(("prog", "a b"), 3, stderr_bytes=b"boom\n")
+    stopped = cmdrun.Result(("sleep", "9"), -15, timed_out=True, timeout=0.5)
+    return [
+        cmdrun.CmdrunError("base"),
+        cmdrun.CommandFailed(failed),
+        cmdrun.CommandNotExecutable("x", "permission denied", 13, "/tmp/x"),
+        cmdrun.CommandNotFound("nope", "/bin"),
+        cmdrun.CommandTimedOut(stopped, 0.5),
+        cmdrun.ExpectTimeout(["sh"], "'$ '", "no prompt", 0.2),
+        cmdrun.StartFailed("x", "out of processes", 11),
+        cmdrun.UnexpectedEOF(["sh"], "'$ '", "bye", 0),
+        testing.CassetteMiss("no recording"),
+        testing.DialogueMismatch("expected 'y'"),
+        testing.FakeHang("waits for input"),
+        testing.UnregisteredCommand("git status"),
+    ]
+
+
+def test_every_exported_exception_survives_pickling_by_its_public_name() -> None:
+    from cmdrun import testing
+
+    errors = _one_of_each_exception()
+    exported = {
+        obj
+        for module in (cmdrun, testing)
+        for obj in (getattr(module, name) for name in module.__all__)
+        if isinstance(obj, type) and issubclass(obj, BaseException)
+    }
+    assert {type(err) for err in errors} == exported
+    for err in errors:
+        data = pickle.dumps(err, protocol=0)
+        # Protocol 0 names a class as "c<module>\n<name>\n": the public module, not _errors.
+        found = re.search(rb"c([\w.]+)\n" + type(err).__name__.encode() + rb"\n", data)
+        assert found is not None
+        assert found.group(1) in (b"cmdrun", b"cmdrun.testing")
+        copy = pickle.loads(data)
+        assert type(copy) is type(err)
+        assert str(copy) == str(err)
+
+
+def test_result_survives_pickling_by_its_public_name() -> None:
+    r = cmdrun.Result(("prog", "a b"), 3, stdout_bytes=b"x", duration=1.5, timeout=2.0)
+    copy = pickle.loads(pickle.dumps(r))
+    assert [getattr(copy, f) for f in ("args", "returncode", "stdout", "duration", "timeout")] == [
+        ("prog", "a b"),
+        3,
+        "x",
+        1.5,
+        2.0,
+    ]

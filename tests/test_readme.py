@@ -10,9 +10,10 @@ import sys
 
 import pytest
 
+from readme_snippets import SNIPPETS
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
-SNIPPETS = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
 
 
 def _command_after(marker: str) -> str:

@@ -47,10 +47,16 @@ def test_repr_is_readable_and_truncated() -> None:
     r = make(-9, stdout_bytes=b"x" * 10_000, timed_out=True)
     text = repr(r)
     assert text.startswith(
-        "Result(args=\"prog 'a b'\", returncode=-9, signal=SIGKILL, timed_out=True"
+        "Result(args=('prog', 'a b'), returncode=-9, signal=SIGKILL, timed_out=True"
     )
     assert "(10000 bytes)" in text
     assert len(text) < 300
+
+
+def test_repr_shows_args_as_the_tuple_the_attribute_holds() -> None:
+    r = make(1)
+    assert repr(r).startswith(f"Result(args={r.args!r}, ")
+    assert "`prog 'a b'`" in str(CommandFailed(r))
 
 
 def test_check_returncode() -> None:

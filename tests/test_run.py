@@ -134,6 +134,7 @@ def test_missing_cwd_is_reported_as_the_cwd_not_the_program(tmp_path: pathlib.Pa
         cmdrun.run(["true"], cwd=tmp_path / "missing")
     assert not isinstance(info.value, CommandNotFound)
     assert info.value.filename == str(tmp_path / "missing")
+    assert str(info.value).count(str(tmp_path / "missing")) == 1
 
 
 def test_nonzero_exit_raises_command_failed_with_stderr_tail() -> None:

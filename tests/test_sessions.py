@@ -183,6 +183,43 @@ def test_wait_timeout_stops_the_program(tty: bool) -> None:
         assert not s.alive
 
 
+def test_wait_timeout_message_and_result_report_the_timeout_given_to_wait() -> None:
+    with (
+        cmdrun.spawn(["sleep", "30"], timeout=10, kill_grace=0.5) as s,
+        pytest.raises(cmdrun.CommandTimedOut) as info,
+    ):
+        s.wait(timeout=0.2)
+    assert "timed out after 0.2 s" in str(info.value)
+    assert info.value.timeout == 0.2
+    assert info.value.result.timeout == 0.2
+
+
+def test_wait_timeout_without_argument_reports_the_session_default() -> None:
+    with (
+        cmdrun.spawn(["sleep", "30"], timeout=0.25, kill_grace=0.5) as s,
+        pytest.raises(cmdrun.CommandTimedOut) as info,
+    ):
+        s.wait()
+    assert "timed out after 0.25 s" in str(info.value)
+    assert info.value.result.timeout == 0.25
+
+
+def test_expect_and_read_timeouts_report_the_timeout_that_applied() -> None:
+    with cmdrun.spawn(["sleep", "30"], timeout=10) as s:
+        with pytest.raises(ExpectTimeout) as info:
+            s.expect("never", timeout=0.2)
+        assert str(info.value).startswith("timed out after 0.2 s waiting for output")
+        assert info.value.timeout == 0.2
+        with pytest.raises(ExpectTimeout) as info:
+            s.read(timeout=0.15)
+        assert str(info.value).startswith("timed out after 0.15 s waiting for output")
+        assert info.value.timeout == 0.15
+    with cmdrun.spawn(["sleep", "30"], timeout=0.2) as s:
+        with pytest.raises(ExpectTimeout) as info:
+            s.expect("never")
+        assert str(info.value).startswith("timed out after 0.2 s waiting for output")
+
+
 @BOTH
 def test_leaving_the_block_by_an_exception_stops_every_process(tty: bool) -> None:
     seen: list[int] = []

@@ -5,7 +5,7 @@ output as text without encoding crashes, errors that say what went wrong, and di
 with interactive programs over pipes or a pseudo-terminal.
 """
 
-from typing import TYPE_CHECKING
+import typing as _typing
 
 from ._errors import (
     CmdrunError,
@@ -26,20 +26,30 @@ from ._secret import Secret
 from ._session import PipeSession, PtySession, Session, spawn
 from ._stream import Stream, stream
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from ._aio import arun, arun_many
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    # The asyncio API is imported on first use: asyncio alone takes longer to import than
-    # the rest of cmdrun together.
+    """Import the asyncio API (``arun``, ``arun_many``) on first use.
+
+    asyncio alone takes longer to import than the rest of cmdrun together, so
+    ``import cmdrun`` leaves it out until a program asks for it.
+    """
     if name in ("arun", "arun_many"):
         from . import _aio
 
-        return getattr(_aio, name)
+        function = getattr(_aio, name)
+        function.__module__ = __name__
+        return function
     raise AttributeError(f"module 'cmdrun' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names, the lazily imported ones included (for ``dir()`` and ``help()``)."""
+    return list(__all__)
 
 
 __all__ = [
@@ -73,3 +83,12 @@ __all__ = [
     "spawn",
     "stream",
 ]
+
+# Public classes and functions say they live here, not in the private module that defines
+# them: tracebacks and reprs show cmdrun.CommandFailed, and pickles name a path that stays
+# valid when the internals move (pickle finds classes by __module__ and __qualname__).
+for _name in __all__:
+    _value = globals().get(_name)
+    if callable(_value):
+        _value.__module__ = __name__
+del _name, _value

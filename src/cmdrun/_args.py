@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import shlex
@@ -146,10 +147,11 @@ def normalize_cwd(cwd: str | os.PathLike[str] | None) -> str | None:
     if cwd is None:
         return None
     path = os.fsdecode(cwd)
+    # OSError's str() appends the filename: the message names the path once, like the stdlib.
     if not os.path.exists(path):
-        raise FileNotFoundError(2, f"working directory does not exist: {path!r}", path)
+        raise FileNotFoundError(errno.ENOENT, "working directory does not exist", path)
     if not os.path.isdir(path):
-        raise NotADirectoryError(20, f"working directory is not a directory: {path!r}", path)
+        raise NotADirectoryError(errno.ENOTDIR, "working directory is not a directory", path)
     return path
 
 

@@ -14,7 +14,7 @@ from ._match import StreamDecoder
 
 
 def as_terminal(data: bytes) -> bytes:
-    """Line endings as a terminal outputs them (``\n`` becomes ``\r\n``), for fakes."""
+    """Line endings as a terminal outputs them (``\\n`` becomes ``\\r\\n``), for fakes."""
     return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 

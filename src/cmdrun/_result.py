@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import signal as _signal
 from typing import Any
 
@@ -59,7 +58,7 @@ class Result:
         encoding: the codec ``stdout``/``stderr`` are decoded with.
         errors: the codec error handler (``"replace"`` by default: decoding never raises).
         tty: True when the program ran on a pseudo-terminal (then ``stdout`` holds both
-            streams, with ``\r\n`` line endings).
+            streams, with ``\\r\\n`` line endings).
         stdout_dropped: bytes of stdout not kept because of ``max_output`` (the start of
             the output; ``stdout_bytes`` holds the last ``max_output`` bytes).
         stderr_dropped: the same for stderr.
@@ -160,7 +159,7 @@ class Result:
             raise CommandFailed(self)
 
     def __repr__(self) -> str:
-        parts = [f"args={shlex.join(self.args)!r}", f"returncode={self.returncode}"]
+        parts = [f"args={self.args!r}", f"returncode={self.returncode}"]
         if self.signal is not None:
             parts.append(f"signal={self.signal.name}")
         if self.timed_out:

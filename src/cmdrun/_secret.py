@@ -127,7 +127,7 @@ def seal(secret: Secret, encoding: str, end: str = "") -> Sealed:
 
 def _forms(value: str) -> list[str]:
     """The texts to mask for one secret: as typed (without its Enter), as a terminal echoes
-    it (``\r\n``), and each line of a multi-line secret (programs print lines one by one)."""
+    it (``\\r\\n``), and each line of a multi-line secret (programs print lines one by one)."""
     whole = value.rstrip("\r\n") or value
     forms = [whole]
     if "\n" in whole:

@@ -72,6 +72,10 @@ class _Inbox:
             observer.output(stream, data)
 
 
+def _deadline(seconds: float | None) -> float:
+    return math.inf if seconds is None else time.monotonic() + seconds
+
+
 class Session(abc.ABC):
     """A running program you talk to: ``expect`` what it prints, ``send`` what to type.
 
@@ -144,9 +148,9 @@ class Session(abc.ABC):
 
     # -- reading --------------------------------------------------------------------------
 
-    def _deadline(self, timeout: float | None) -> float:
-        seconds = self._timeout if timeout is None else normalize_timeout(timeout)
-        return math.inf if seconds is None else time.monotonic() + seconds
+    def _seconds(self, timeout: float | None) -> float | None:
+        """The timeout that applies to one call: ``timeout``, or the session's default."""
+        return self._timeout if timeout is None else normalize_timeout(timeout)
 
     def expect(self, *patterns: Pattern, timeout: float | None = None) -> Match:
         """Wait until the output contains one of ``patterns``; consume up to its end.
@@ -164,7 +168,8 @@ class Session(abc.ABC):
             UnexpectedEOF: the output ended first (the message says how the program ended).
         """
         checked = check_patterns(patterns)
-        deadline = self._deadline(timeout)
+        seconds = self._seconds(timeout)
+        deadline = _deadline(seconds)
         pump = self._pump
         while True:
             self._decode()
@@ -174,7 +179,7 @@ class Session(abc.ABC):
             if pump.eof:
                 raise self._eof_error(describe(checked))
             if time.monotonic() >= deadline:
-                raise self._timeout_error(describe(checked), timeout)
+                raise self._timeout_error(describe(checked), seconds)
             pump.step(deadline)
 
     def _matched(self, found: Match) -> Match:
@@ -189,8 +194,7 @@ class Session(abc.ABC):
         self._decode()
         return self._buffer.text
 
-    def _timeout_error(self, patterns: str, timeout: float | None) -> ExpectTimeout:
-        seconds = self._timeout if timeout is None else timeout
+    def _timeout_error(self, patterns: str, seconds: float | None) -> ExpectTimeout:
         return ExpectTimeout(self.args, patterns, self._received(), seconds)
 
     def _eof_error(self, patterns: str) -> UnexpectedEOF:
@@ -207,10 +211,11 @@ class Session(abc.ABC):
         Raises:
             ExpectTimeout: the output did not end within ``timeout`` (default: the session's).
         """
-        deadline = self._deadline(timeout)
+        seconds = self._seconds(timeout)
+        deadline = _deadline(seconds)
         while not self._pump.eof:
             if time.monotonic() >= deadline:
-                raise self._timeout_error("EOF", timeout)
+                raise self._timeout_error("EOF", seconds)
             self._pump.step(deadline)
         self._decode()
         self._buffer.add(self._decoder.flush())
@@ -269,9 +274,9 @@ class Session(abc.ABC):
                 session's), so its process group was stopped.
         """
         if self._result is None:
-            deadline = self._deadline(timeout)
-            timed_out = self._finish(deadline, self._spec.drain_timeout)
-            self._result = self._make_result(timed_out)
+            seconds = self._seconds(timeout)
+            timed_out = self._finish(_deadline(seconds), self._spec.drain_timeout)
+            self._result = self._make_result(seconds if timed_out else None, timed_out)
             self._notify_finished()
         if self._result.timed_out:
             raise CommandTimedOut(self._result, self._result.timeout or 0.0)
@@ -281,7 +286,7 @@ class Session(abc.ABC):
         """Stop the program if it is still running (kill policy), reap it, return its Result."""
         if self._result is None:
             self._finish(time.monotonic(), AFTER_KILL)
-            self._result = self._make_result(False)
+            self._result = self._make_result(None, False)
             self._notify_finished()
         return self._result
 
@@ -316,7 +321,7 @@ class Session(abc.ABC):
             )
             self.close()
 
-    def _make_result(self, timed_out: bool) -> Result:
+    def _make_result(self, timeout: float | None, timed_out: bool) -> Result:
         child = self._started.child
         sinks = self._pump.sinks
         return Result(
@@ -327,7 +332,7 @@ class Session(abc.ABC):
             pid=child.pid,
             duration=time.monotonic() - self._started_at,
             timed_out=timed_out,
-            timeout=self._timeout if timed_out else None,
+            timeout=timeout,
             encoding=self._spec.encoding,
             errors=self._spec.errors,
             tty=self.tty,

@@ -30,3 +30,10 @@ __all__ = [
     "Registration",
     "UnregisteredCommand",
 ]
+
+# As in cmdrun: public names say they live in cmdrun.testing (tracebacks, reprs, pickles).
+for _name in __all__:
+    _value = globals()[_name]
+    if callable(_value):
+        _value.__module__ = __name__
+del _name, _value
