@@ -7,7 +7,8 @@ import re
 import pytest
 
 from cmdrun import Secret, clean
-from cmdrun._match import Buffer, Responder, StreamDecoder, check_patterns
+from cmdrun._match import Buffer, Responder, check_patterns
+from cmdrun._output import StreamDecoder
 
 
 def test_literal_found_across_additions() -> None:

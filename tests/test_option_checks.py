@@ -187,8 +187,7 @@ def test_shell_with_a_list_says_how_to_run_a_list() -> None:
 
 def test_every_door_uses_the_named_defaults() -> None:
     from cmdrun import _defaults
-    from cmdrun._engine import Spec
-    from cmdrun._run import build_spec
+    from cmdrun._spec import Spec, build_spec
 
     named = {
         "kill_grace": _defaults.DEFAULT_KILL_GRACE,

@@ -28,7 +28,8 @@ from ._parallel import (
 )
 from ._pump import CancelToken
 from ._result import Result
-from ._run import BatchOptions, Prepared, RunOptions, prepare
+from ._run import Prepared, prepare
+from ._spec import BatchOptions, RunOptions
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

@@ -13,8 +13,9 @@ from collections.abc import Generator, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Protocol
 
-from ._engine import DeliverLine, Spec, execution
+from ._engine import execution
 from ._result import Result
+from ._spec import DeliverLine, Spec
 
 if TYPE_CHECKING:
     from ._session import Session

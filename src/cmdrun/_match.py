@@ -5,7 +5,6 @@ Nothing here touches a process, so all of it is unit-tested in milliseconds.
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeAlias
@@ -202,30 +201,3 @@ class Responder:
             self._buffer.take_all()
             self._buffer.add(rest[-self._keep :])
         return due
-
-
-class StreamDecoder:
-    """Decodes chunks from several streams, each with its own incremental decoder, so a
-    multibyte character split across reads (or interleaved with the other stream) survives."""
-
-    __slots__ = ("_decoders", "_errors", "_factory")
-
-    def __init__(self, encoding: str, errors: str) -> None:
-        self._factory = codecs.getincrementaldecoder(encoding)
-        self._errors = errors
-        self._decoders: dict[str, codecs.IncrementalDecoder] = {}
-
-    def decode(self, stream: str, data: bytes, final: bool = False) -> str:
-        decoder = self._decoders.get(stream)
-        if decoder is None:
-            decoder = self._decoders[stream] = self._factory(self._errors)
-        return decoder.decode(data, final)
-
-    @property
-    def streams(self) -> list[str]:
-        """The streams seen so far."""
-        return list(self._decoders)
-
-    def flush(self) -> str:
-        """Whatever incomplete characters are left, at end of output."""
-        return "".join(d.decode(b"", True) for d in self._decoders.values())

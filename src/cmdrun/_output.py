@@ -5,12 +5,11 @@ Pure data handling, no processes: each piece is fed bytes by the pump and unit-t
 
 from __future__ import annotations
 
+import codecs
 import io
 import time
 from collections.abc import Callable
 from typing import IO
-
-from ._match import StreamDecoder
 
 
 def as_terminal(data: bytes) -> bytes:
@@ -231,3 +230,30 @@ class LineFeed:
             if rest:
                 self._deliver(stream, rest)
         self._since.clear()
+
+
+class StreamDecoder:
+    """Decodes chunks from several streams, each with its own incremental decoder, so a
+    multibyte character split across reads (or interleaved with the other stream) survives."""
+
+    __slots__ = ("_decoders", "_errors", "_factory")
+
+    def __init__(self, encoding: str, errors: str) -> None:
+        self._factory = codecs.getincrementaldecoder(encoding)
+        self._errors = errors
+        self._decoders: dict[str, codecs.IncrementalDecoder] = {}
+
+    def decode(self, stream: str, data: bytes, final: bool = False) -> str:
+        decoder = self._decoders.get(stream)
+        if decoder is None:
+            decoder = self._decoders[stream] = self._factory(self._errors)
+        return decoder.decode(data, final)
+
+    @property
+    def streams(self) -> list[str]:
+        """The streams seen so far."""
+        return list(self._decoders)
+
+    def flush(self) -> str:
+        """Whatever incomplete characters are left, at end of output."""
+        return "".join(d.decode(b"", True) for d in self._decoders.values())

@@ -23,11 +23,12 @@ from ._errors import (
     CommandTimedOut,
     StartFailed,
 )
-from ._platform import start_error
 from ._pump import MAIN_THREAD_TICK, CancelToken
 from ._result import Result
-from ._run import BatchOptions, Prepared, RunOptions, prepare
+from ._run import Prepared, prepare
 from ._shield import SigintShield
+from ._spec import BatchOptions, RunOptions
+from ._which import start_error
 
 if TYPE_CHECKING:
     from concurrent.futures import Future

@@ -56,7 +56,7 @@ import termios
 
 from ._errors import CmdrunError, CommandNotExecutable, CommandNotFound, StartFailed
 from ._kill import Child, stop_now
-from ._platform import exec_refusal, explain_exec_error, locate, path_of, start_error
+from ._which import exec_refusal, explain_exec_error, locate, path_of, start_error
 
 #: How PTY children are started: ``"setsid"`` (util-linux ``setsid --ctty``, no Python in
 #: the child), ``"ptyprocess"`` (fork in Python), or None: ``"setsid"`` where available.

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import os
 import shlex
-import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._args import (
     Command,
     Input,
     check_flag,
-    encode_input,
-    normalize_command,
-    normalize_cwd,
-    normalize_env,
-    normalize_grace,
-    normalize_timeout,
 )
 from ._defaults import (
     DEFAULT_DIMENSIONS,
@@ -28,20 +20,26 @@ from ._defaults import (
     DEFAULT_ERRORS,
     DEFAULT_KILL_GRACE,
 )
-from ._engine import LineCallback, Spec, Target
 from ._launcher import run_spec
 from ._log import debug_enabled, log_debug, log_info
-from ._match import Pattern, Reply, Responder
-from ._platform import locate, path_of
+from ._match import Pattern, Reply
 from ._result import Result
-from ._secret import Secret, seal
+from ._secret import Secret
+from ._spec import (
+    _RUN_OPTIONS,
+    _SUBPROCESS_HABITS,
+    LineCallback,
+    OutputTarget,
+    RunOptions,
+    Spec,
+    build_spec,
+    refuse_options,
+)
+from ._which import locate, path_of
 
 if TYPE_CHECKING:
     from typing_extensions import Never
 
-#: Where ``stdout=``/``stderr=`` may send output: a path, a binary file, or
-#: ``subprocess.DEVNULL`` to discard it (the program gets ``/dev/null``).
-OutputTarget: TypeAlias = "Target | int"
 
 # The settings below are the values the package starts with. cmdrun reads them through the
 # public module (``cmdrun.TTY_REFUSALS``, ...) each time it decides on a rerun, so that
@@ -61,9 +59,6 @@ TTY_REFUSALS: list[Pattern] = [
     "failed tty get",
 ]
 
-#: TERM given to programs on a PTY unless the caller's ``env`` sets one: no colours, no
-#: bracketed paste, no cursor tricks, so prompts arrive as plain text.
-PTY_TERM = "dumb"
 
 #: ``run(tty="auto")`` reruns on a PTY only if the refusal came within this many seconds:
 #: a program that refuses a missing terminal does so at start-up, before doing any work.
@@ -156,189 +151,7 @@ def _own_refusal(line: str, program: str, path: str | None, refusals: Iterable[P
     return locate(name, path) is None
 
 
-def _respond_pairs(respond: Mapping[Pattern, Reply] | None) -> tuple[tuple[Pattern, Reply], ...]:
-    if not respond:
-        return ()
-    if not isinstance(respond, Mapping):
-        raise TypeError(f"respond must be a mapping of prompt to reply, not {respond!r}")
-    Responder(respond)  # validates patterns and replies now, before anything runs
-    return tuple(respond.items())
-
-
-class BatchOptions(TypedDict, total=False):
-    """The keyword options of :func:`run` that ``run_many``/``arun_many`` pass to each command."""
-
-    input: Input | Secret | None
-    cwd: str | os.PathLike[str] | None
-    env: Mapping[str, str] | None
-    inherit_env: bool
-    shell: bool
-    encoding: str
-    errors: str
-    merge_stderr: bool
-    kill_grace: float
-    drain_timeout: float
-    tty: bool | Literal["auto"]
-    respond: Mapping[Pattern, Reply] | None
-    dimensions: tuple[int, int]
-    stdin: int | None
-    stdout: OutputTarget | None
-    stderr: OutputTarget | None
-    max_output: int | None
-    on_stdout: LineCallback | None
-    on_stderr: LineCallback | None
-    tee: bool
-    die_with_parent: bool
-
-
-class RunOptions(BatchOptions, total=False):
-    """The keyword options of :func:`run`, shared by ``stream`` and ``arun``."""
-
-    timeout: float | None
-    check: bool
-
-
-_RUN_OPTIONS = RunOptions.__optional_keys__
-
-#: ``subprocess`` keywords that cmdrun does not take, and what to do instead.
-_SUBPROCESS_HABITS = {
-    "capture_output": "output is captured by default (Result.stdout, Result.stderr)",
-    "text": (
-        "output is text by default (Result.stdout is a str, Result.stdout_bytes the bytes "
-        "beside it; encoding= and errors= choose the codec)"
-    ),
-    "start_new_session": "every program runs in a new session (its own process group) anyway",
-}
 _SUBPROCESS_HABITS["universal_newlines"] = _SUBPROCESS_HABITS["text"]
-
-
-def refuse_options(names: Iterable[str], door: str) -> None:
-    """Raise for keyword arguments ``door`` does not take, answering ``subprocess`` habits.
-
-    Raises:
-        TypeError: always, naming the first of ``names``.
-    """
-    for name in names:
-        habit = _SUBPROCESS_HABITS.get(name)
-        if habit is not None:
-            raise TypeError(f"{door}() does not take {name}=: {habit}; leave it out")
-        raise TypeError(f"{door}() got an unexpected keyword argument {name!r}")
-
-
-def _check_target(target: object, name: str) -> Target | None:
-    if target is None or isinstance(target, (str, os.PathLike)):
-        return target
-    if isinstance(target, int) and not isinstance(target, bool):
-        if target == subprocess.DEVNULL:
-            return os.devnull  # a real file: handed to the program, nothing passes through us
-        if target == subprocess.PIPE:
-            raise TypeError(
-                f"{name}=subprocess.PIPE: output is captured by default (Result.{name}); "
-                f"leave {name} out"
-            )
-        if target == subprocess.STDOUT and name == "stderr":
-            raise TypeError("stderr=subprocess.STDOUT: use merge_stderr=True")
-    if isinstance(target, io.TextIOBase) or not callable(getattr(target, "write", None)):
-        raise TypeError(
-            f"{name} must be a path, a binary file or subprocess.DEVNULL, not {target!r}"
-        )
-    return target  # type: ignore[return-value]
-
-
-def _check_stdin(stdin: object, input: object, respond: object) -> None:
-    """``stdin=subprocess.DEVNULL`` spells out the default; anything else has a better way."""
-    if stdin is None:
-        return
-    if type(stdin) is int and stdin == subprocess.DEVNULL:
-        if input is not None or respond:
-            raise ValueError("stdin=subprocess.DEVNULL means no input: drop it, or input=/respond=")
-        return
-    raise TypeError(
-        f"stdin takes only subprocess.DEVNULL (the default: the program reads /dev/null), "
-        f"not {stdin!r}: give data with input= (str, bytes or a Secret), answer prompts with "
-        "respond=, or hold a dialogue with spawn()"
-    )
-
-
-def _check_callback(callback: object, name: str) -> LineCallback | None:
-    if callback is not None and not callable(callback):
-        raise TypeError(f"{name} must be callable, not {callback!r}")
-    return callback
-
-
-def _check_max_output(limit: object) -> int | None:
-    if limit is None:
-        return None
-    if isinstance(limit, bool) or not isinstance(limit, int):
-        raise TypeError(f"max_output must be an int number of bytes, not {limit!r}")
-    if limit < 0:
-        raise ValueError(f"max_output must be >= 0, not {limit}")
-    return limit
-
-
-def build_spec(
-    cmd: Command,
-    *,
-    input: Input | Secret | None = None,
-    timeout: float | None = None,
-    cwd: str | os.PathLike[str] | None = None,
-    env: Mapping[str, str] | None = None,
-    inherit_env: bool = True,
-    shell: bool = False,
-    encoding: str = DEFAULT_ENCODING,
-    errors: str = DEFAULT_ERRORS,
-    merge_stderr: bool = False,
-    kill_grace: float = DEFAULT_KILL_GRACE,
-    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
-    capture: bool = True,
-    tty: bool = False,
-    dimensions: tuple[int, int] = DEFAULT_DIMENSIONS,
-    respond: Mapping[Pattern, Reply] | None = None,
-    stdin: int | None = None,
-    stdout: OutputTarget | None = None,
-    stderr: OutputTarget | None = None,
-    max_output: int | None = None,
-    on_stdout: LineCallback | None = None,
-    on_stderr: LineCallback | None = None,
-    tee: bool = False,
-    die_with_parent: bool = False,
-) -> Spec:
-    """Check every argument and build the engine's request (raises before anything runs)."""
-    "".encode(encoding, errors)  # an unknown codec raises LookupError now, not after the run
-    _check_stdin(stdin, input, respond)
-    pairs = _respond_pairs(respond)
-    secrets = [reply for _, reply in pairs if isinstance(reply, Secret)]
-    if isinstance(input, Secret):
-        secrets.append(input)
-        seal(input, encoding)  # cannot be encoded: raise now (the plaintext stays sealed)
-    rows, cols = dimensions
-    if not (isinstance(rows, int) and isinstance(cols, int) and rows > 0 and cols > 0):
-        raise ValueError(f"dimensions must be (rows, columns) > 0, not {dimensions!r}")
-    return Spec(
-        normalize_command(cmd, check_flag(shell, "shell")),
-        input=input if isinstance(input, Secret) else encode_input(input, encoding),
-        timeout=normalize_timeout(timeout),
-        cwd=normalize_cwd(cwd),
-        env=normalize_env(env, check_flag(inherit_env, "inherit_env")),
-        capture=capture,
-        merge_stderr=check_flag(merge_stderr, "merge_stderr"),
-        kill_grace=normalize_grace(kill_grace),
-        drain_timeout=normalize_grace(drain_timeout, "drain_timeout"),
-        encoding=encoding,
-        errors=errors,
-        tty=tty,
-        dimensions=(rows, cols),
-        respond=pairs,
-        secrets=tuple(secrets),
-        term=None if env and "TERM" in env else PTY_TERM,
-        stdout_to=_check_target(stdout, "stdout"),
-        stderr_to=_check_target(stderr, "stderr"),
-        max_output=_check_max_output(max_output),
-        on_stdout=_check_callback(on_stdout, "on_stdout"),
-        on_stderr=_check_callback(on_stderr, "on_stderr"),
-        tee=check_flag(tee, "tee"),
-        die_with_parent=check_flag(die_with_parent, "die_with_parent"),
-    )
 
 
 class Prepared:

@@ -30,20 +30,20 @@ from ._defaults import (
     DEFAULT_KILL_GRACE,
     DEFAULT_SESSION_TIMEOUT,
 )
-from ._engine import Spec, Started, end_of_input, start
 from ._errors import CommandTimedOut, ExpectTimeout, UnexpectedEOF
 from ._kill import interrupt as interrupt_group
 from ._kill import stop_now
 from ._launcher import current_launcher
 from ._log import debug_enabled, log_debug
-from ._match import Buffer, Match, Pattern, StreamDecoder, check_patterns, describe
-from ._output import Chunks
+from ._match import Buffer, Match, Pattern, check_patterns, describe
+from ._output import Chunks, StreamDecoder
 from ._platform import terminal_has_group
 from ._pump import AFTER_KILL, Pump
 from ._result import Result
-from ._run import build_spec
 from ._secret import Redactor, Secret, masked, seal
 from ._shield import SigintShield
+from ._spec import Spec, build_spec
+from ._start import Started, end_of_input, start
 from ._watchdog import WATCHDOG
 
 #: How long ``expect`` waits for the exit status once the output has ended, to say in

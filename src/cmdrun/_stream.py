@@ -7,11 +7,11 @@ from collections.abc import Generator, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from ._engine import Spec
 from ._launcher import current_launcher
 from ._output import Line
 from ._result import Result
-from ._run import Prepared, RunOptions, prepare, refused_terminal
+from ._run import Prepared, prepare, refused_terminal
+from ._spec import RunOptions, Spec
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

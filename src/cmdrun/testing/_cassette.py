@@ -22,11 +22,12 @@ from collections.abc import Generator
 from types import TracebackType
 from typing import Any
 
-from .._engine import DeliverLine, Spec, simulated
+from .._engine import simulated
 from .._launcher import REAL, using_launcher
-from .._match import StreamDecoder
+from .._output import StreamDecoder
 from .._result import Result
 from .._session import Session
+from .._spec import DeliverLine, Spec
 from ._dialogue import Exit, In, Out, Step
 from ._fake import fake_session, input_text
 

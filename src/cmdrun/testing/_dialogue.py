@@ -325,7 +325,8 @@ def responder_hook(
     pump: FakePump, respond: Sequence[tuple[Any, Any]], encoding: str, errors: str
 ) -> Callable[[str, bytes], None]:
     """The hook that answers prompts from a fake's output, like ``run(respond=...)``."""
-    from .._match import Responder, StreamDecoder
+    from .._match import Responder
+    from .._output import StreamDecoder
     from .._secret import seal
 
     responder = Responder(dict(respond))

@@ -18,11 +18,12 @@ from collections.abc import Callable, Generator, Sequence
 from types import TracebackType
 from typing import Any
 
-from .._engine import DeliverLine, Spec, simulated
+from .._engine import simulated
 from .._launcher import REAL, using_launcher
 from .._result import Result
 from .._secret import Redactor, Secret, masked
 from .._session import Session
+from .._spec import DeliverLine, Spec
 from ._dialogue import Exit, FakeHang, FakePump, Out, Step, check_steps, responder_hook
 
 
@@ -446,7 +447,7 @@ class _FakeSession(Session):
 
 def fake_session(spec: Spec, steps: Sequence[Step], *, echo: bool) -> Session:
     """A :class:`Session` playing ``steps``, indistinguishable from a real one but for speed."""
-    from .._engine import Started
+    from .._start import Started
 
     pump = FakePump(
         steps,

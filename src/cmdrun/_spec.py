@@ -1,0 +1,362 @@
+"""What to run: the option set, checked before anything runs, as one :class:`Spec`.
+
+``build_spec`` turns what a caller passed to any door (``run``, ``call``, ``spawn``,
+``stream``, the batches and their asyncio twins) into a Spec, raising ``TypeError`` or
+``ValueError`` for bad input; the named defaults live in :mod:`cmdrun._defaults`. Nothing
+here starts a process: :mod:`cmdrun._start` does that, :mod:`cmdrun._engine` runs it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+from collections.abc import Callable, Iterable, Mapping
+from typing import IO, TYPE_CHECKING, Literal, TypeAlias, TypedDict
+
+from ._args import (
+    Command,
+    Input,
+    check_flag,
+    encode_input,
+    normalize_command,
+    normalize_cwd,
+    normalize_env,
+    normalize_grace,
+    normalize_timeout,
+)
+from ._defaults import (
+    DEFAULT_DIMENSIONS,
+    DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_ENCODING,
+    DEFAULT_ERRORS,
+    DEFAULT_KILL_GRACE,
+)
+from ._match import Pattern, Reply, Responder
+from ._secret import Redactor, Secret, seal
+
+if TYPE_CHECKING:
+    from ._pump import CancelToken
+
+
+#: Where ``stdout=``/``stderr=`` may send output: a path, or a binary file.
+Target: TypeAlias = "str | os.PathLike[str] | IO[bytes]"
+
+
+LineCallback: TypeAlias = Callable[[str], object]
+
+
+DeliverLine: TypeAlias = Callable[[str, str], object]
+
+
+class Spec:
+    """A fully checked request to run one command (built by ``_run.build_spec``).
+
+    ``input`` stays a :class:`Secret` when one was given: it is revealed only by
+    :meth:`input_bytes`, as the pump writes it.
+    """
+
+    __slots__ = (
+        "args",
+        "cancel",
+        "capture",
+        "cwd",
+        "die_with_parent",
+        "dimensions",
+        "drain_timeout",
+        "encoding",
+        "env",
+        "errors",
+        "input",
+        "kill_grace",
+        "max_output",
+        "merge_stderr",
+        "on_stderr",
+        "on_stdout",
+        "respond",
+        "secrets",
+        "stderr_to",
+        "stdout_to",
+        "tee",
+        "term",
+        "timeout",
+        "tty",
+    )
+
+    def __init__(
+        self,
+        args: tuple[str, ...],
+        *,
+        input: bytes | Secret | None = None,
+        timeout: float | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        capture: bool = True,
+        merge_stderr: bool = False,
+        kill_grace: float = DEFAULT_KILL_GRACE,
+        drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+        encoding: str = DEFAULT_ENCODING,
+        errors: str = DEFAULT_ERRORS,
+        tty: bool = False,
+        dimensions: tuple[int, int] = DEFAULT_DIMENSIONS,
+        respond: tuple[tuple[Pattern, Reply], ...] = (),
+        secrets: tuple[Secret, ...] = (),
+        term: str | None = None,
+        stdout_to: Target | None = None,
+        stderr_to: Target | None = None,
+        max_output: int | None = None,
+        on_stdout: LineCallback | None = None,
+        on_stderr: LineCallback | None = None,
+        tee: bool = False,
+        cancel: CancelToken | None = None,
+        die_with_parent: bool = False,
+    ) -> None:
+        self.args = args
+        self.die_with_parent = die_with_parent
+        self.term = term
+        self.stdout_to = stdout_to
+        self.stderr_to = stderr_to
+        self.max_output = max_output
+        self.on_stdout = on_stdout
+        self.on_stderr = on_stderr
+        self.tee = tee
+        self.cancel = cancel
+        self.tty = tty
+        self.dimensions = dimensions
+        self.respond = respond
+        self.secrets = secrets
+        self.input = input
+        self.timeout = timeout
+        self.cwd = cwd
+        self.env = env
+        self.capture = capture
+        self.merge_stderr = merge_stderr
+        self.kill_grace = kill_grace
+        self.drain_timeout = drain_timeout
+        self.encoding = encoding
+        self.errors = errors
+
+    def replace(self, **changes: object) -> Spec:
+        """A copy with some fields changed."""
+        copy = Spec.__new__(Spec)
+        for name in Spec.__slots__:
+            setattr(copy, name, changes.pop(name, getattr(self, name)))
+        if changes:
+            raise TypeError(f"unknown Spec fields: {sorted(changes)}")
+        return copy
+
+    def input_bytes(self) -> bytes | None:
+        """The bytes to write to the program's input (a Secret's as :class:`Sealed` bytes)."""
+        if isinstance(self.input, Secret):
+            return seal(self.input, self.encoding)
+        return self.input
+
+    def watches(self, stream: str) -> bool:
+        """Whether cmdrun must see ``stream``'s bytes as they come (not just store them).
+
+        While a secret is in play, output never goes straight from the program to a file:
+        it is pumped through cmdrun, which masks the secret.
+        """
+        callback = self.on_stdout if stream == "stdout" else self.on_stderr
+        return (
+            self.tty or bool(self.respond) or self.tee or callback is not None or bool(self.secrets)
+        )
+
+    def redactor(self) -> Redactor | None:
+        """A fresh redactor for this run's output, or None when no secret is in play."""
+        return Redactor(self.secrets, self.encoding) if self.secrets else None
+
+
+#: TERM given to programs on a PTY unless the caller's ``env`` sets one: no colours, no
+#: bracketed paste, no cursor tricks, so prompts arrive as plain text.
+PTY_TERM = "dumb"
+
+
+def _respond_pairs(respond: Mapping[Pattern, Reply] | None) -> tuple[tuple[Pattern, Reply], ...]:
+    if not respond:
+        return ()
+    if not isinstance(respond, Mapping):
+        raise TypeError(f"respond must be a mapping of prompt to reply, not {respond!r}")
+    Responder(respond)  # validates patterns and replies now, before anything runs
+    return tuple(respond.items())
+
+
+class BatchOptions(TypedDict, total=False):
+    """The keyword options of :func:`run` that ``run_many``/``arun_many`` pass to each command."""
+
+    input: Input | Secret | None
+    cwd: str | os.PathLike[str] | None
+    env: Mapping[str, str] | None
+    inherit_env: bool
+    shell: bool
+    encoding: str
+    errors: str
+    merge_stderr: bool
+    kill_grace: float
+    drain_timeout: float
+    tty: bool | Literal["auto"]
+    respond: Mapping[Pattern, Reply] | None
+    dimensions: tuple[int, int]
+    stdin: int | None
+    stdout: OutputTarget | None
+    stderr: OutputTarget | None
+    max_output: int | None
+    on_stdout: LineCallback | None
+    on_stderr: LineCallback | None
+    tee: bool
+    die_with_parent: bool
+
+
+class RunOptions(BatchOptions, total=False):
+    """The keyword options of :func:`run`, shared by ``stream`` and ``arun``."""
+
+    timeout: float | None
+    check: bool
+
+
+_RUN_OPTIONS = RunOptions.__optional_keys__
+
+
+#: ``subprocess`` keywords that cmdrun does not take, and what to do instead.
+_SUBPROCESS_HABITS = {
+    "capture_output": "output is captured by default (Result.stdout, Result.stderr)",
+    "text": (
+        "output is text by default (Result.stdout is a str, Result.stdout_bytes the bytes "
+        "beside it; encoding= and errors= choose the codec)"
+    ),
+    "start_new_session": "every program runs in a new session (its own process group) anyway",
+}
+
+
+def refuse_options(names: Iterable[str], door: str) -> None:
+    """Raise for keyword arguments ``door`` does not take, answering ``subprocess`` habits.
+
+    Raises:
+        TypeError: always, naming the first of ``names``.
+    """
+    for name in names:
+        habit = _SUBPROCESS_HABITS.get(name)
+        if habit is not None:
+            raise TypeError(f"{door}() does not take {name}=: {habit}; leave it out")
+        raise TypeError(f"{door}() got an unexpected keyword argument {name!r}")
+
+
+def _check_target(target: object, name: str) -> Target | None:
+    if target is None or isinstance(target, (str, os.PathLike)):
+        return target
+    if isinstance(target, int) and not isinstance(target, bool):
+        if target == subprocess.DEVNULL:
+            return os.devnull  # a real file: handed to the program, nothing passes through us
+        if target == subprocess.PIPE:
+            raise TypeError(
+                f"{name}=subprocess.PIPE: output is captured by default (Result.{name}); "
+                f"leave {name} out"
+            )
+        if target == subprocess.STDOUT and name == "stderr":
+            raise TypeError("stderr=subprocess.STDOUT: use merge_stderr=True")
+    if isinstance(target, io.TextIOBase) or not callable(getattr(target, "write", None)):
+        raise TypeError(
+            f"{name} must be a path, a binary file or subprocess.DEVNULL, not {target!r}"
+        )
+    return target  # type: ignore[return-value]
+
+
+def _check_stdin(stdin: object, input: object, respond: object) -> None:
+    """``stdin=subprocess.DEVNULL`` spells out the default; anything else has a better way."""
+    if stdin is None:
+        return
+    if type(stdin) is int and stdin == subprocess.DEVNULL:
+        if input is not None or respond:
+            raise ValueError("stdin=subprocess.DEVNULL means no input: drop it, or input=/respond=")
+        return
+    raise TypeError(
+        f"stdin takes only subprocess.DEVNULL (the default: the program reads /dev/null), "
+        f"not {stdin!r}: give data with input= (str, bytes or a Secret), answer prompts with "
+        "respond=, or hold a dialogue with spawn()"
+    )
+
+
+def _check_callback(callback: object, name: str) -> LineCallback | None:
+    if callback is not None and not callable(callback):
+        raise TypeError(f"{name} must be callable, not {callback!r}")
+    return callback
+
+
+def _check_max_output(limit: object) -> int | None:
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise TypeError(f"max_output must be an int number of bytes, not {limit!r}")
+    if limit < 0:
+        raise ValueError(f"max_output must be >= 0, not {limit}")
+    return limit
+
+
+def build_spec(
+    cmd: Command,
+    *,
+    input: Input | Secret | None = None,
+    timeout: float | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    inherit_env: bool = True,
+    shell: bool = False,
+    encoding: str = DEFAULT_ENCODING,
+    errors: str = DEFAULT_ERRORS,
+    merge_stderr: bool = False,
+    kill_grace: float = DEFAULT_KILL_GRACE,
+    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+    capture: bool = True,
+    tty: bool = False,
+    dimensions: tuple[int, int] = DEFAULT_DIMENSIONS,
+    respond: Mapping[Pattern, Reply] | None = None,
+    stdin: int | None = None,
+    stdout: OutputTarget | None = None,
+    stderr: OutputTarget | None = None,
+    max_output: int | None = None,
+    on_stdout: LineCallback | None = None,
+    on_stderr: LineCallback | None = None,
+    tee: bool = False,
+    die_with_parent: bool = False,
+) -> Spec:
+    """Check every argument and build the engine's request (raises before anything runs)."""
+    "".encode(encoding, errors)  # an unknown codec raises LookupError now, not after the run
+    _check_stdin(stdin, input, respond)
+    pairs = _respond_pairs(respond)
+    secrets = [reply for _, reply in pairs if isinstance(reply, Secret)]
+    if isinstance(input, Secret):
+        secrets.append(input)
+        seal(input, encoding)  # cannot be encoded: raise now (the plaintext stays sealed)
+    rows, cols = dimensions
+    if not (isinstance(rows, int) and isinstance(cols, int) and rows > 0 and cols > 0):
+        raise ValueError(f"dimensions must be (rows, columns) > 0, not {dimensions!r}")
+    return Spec(
+        normalize_command(cmd, check_flag(shell, "shell")),
+        input=input if isinstance(input, Secret) else encode_input(input, encoding),
+        timeout=normalize_timeout(timeout),
+        cwd=normalize_cwd(cwd),
+        env=normalize_env(env, check_flag(inherit_env, "inherit_env")),
+        capture=capture,
+        merge_stderr=check_flag(merge_stderr, "merge_stderr"),
+        kill_grace=normalize_grace(kill_grace),
+        drain_timeout=normalize_grace(drain_timeout, "drain_timeout"),
+        encoding=encoding,
+        errors=errors,
+        tty=tty,
+        dimensions=(rows, cols),
+        respond=pairs,
+        secrets=tuple(secrets),
+        term=None if env and "TERM" in env else PTY_TERM,
+        stdout_to=_check_target(stdout, "stdout"),
+        stderr_to=_check_target(stderr, "stderr"),
+        max_output=_check_max_output(max_output),
+        on_stdout=_check_callback(on_stdout, "on_stdout"),
+        on_stderr=_check_callback(on_stderr, "on_stderr"),
+        tee=check_flag(tee, "tee"),
+        die_with_parent=check_flag(die_with_parent, "die_with_parent"),
+    )
+
+
+#: Where ``stdout=``/``stderr=`` may send output: a path, a binary file, or
+#: ``subprocess.DEVNULL`` to discard it (the program gets ``/dev/null``).
+OutputTarget: TypeAlias = "Target | int"

@@ -1,0 +1,296 @@
+"""Starting a child: on pipes cmdrun creates and owns, or on a PTY (:mod:`cmdrun._pty`).
+
+A child on pipes is started with :class:`subprocess.Popen` in a new session (its own process
+group). Popen gets plain fds, so no file object of its own can later close an fd number that
+cmdrun already closed and the OS reused. Output files (``stdout=``/``stderr=``) are opened
+here too, so that one failure leaves nothing open. What a start returns is a
+:class:`Started`: the child, the fds the pump works on, and how to end its input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import subprocess
+from typing import IO
+
+from ._errors import StartFailed
+from ._kill import Child, stop_now
+from ._output import Capture, Tail, ToFile
+from ._platform import NEW_SESSION, exit_status_discarded, open_devnull
+from ._pump import Pump, Sink
+from ._spec import Spec
+from ._watchdog import WATCHDOG
+from ._which import check_program, path_of, start_error
+
+
+class _Outputs:
+    """Where each output stream goes: a pipe into a sink, or straight into a file.
+
+    A file target the child can write itself (a path, or a file with a real fd) is handed
+    to the child directly, unless cmdrun has to watch that stream (callbacks, ``tee``,
+    ``respond``, a secret to mask): then its bytes are pumped into the file. ``stdout=`` and
+    ``stderr=`` naming the same file (however spelled: ``./f`` and ``f``, a ``str`` and a
+    ``Path``, a hard link) open it once, as ``>f 2>&1`` does, so neither stream overwrites the other
+    and the file has the program's writes in their order. If either of them is watched,
+    both are pumped into the file as they are read from their two pipes: nothing is lost,
+    each stream keeps its order, but not the order across streams. Files opened here are
+    closed by :meth:`close`, or at once if opening another one fails.
+    """
+
+    def __init__(self, spec: Spec) -> None:
+        self.direct: dict[str, int] = {}
+        self.sinks: dict[str, Sink] = {}
+        self._opened: contextlib.ExitStack | None = None
+        files: dict[str, IO[bytes]] = {}
+        if spec.stdout_to is not None or spec.stderr_to is not None:
+            files = self._open(spec)
+        shared = len(files) == 2 and files["stdout"] is files["stderr"]
+        pump_both = shared and (spec.watches("stdout") or spec.watches("stderr"))
+        for stream in ("stdout", "stderr"):
+            file = files.get(stream)
+            if file is None:
+                limit = spec.max_output
+                self.sinks[stream] = Capture() if limit is None else Tail(limit)
+                continue
+            fd = _real_fd(file)
+            if fd is not None and not pump_both and not spec.watches(stream):
+                file.flush()
+                self.direct[stream] = fd
+            self.sinks[stream] = ToFile(file)
+
+    def _open(self, spec: Spec) -> dict[str, IO[bytes]]:
+        files: dict[str, IO[bytes]] = {}
+        with contextlib.ExitStack() as opened:
+            for stream, target in (("stdout", spec.stdout_to), ("stderr", spec.stderr_to)):
+                if isinstance(target, (str, os.PathLike)):
+                    same = _same_file(target, files.get("stdout"))
+                    files[stream] = same or opened.enter_context(open(target, "wb"))
+                elif target is not None:
+                    files[stream] = target
+            self._opened = opened.pop_all()
+        return files
+
+    def close(self) -> None:
+        for sink in self.sinks.values():
+            if isinstance(sink, ToFile):
+                sink.flush()
+        if self._opened is not None:
+            self._opened.close()
+
+
+def _same_file(path: str | os.PathLike[str], file: IO[bytes] | None) -> IO[bytes] | None:
+    """``file`` if ``path`` names the file it has open (checked before ``path`` is truncated)."""
+    fd = None if file is None else _real_fd(file)
+    if fd is None:
+        return None
+    try:
+        named = os.stat(path)
+    except OSError:  # not there yet (or unreadable): opening it will say
+        return None
+    held = os.fstat(fd)
+    return file if (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino) else None
+
+
+def _real_fd(file: IO[bytes]) -> int | None:
+    try:
+        return file.fileno()
+    except (AttributeError, OSError, ValueError):  # io.BytesIO and friends have none
+        return None
+
+
+class _Pipes:
+    """The pipes of one child: our ends, and the child's ends to close after the start.
+
+    Every fd is recorded the moment it is opened, so a failure half-way (an ``os.pipe``
+    refused for want of fds) closes exactly what was opened, in :meth:`failed`.
+    """
+
+    def __init__(self, spec: Spec, interactive: bool, outputs: _Outputs) -> None:
+        self.ours: list[int] = []
+        self.theirs: list[int] = []
+        self.readers: list[tuple[int, str]] = []
+        self.writer: int | None = None
+        self.stdin: int | None = None
+        self.stdout: int | None = None
+        self.stderr: int | None = None
+        try:
+            self._open(spec, interactive, outputs)
+        except BaseException:
+            self.failed()
+            raise
+
+    def _open(self, spec: Spec, interactive: bool, outputs: _Outputs) -> None:
+        if spec.input is not None or spec.respond or interactive:
+            self.stdin, self.writer = self._pipe()
+        elif spec.capture:
+            self.stdin = open_devnull()
+            self.theirs.append(self.stdin)
+        if spec.capture:
+            self.stdout = outputs.direct.get("stdout")
+            if self.stdout is None:
+                read, self.stdout = self._pipe(reader=True)
+                self.readers.append((read, "stdout"))
+            if spec.merge_stderr:
+                self.stderr = subprocess.STDOUT
+            else:
+                self.stderr = outputs.direct.get("stderr")
+                if self.stderr is None:
+                    read, self.stderr = self._pipe(reader=True)
+                    self.readers.append((read, "stderr"))
+
+    def _pipe(self, reader: bool = False) -> tuple[int, int]:
+        """Return ``(child's end, our end)`` for stdin, ``(our end, child's end)`` for output."""
+        read, write = os.pipe()
+        ours, theirs = (read, write) if reader else (write, read)
+        self.ours.append(ours)
+        self.theirs.append(theirs)
+        return (read, write)
+
+    def started(self) -> None:
+        for fd in self.theirs:
+            os.close(fd)
+        self.theirs.clear()
+        for fd in self.ours:  # the pump never waits in read() or write()
+            os.set_blocking(fd, False)
+
+    def failed(self) -> None:
+        for fd in self.ours + self.theirs:
+            os.close(fd)
+        self.ours.clear()
+        self.theirs.clear()
+
+
+def _start(spec: Spec, pipes: _Pipes) -> subprocess.Popen[bytes]:
+    """Start the child in a new process group, or raise the cmdrun error saying why not."""
+    try:
+        proc = subprocess.Popen(
+            spec.args,
+            stdin=pipes.stdin,
+            stdout=pipes.stdout,
+            stderr=pipes.stderr,
+            cwd=spec.cwd,
+            env=spec.env,
+            start_new_session=NEW_SESSION,
+        )
+    except OSError as exc:
+        pipes.failed()
+        if spec.cwd is not None and exc.filename == spec.cwd:
+            raise  # the cwd vanished after it was checked: the stdlib error names it
+        raise start_error(exc, spec.args, spec.env) from None
+    except BaseException:
+        pipes.failed()
+        raise
+    pipes.started()
+    return proc
+
+
+class Started:
+    """A running child, the fds the pump works on, and how to signal end of input.
+
+    ``eof``/``intr`` are the PTY's EOF and interrupt characters; None on pipes, where end
+    of input is closing stdin and an interrupt is SIGINT to the group.
+    """
+
+    __slots__ = ("child", "eof", "intr", "readers", "writer")
+
+    def __init__(
+        self,
+        child: Child,
+        readers: list[tuple[int, str]],
+        writer: int | None,
+        eof: bytes | None = None,
+        intr: bytes | None = None,
+    ) -> None:
+        self.child = child
+        self.readers = readers
+        self.writer = writer
+        self.eof = eof
+        self.intr = intr
+
+    @property
+    def tty(self) -> bool:
+        return self.eof is not None
+
+    def close_fds(self) -> None:
+        """Close our ends, when no pump took them over."""
+        fds = {fd for fd, _ in self.readers} | ({self.writer} if self.writer is not None else set())
+        for fd in fds:
+            os.close(fd)
+
+
+def start(spec: Spec, interactive: bool = False, outputs: _Outputs | None = None) -> Started:
+    """Start ``spec`` on pipes or, with ``spec.tty``, on a PTY.
+
+    ``interactive`` keeps stdin open for a dialogue and, on a PTY, leaves echo on as a
+    terminal has it.
+
+    Raises:
+        CommandNotFound, CommandNotExecutable: the program cannot be run.
+        StartFailed: the OS refused, or this process ignores SIGCHLD.
+    """
+    if exit_status_discarded():
+        raise StartFailed(
+            spec.args[0],
+            "SIGCHLD is ignored in this process",
+            errno.ECHILD,
+            "the kernel then discards every child's exit status; restore the default with "
+            "signal.signal(signal.SIGCHLD, signal.SIG_DFL)",
+        )
+    started = _start_child(spec, interactive, outputs)
+    if spec.die_with_parent:
+        try:
+            WATCHDOG.register(started.child.pid, spec.kill_grace)
+        except BaseException:
+            stop_now(started.child, spec.kill_grace)
+            started.close_fds()
+            raise
+    return started
+
+
+def _start_child(spec: Spec, interactive: bool, outputs: _Outputs | None) -> Started:
+    if spec.tty:
+        from ._pty import control_chars, start_pty
+
+        child, master = start_pty(
+            spec.args,
+            cwd=spec.cwd,
+            env=spec.env,
+            term=spec.term,
+            dimensions=spec.dimensions,
+            # A one-shot run types its input: echo off, so the output is only the program's.
+            # With nothing to type (Ctrl-D is never echoed) echo is left alone: cheaper.
+            echo=interactive or (spec.input is None and not spec.respond),
+        )
+        return Started(child, [(master, "stdout")], master, *control_chars(master))
+    try:
+        pipes = _Pipes(spec, interactive, outputs or _Outputs(spec))
+    except OSError as exc:  # nothing is left open: out of fds is the likely cause
+        raise start_error(exc, spec.args, spec.env, in_exec=False) from None
+    return Started(_start(spec, pipes), pipes.readers, pipes.writer)
+
+
+def end_of_input(pump: Pump, started: Started) -> None:
+    """Make the program see end of input: close the pipe, or type the PTY's EOF character."""
+    if started.eof is None:
+        pump.close_input()
+    else:
+        pump.write(started.eof)
+
+
+def _open_and_start(spec: Spec) -> tuple[_Outputs, Started]:
+    """Open the output files and start the child; on failure nothing is left open."""
+    if isinstance(spec.stdout_to, (str, os.PathLike)) or isinstance(
+        spec.stderr_to, (str, os.PathLike)
+    ):  # opening a path truncates it: refuse a program that cannot start before that
+        check_program(spec.args[0], path_of(spec.env), spec.cwd)
+    try:
+        outputs = _Outputs(spec)
+    except OSError as exc:  # the files opened so far are closed: out of fds, or a bad path
+        raise start_error(exc, spec.args, spec.env, in_exec=False) from None
+    try:
+        return outputs, start(spec, outputs=outputs)
+    except BaseException:
+        outputs.close()
+        raise
