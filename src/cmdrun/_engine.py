@@ -35,7 +35,7 @@ from ._platform import (
     path_of,
     start_error,
 )
-from ._pump import CancelToken, DataHook, Pump, Sink
+from ._pump import CancelToken, DataHook, Pump, SessionPump, Sink
 from ._result import Result
 from ._secret import Redactor, Secret, seal, shown
 from ._shield import SigintShield
@@ -414,7 +414,7 @@ def _start_child(spec: Spec, interactive: bool, outputs: _Outputs | None) -> Sta
     return Started(_start(spec, pipes), pipes.readers, pipes.writer)
 
 
-def end_of_input(pump: Pump, started: Started) -> None:
+def end_of_input(pump: SessionPump, started: Started) -> None:
     """Make the program see end of input: close the pipe, or type the PTY's EOF character."""
     if started.eof is None:
         pump.close_input()

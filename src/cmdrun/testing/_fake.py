@@ -476,7 +476,7 @@ def _play(spec: Spec, registration: Registration, deliver: DeliverLine | None) -
 class _FakeSession(Session):
     """A Session whose program is a transcript (see :mod:`._dialogue`)."""
 
-    _pump: FakePump  # type: ignore[assignment]
+    _pump: FakePump
 
     def _send(self, text: Any, end: str) -> str:
         from .._secret import Secret
@@ -510,7 +510,7 @@ def fake_session(spec: Spec, steps: Sequence[Step], *, echo: bool) -> Session:
         describe=f"`{shlex.join(spec.args)}`",
     )
     started = Started(pump.child, [], None, *((b"\x04", b"\x03") if spec.tty else ()))
-    session = _FakeSession(spec, started, spec.timeout, pump)  # type: ignore[arg-type]
+    session = _FakeSession(spec, started, spec.timeout, pump)
     data = spec.input_bytes()
     if data is not None:
         if isinstance(spec.input, Secret):
