@@ -319,3 +319,103 @@ def test_replay_does_not_run_anything(pytester: pytest.Pytester) -> None:
         """,
     )
     result.assert_outcomes(passed=1)
+
+
+def test_fixture_works_without_pytest_mock(pytester: pytest.Pytester) -> None:
+    """The plugin is installed for everyone who installs cmdrun: it must not need pytest-mock."""
+    pytester.makeconftest(
+        """
+        import sys
+        sys.modules["pytest_mock"] = None  # an environment where it is not installed
+        """
+    )
+    result = run_tests(
+        pytester,
+        """
+        import cmdrun
+        from cmdrun import _launcher
+
+        def test_fake_without_mocker(fake_commands, request):
+            assert not request.config.pluginmanager.has_plugin("pytest_mock")
+            fake_commands.register(["git", "status"], stdout="clean\\n")
+            assert cmdrun.run(["git", "status"]).stdout == "clean\\n"
+
+        def test_real_launcher_is_back_after_the_test():
+            assert cmdrun.run(["echo", "real"]).stdout == "real\\n"
+            assert _launcher.current_launcher() is _launcher.REAL
+        """,
+        "-p",
+        "no:pytest_mock",
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_fake_commands_are_removed_even_when_the_test_fails(pytester: pytest.Pytester) -> None:
+    result = run_tests(
+        pytester,
+        """
+        import cmdrun
+
+        def test_a_failing(fake_commands):
+            fake_commands.register(["echo", "x"], stdout="fake\\n")
+            assert cmdrun.run(["echo", "x"]).stdout == "never"
+
+        def test_b_after_it():
+            assert cmdrun.run(["echo", "x"]).stdout == "x\\n"
+        """,
+        "-p",
+        "no:pytest_mock",
+    )
+    result.assert_outcomes(passed=1, failed=1)
+
+
+def test_raises_accepts_an_exception_class(pytester: pytest.Pytester) -> None:
+    """``raises=cmdrun.CommandNotFound``, written as for pytest.raises, builds the error a
+    real failure to start gives."""
+    result = run_tests(
+        pytester,
+        """
+        import errno
+        import pytest
+        import cmdrun
+
+        def test_not_found_names_the_program_and_path(fake_commands):
+            fake_commands.register(["svn", "up"], raises=cmdrun.CommandNotFound)
+            with pytest.raises(cmdrun.CommandNotFound) as info:
+                cmdrun.run(["svn", "up"], env={"PATH": "/opt/bin:/usr/bin"}, inherit_env=False)
+            assert (info.value.program, info.value.path) == ("svn", "/opt/bin:/usr/bin")
+            assert str(info.value) == "command not found: 'svn' (searched PATH='/opt/bin:/usr/bin')"
+            assert info.value.errno == errno.ENOENT
+
+        def test_not_executable_and_start_failed(fake_commands):
+            fake_commands.register(["./build.sh"], raises=cmdrun.CommandNotExecutable)
+            fake_commands.register(["make"], raises=cmdrun.StartFailed)
+            with pytest.raises(cmdrun.CommandNotExecutable) as info:
+                cmdrun.run(["./build.sh"])
+            assert (info.value.program, info.value.reason) == ("./build.sh", "permission denied")
+            assert info.value.errno == errno.EACCES
+            with pytest.raises(cmdrun.StartFailed) as failed:
+                cmdrun.run(["make"])
+            assert failed.value.program == "make" and failed.value.reason
+            assert "could not start 'make'" in str(failed.value)
+
+        def test_any_other_class(fake_commands):
+            class NoArgs(Exception):
+                def __init__(self):
+                    super().__init__("built without arguments")
+
+            fake_commands.register(["net", "--fast"], raises=ConnectionError)
+            fake_commands.register(["odd"], raises=NoArgs)
+            with pytest.raises(ConnectionError, match="fake `net --fast` raises"):
+                cmdrun.run(["net", "--fast"])
+            with pytest.raises(NoArgs, match="built without arguments"):
+                cmdrun.spawn(["odd"])
+
+        def test_not_an_exception_is_refused(fake_commands):
+            with pytest.raises(TypeError, match="raises must be an exception"):
+                fake_commands.register(["x"], raises="boom")
+            with pytest.raises(TypeError, match="raises must be an exception"):
+                fake_commands.register(["x"], raises=int)
+        """,
+    )
+    result.assert_outcomes(passed=4)

@@ -174,3 +174,14 @@ def test_cassette_replays_a_secret_typed_without_a_newline(tmp_path: pathlib.Pat
     assert "hunter2" not in path.read_text()
     with Cassette(path):
         assert login() == "YES"
+
+
+def test_raises_class_that_needs_arguments_asks_for_an_instance() -> None:
+    class NeedsTwo(Exception):
+        def __init__(self, first: str, second: str) -> None:
+            super().__init__(first, second)
+
+    with FakeCommands() as fake:
+        fake.register(["tool"], raises=NeedsTwo)
+        with pytest.raises(TypeError, match="register an instance instead"):
+            cmdrun.run(["tool"])

@@ -22,20 +22,61 @@ if TYPE_CHECKING:
 
 
 class Launcher(Protocol):
-    """Something that can carry out a checked :class:`Spec`."""
+    """Something that can carry out a checked :class:`Spec` (install it with
+    :func:`using_launcher`).
 
-    def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
-        """Run ``spec``: a generator that yields while it runs and returns the Result.
+    ``execution`` either returns the Result (a fake that answers at once), or is a
+    generator that yields while the command runs and returns the Result (so that callers
+    such as ``stream`` get lines as they arrive). ``deliver(stream, line)`` must get each
+    output line; it raises only for start-up errors (CommandNotFound, CommandNotExecutable,
+    StartFailed), never for exit status.
+    """
 
-        ``deliver(stream, line)`` gets each output line as it arrives. It raises only for
-        start-up errors (CommandNotFound, CommandNotExecutable, StartFailed), never for
-        exit status.
-        """
+    def execution(
+        self, spec: Spec, deliver: DeliverLine | None
+    ) -> Generator[None, None, Result] | Result:
+        """Run ``spec``, or start a generator that runs it."""
         ...
 
     def spawn(self, spec: Spec) -> Session:
         """Start ``spec`` for a dialogue."""
         ...
+
+
+class _Stepped(Protocol):
+    """A launcher as callers drive it: ``execution`` always a generator."""
+
+    def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
+        """Run ``spec``: a generator that yields while it runs and returns the Result."""
+        ...
+
+    def spawn(self, spec: Spec) -> Session:
+        """Start ``spec`` for a dialogue."""
+        ...
+
+
+class _Adapted:
+    """Any :class:`Launcher` as a :class:`_Stepped` one: a returned Result is wrapped in a
+    generator that does not yield, and anything else is refused with a clear TypeError."""
+
+    __slots__ = ("launcher",)
+
+    def __init__(self, launcher: Launcher) -> None:
+        self.launcher = launcher
+
+    def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
+        outcome = self.launcher.execution(spec, deliver)
+        if isinstance(outcome, Result):
+            return outcome
+        if not isinstance(outcome, Generator):
+            raise TypeError(
+                f"{type(self.launcher).__name__}.execution() returned {outcome!r}: a launcher "
+                "must return a Result, or be a generator that returns one"
+            )
+        return (yield from outcome)
+
+    def spawn(self, spec: Spec) -> Session:
+        return self.launcher.spawn(spec)
 
 
 class ProcessLauncher:
@@ -51,12 +92,12 @@ class ProcessLauncher:
 
 
 REAL = ProcessLauncher()
-_launcher: ContextVar[Launcher | None] = ContextVar("cmdrun_launcher", default=None)
+_launcher: ContextVar[_Stepped | None] = ContextVar("cmdrun_launcher", default=None)
 #: The launcher used where no context chose one; test doubles replace it process-wide.
-default_launcher: Launcher = REAL
+default_launcher: _Stepped = REAL
 
 
-def current_launcher() -> Launcher:
+def current_launcher() -> _Stepped:
     """The launcher commands in this context go through."""
     return _launcher.get() or default_launcher
 
@@ -69,10 +110,11 @@ def using_launcher(launcher: Launcher, *, process_wide: bool = False) -> Iterato
     starts with an empty one) use it too.
     """
     global default_launcher
-    token = _launcher.set(launcher)
+    stepped = REAL if launcher is REAL else _Adapted(launcher)
+    token = _launcher.set(stepped)
     previous = default_launcher
     if process_wide:
-        default_launcher = launcher
+        default_launcher = stepped
     try:
         yield launcher
     finally:

@@ -67,6 +67,58 @@ class Sink(Protocol):
     def value(self) -> bytes: ...
 
 
+class SessionPump(Protocol):
+    """What a :class:`~cmdrun.Session` drives: the I/O and lifetime of one program.
+
+    :class:`Pump` is the real one; :class:`cmdrun.testing._dialogue.FakePump` plays a
+    transcript instead. The session sets ``on_data`` (where output goes) and ``redact``
+    (the secrets to mask) before the first :meth:`step`.
+    """
+
+    on_data: DataHook | None
+    redact: Redactor | None
+
+    @property
+    def sinks(self) -> Mapping[str, Sink]:
+        """Each stream's bytes ("stdout", "stderr"), for the Result."""
+        ...
+
+    @property
+    def eof(self) -> bool:
+        """True once every output stream has ended."""
+        ...
+
+    @property
+    def exited(self) -> bool:
+        """True once the program has exited (and was reaped)."""
+        ...
+
+    @property
+    def writable(self) -> bool:
+        """True while input can still be sent."""
+        ...
+
+    def write(self, data: bytes) -> None:
+        """Send ``data`` to the program's input, never waiting."""
+        ...
+
+    def close_input(self) -> None:
+        """End the program's input once what is queued has been written."""
+        ...
+
+    def step(self, until: float) -> None:
+        """Wait until something happens or ``until`` (monotonic) passes, and handle it."""
+        ...
+
+    def run_to_end(self, deadline: float, drain_timeout: float) -> bool:
+        """Run until the program ended, stopping it at ``deadline``; True if it was stopped."""
+        ...
+
+    def close(self) -> None:
+        """Release what the pump holds (fds)."""
+        ...
+
+
 class CancelToken:
     """Stops every pump that watches it, from any thread: ``cancel()`` makes a pipe
     readable (and leaves it so), which wakes each pump's ``poll`` at once."""

@@ -20,7 +20,7 @@ import warnings
 from _weakrefset import WeakSet
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import Protocol
 
 from ._args import Command, Input, normalize_timeout
 from ._defaults import (
@@ -38,7 +38,7 @@ from ._log import debug_enabled, log_debug
 from ._match import Buffer, Match, Pattern, check_patterns, describe
 from ._output import Chunks, StreamDecoder
 from ._platform import terminal_has_group
-from ._pump import AFTER_KILL, Pump
+from ._pump import AFTER_KILL, Pump, SessionPump
 from ._result import Result
 from ._secret import Redactor, Secret, masked, seal
 from ._shield import SigintShield
@@ -49,6 +49,19 @@ from ._watchdog import WATCHDOG
 #: How long ``expect`` waits for the exit status once the output has ended, to say in
 #: ``UnexpectedEOF`` how the program ended.
 _EXIT_AFTER_EOF = 0.5
+
+
+class SessionObserver(Protocol):
+    """Watches a session's dialogue as it happens (see :meth:`Session.observe`)."""
+
+    def output(self, stream: str, data: bytes) -> None:
+        """The program printed ``data`` on ``stream`` (secrets already masked)."""
+
+    def typed(self, text: str, secret: bool) -> None:
+        """``text`` was sent; ``secret``: it is the mask of a :class:`Secret`."""
+
+    def finished(self, result: Result) -> None:
+        """The session ended with ``result`` (called once)."""
 
 
 class _Inbox:
@@ -64,7 +77,7 @@ class _Inbox:
 
     def __init__(self) -> None:
         self.raw: list[tuple[str, bytes]] = []
-        self.observers: list[Any] = []
+        self.observers: list[SessionObserver] = []
 
     def __call__(self, stream: str, data: bytes) -> None:
         self.raw.append((stream, data))
@@ -84,7 +97,11 @@ class Session(abc.ABC):
     """
 
     def __init__(
-        self, spec: Spec, started: Started, timeout: float | None, pump: Pump | None = None
+        self,
+        spec: Spec,
+        started: Started,
+        timeout: float | None,
+        pump: SessionPump | None = None,
     ) -> None:
         self._spec = spec
         self._started = started
@@ -103,10 +120,8 @@ class Session(abc.ABC):
             )
         pump.redact = self._redact
         pump.on_data = inbox
-        self._pump = pump
-        #: Observers of the dialogue (the cassette recorder): ``output(stream, data)``
-        #: for what the program printed, ``typed(text)`` for what was sent.
-        self._observers: list[Any] = inbox.observers
+        self._pump: SessionPump = pump
+        self._observers = inbox.observers
         self._last_line: str | None = None
         self._result: Result | None = None
         self._owner = os.getpid()
@@ -145,6 +160,18 @@ class Session(abc.ABC):
     @property
     def args(self) -> tuple[str, ...]:
         return self._spec.args
+
+    def observe(self, observer: SessionObserver) -> None:
+        """Show ``observer`` the rest of the dialogue, for recorders and tracers.
+
+        From now on ``observer.output(stream, data)`` gets every chunk the program prints,
+        with secrets masked as in the Result; ``observer.typed(text, secret)`` gets what is
+        sent (the text of a :class:`Secret` as its mask, with ``secret=True``; a line's end
+        separately); and ``observer.finished(result)`` is called once, when the session
+        ends. An observer must not raise: it runs inside the session's own calls. The
+        cassettes of :mod:`cmdrun.testing` record sessions this way.
+        """
+        self._observers.append(observer)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -291,6 +318,7 @@ class Session(abc.ABC):
         return self._result
 
     def _notify_finished(self) -> None:
+        assert self._result is not None
         for observer in self._observers:
             observer.finished(self._result)
 

@@ -19,7 +19,7 @@ from ._errors import StartFailed
 from ._kill import Child, stop_now
 from ._output import Capture, Tail, ToFile
 from ._platform import NEW_SESSION, exit_status_discarded, open_devnull
-from ._pump import Pump, Sink
+from ._pump import SessionPump, Sink
 from ._spec import Spec
 from ._watchdog import WATCHDOG
 from ._which import check_program, path_of, start_error
@@ -271,7 +271,7 @@ def _start_child(spec: Spec, interactive: bool, outputs: _Outputs | None) -> Sta
     return Started(_start(spec, pipes), pipes.readers, pipes.writer)
 
 
-def end_of_input(pump: Pump, started: Started) -> None:
+def end_of_input(pump: SessionPump, started: Started) -> None:
     """Make the program see end of input: close the pipe, or type the PTY's EOF character."""
     if started.eof is None:
         pump.close_input()

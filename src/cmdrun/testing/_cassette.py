@@ -160,7 +160,7 @@ class Cassette:
             "duration": None,
         }
         self._add(entry)
-        session._observers.append(_SessionRecorder(entry, spec.encoding))
+        session.observe(_SessionRecorder(entry, spec.encoding))
         return session
 
     def save(self) -> None:

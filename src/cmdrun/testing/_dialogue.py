@@ -121,7 +121,7 @@ class FakeChild:
 
 
 class FakePump:
-    """Plays a transcript with the interface of :class:`cmdrun._pump.Pump`.
+    """Plays a transcript; a :class:`cmdrun._pump.SessionPump`, as the real pump is.
 
     Args:
         steps: the transcript.

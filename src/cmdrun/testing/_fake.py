@@ -9,6 +9,7 @@ checks, callbacks, ``max_output``, file targets, ``check``, errors, logging) is 
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import re
@@ -19,11 +20,13 @@ from types import TracebackType
 from typing import Any
 
 from .._engine import simulated
+from .._errors import CommandNotExecutable, CommandNotFound, StartFailed
 from .._launcher import REAL, using_launcher
 from .._result import Result
 from .._secret import Redactor, Secret, masked
 from .._session import Session
 from .._spec import DeliverLine, Spec
+from .._which import path_of
 from ._dialogue import Exit, FakeHang, FakePump, Out, Step, check_steps, responder_hook
 
 
@@ -181,6 +184,43 @@ def _answer_from(registration: Registration, call: Call) -> Answer:
     raise TypeError(f"a fake's callback must return Answer, str, int or None, not {computed!r}")
 
 
+def _is_exception(value: object) -> bool:
+    if isinstance(value, type):
+        return issubclass(value, BaseException)
+    return isinstance(value, BaseException)
+
+
+def start_error(raises: BaseException | type[BaseException], spec: Spec) -> BaseException:
+    """The exception a registration's ``raises`` stands for, for this call.
+
+    A class is built with what a real failure to start ``spec`` would carry, so code that
+    reads ``err.program`` or ``err.path`` sees values that make sense.
+
+    Raises:
+        TypeError: a class that can be built neither from a message nor without arguments.
+    """
+    if isinstance(raises, BaseException):
+        return raises
+    program = spec.args[0]
+    if issubclass(raises, CommandNotFound):
+        return raises(program, path_of(spec.env))
+    if issubclass(raises, CommandNotExecutable):
+        return raises(program, "permission denied", errno.EACCES)
+    if issubclass(raises, StartFailed):
+        return raises(program, "out of processes", errno.EAGAIN)
+    try:
+        return raises(f"fake `{shlex.join(spec.args)}` raises {raises.__name__}")
+    except TypeError:
+        pass
+    try:
+        return raises()
+    except TypeError:
+        raise TypeError(
+            f"raises={raises.__name__}: it takes neither a message nor no arguments; "
+            "register an instance instead"
+        ) from None
+
+
 def input_text(spec: Spec) -> str | None:
     """The input of a call as tests may see it: each line of a Secret masked, and any
     secret value inside plain input too."""
@@ -246,16 +286,30 @@ class FakeCommands:
             callback: ``callback(call)`` computes the answer from the :class:`Call`
                 (args, input, env, cwd): return an :class:`Answer`, a str (stdout), an int
                 (exit status) or None (use the values above).
-            raises: an exception (class or instance) raised instead of starting, such as
-                ``cmdrun.CommandNotFound("git", "/usr/bin")``.
+            raises: an exception raised instead of starting. An instance is raised as it
+                is; a class is built as a real failure to start would build it:
+                ``CommandNotFound`` names the program and the PATH searched,
+                ``CommandNotExecutable`` says "permission denied", ``StartFailed`` "out of
+                processes"; any other class gets a message naming the command (or no
+                arguments, if it takes none).
             dialogue: the program as a transcript of :class:`Out`, :class:`In` and
                 :class:`Exit` steps, for ``spawn``/``expect`` and ``run(respond=...)``.
             tty: answer only calls on a pseudo-terminal (True) or on pipes (False).
+
+        Returns:
+            The :class:`Registration` (its ``used`` counts the calls it answered).
+
+        Raises:
+            TypeError: a pattern that is not a list, str or regex, or ``raises`` that is not
+                an exception class or instance.
+            ValueError: ``times`` that is not a positive int.
         """
         if times is not None and (not isinstance(times, int) or times < 1):
             raise ValueError(f"times must be a positive int or None, not {times!r}")
         if not isinstance(pattern, (str, re.Pattern)) and not isinstance(pattern, Sequence):
             raise TypeError(f"pattern must be an argv list, a str or a regex, not {pattern!r}")
+        if raises is not None and not _is_exception(raises):
+            raise TypeError(f"raises must be an exception (class or instance), not {raises!r}")
         registration = Registration(
             pattern,
             Answer(stdout, stderr, returncode, float(duration)),
@@ -323,7 +377,7 @@ class FakeCommands:
                 return None, call
             raise self._unregistered(call)
         if registration.raises is not None:
-            raise registration.raises
+            raise start_error(registration.raises, spec)
         return registration, call
 
     def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
@@ -423,7 +477,7 @@ def _play(spec: Spec, registration: Registration, deliver: DeliverLine | None) -
 class _FakeSession(Session):
     """A Session whose program is a transcript (see :mod:`._dialogue`)."""
 
-    _pump: FakePump  # type: ignore[assignment]
+    _pump: FakePump
 
     def _send(self, text: Any, end: str) -> str:
         from .._secret import Secret
@@ -457,7 +511,7 @@ def fake_session(spec: Spec, steps: Sequence[Step], *, echo: bool) -> Session:
         describe=f"`{shlex.join(spec.args)}`",
     )
     started = Started(pump.child, [], None, *((b"\x04", b"\x03") if spec.tty else ()))
-    session = _FakeSession(spec, started, spec.timeout, pump)  # type: ignore[arg-type]
+    session = _FakeSession(spec, started, spec.timeout, pump)
     data = spec.input_bytes()
     if data is not None:
         if isinstance(spec.input, Secret):

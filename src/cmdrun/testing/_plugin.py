@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from .. import _launcher
 from ._cassette import Cassette
 from ._fake import FakeCommands
 
@@ -30,15 +29,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def fake_commands(mocker: object) -> FakeCommands:
+def fake_commands() -> Iterator[FakeCommands]:
     """Fake programs for the test: every cmdrun call must match a ``register``-ed pattern.
 
-    Installed process-wide (threads the code under test starts see it too) by patching
-    cmdrun's default launcher with pytest-mock, which undoes it after the test.
+    Installed process-wide (threads the code under test starts see it too) for the test's
+    duration; the real launcher is back afterwards, whether the test passed or failed.
     """
-    fake = FakeCommands()
-    mocker.patch.object(_launcher, "default_launcher", fake)  # type: ignore[attr-defined]
-    return fake
+    with FakeCommands() as fake:
+        yield fake
 
 
 @pytest.fixture
