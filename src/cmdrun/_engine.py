@@ -15,11 +15,12 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Mapping, Sequence
+from typing import Literal, Protocol
 
 from ._kill import stop_now
 from ._log import log_debug
-from ._match import Responder, describe
+from ._match import Pattern, Reply, Responder, describe
 from ._output import LineFeed, StreamDecoder, as_terminal
 from ._pump import DataHook, Pump, Sink
 from ._result import Result
@@ -33,23 +34,54 @@ from ._watchdog import WATCHDOG
 IDLE_LINE = 0.1
 
 
+class Typist(Protocol):
+    """Where automatic answers are typed (a pump, real or fake)."""
+
+    def write(self, data: bytes) -> None: ...
+
+
+class AutoAnswer:
+    """The hook behind ``respond=``: watches the output as it comes and types each reply that
+    falls due, followed by Enter. ``typist`` is set once the pump exists (the hook is made
+    first); ``on_secret`` hears of a :class:`Secret` just before it is typed.
+    """
+
+    __slots__ = ("_decoder", "_encoding", "_on_secret", "_responder", "typist")
+
+    def __init__(
+        self,
+        respond: Sequence[tuple[Pattern, Reply]],
+        encoding: str,
+        errors: str,
+        on_secret: Callable[[Secret], object] | None = None,
+    ) -> None:
+        self._responder = Responder(dict(respond))
+        self._decoder = StreamDecoder(encoding, errors)
+        self._encoding = encoding
+        self._on_secret = on_secret
+        self.typist: Typist | None = None
+
+    def __call__(self, stream: str, data: bytes) -> None:
+        assert self.typist is not None, "AutoAnswer.typist is set before output arrives"
+        for prompt, reply in self._responder.feed(self._decoder.decode(stream, data)):
+            log_debug("respond: %s -> %r", describe([prompt]), shown(reply))
+            if isinstance(reply, Secret):
+                if self._on_secret is not None:
+                    self._on_secret(reply)
+                self.typist.write(seal(reply, self._encoding, "\n"))
+            else:
+                self.typist.write((reply + "\n").encode(self._encoding))
+
+
 def _hooks(
-    spec: Spec, pump_ref: list[Pump], deliver: DeliverLine | None
-) -> tuple[DataHook | None, LineFeed | None]:
-    """The pump hook for ``spec``: automatic answers, live lines, tee; and the line feed."""
+    spec: Spec, deliver: DeliverLine | None
+) -> tuple[DataHook | None, LineFeed | None, AutoAnswer | None]:
+    """The pump hook for ``spec`` (automatic answers, live lines, tee), the line feed, and the
+    answering hook, whose typist the caller sets once the pump exists."""
     hooks: list[DataHook] = []
+    answer = None
     if spec.respond:
-        responder = Responder(dict(spec.respond))
-        decoder = StreamDecoder(spec.encoding, spec.errors)
-
-        def answer(stream: str, data: bytes) -> None:
-            for prompt, reply in responder.feed(decoder.decode(stream, data)):
-                log_debug("respond: %s -> %r", describe([prompt]), shown(reply))
-                if isinstance(reply, Secret):
-                    pump_ref[0].write(seal(reply, spec.encoding, "\n"))
-                else:
-                    pump_ref[0].write((reply + "\n").encode(spec.encoding))
-
+        answer = AutoAnswer(spec.respond, spec.encoding, spec.errors)
         hooks.append(answer)
     if spec.tee:
         hooks.append(_tee)
@@ -67,15 +99,15 @@ def _hooks(
         feed = LineFeed(spec.encoding, spec.errors, to_callbacks)
         hooks.append(feed.feed)
     if not hooks:
-        return None, feed
+        return None, feed, answer
     if len(hooks) == 1:
-        return hooks[0], feed
+        return hooks[0], feed, answer
 
     def all_hooks(stream: str, data: bytes) -> None:
         for hook in hooks:
             hook(stream, data)
 
-    return all_hooks, feed
+    return all_hooks, feed, answer
 
 
 def _tee(stream: str, data: bytes) -> None:
@@ -131,7 +163,7 @@ def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[None,
     finally:
         _release(spec, started, pump, outputs)
         shield.release()
-    return _result(
+    return result_of(
         spec,
         outputs.sinks,
         child.wait(),
@@ -147,8 +179,7 @@ def _pump_for(
     spec: Spec, started: Started, outputs: _Outputs, deliver: DeliverLine | None
 ) -> tuple[Pump, LineFeed | None]:
     """The pump that moves ``started``'s I/O, with ``spec``'s hooks and line feed."""
-    pump_ref: list[Pump] = []
-    hook, feed = _hooks(spec, pump_ref, deliver)
+    hook, feed, answer = _hooks(spec, deliver)
     pump = Pump(
         started.child,
         started.readers,
@@ -159,7 +190,8 @@ def _pump_for(
         cancel=spec.cancel,
         redact=spec.redactor(),
     )
-    pump_ref.append(pump)
+    if answer is not None:
+        answer.typist = pump
     if feed is not None:
         pump.max_wait = IDLE_LINE
     return pump, feed
@@ -189,9 +221,9 @@ def _release(spec: Spec, started: Started, pump: Pump | None, outputs: _Outputs)
             WATCHDOG.forget(child.pid)
 
 
-def _result(
+def result_of(
     spec: Spec,
-    sinks: dict[str, Sink],
+    sinks: Mapping[str, Sink],
     returncode: int,
     *,
     pid: int,
@@ -199,8 +231,11 @@ def _result(
     timed_out: bool,
     tty: bool,
     cancelled: bool = False,
+    timeout: float | Literal["spec"] | None = "spec",
 ) -> Result:
-    """The Result of a run whose output is in ``sinks`` (already masked by the pump)."""
+    """The one Result builder, for runs, sessions and test doubles alike: the output is in
+    ``sinks`` (masked by the pump already); ``timeout`` is the one that applied (default: the
+    spec's)."""
     return Result(
         spec.args,
         returncode,
@@ -209,7 +244,7 @@ def _result(
         pid=pid,
         duration=duration,
         timed_out=timed_out,
-        timeout=spec.timeout,
+        timeout=spec.timeout if timeout == "spec" else timeout,
         encoding=spec.encoding,
         errors=spec.errors,
         tty=tty,
@@ -236,7 +271,7 @@ def simulated(
     ``\\n`` becomes ``\\r\\n``, as the terminal would make them.
     """
     outputs = _Outputs(spec)
-    hook, feed = _hooks(spec.replace(respond=()), [], deliver)
+    hook, feed, _ = _hooks(spec.replace(respond=()), deliver)
     redact = spec.redactor()
 
     def emit(name: str, data: bytes) -> None:
@@ -259,7 +294,7 @@ def simulated(
             feed.flush()
     finally:
         outputs.close()
-    return _result(
+    return result_of(
         spec,
         outputs.sinks,
         returncode,

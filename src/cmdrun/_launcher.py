@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Generator, Iterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from ._engine import execution
 from ._result import Result
@@ -123,12 +123,14 @@ def using_launcher(launcher: Launcher, *, process_wide: bool = False) -> Iterato
         _launcher.reset(token)
 
 
-def run_spec(spec: Spec, deliver: DeliverLine | None = None) -> Result:
-    """Drive the current launcher's execution of ``spec`` to the end."""
-    steps = current_launcher().execution(spec, deliver)
+R = TypeVar("R")
+
+
+def drive(steps: Generator[None, None, R]) -> R:
+    """Drive a stepwise execution to its end and return what it returns."""
     while True:
         try:
             next(steps)
         except StopIteration as done:
-            result: Result = done.value
+            result: R = done.value
             return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._args import (
@@ -20,7 +20,7 @@ from ._defaults import (
     DEFAULT_ERRORS,
     DEFAULT_KILL_GRACE,
 )
-from ._launcher import run_spec
+from ._launcher import current_launcher, drive
 from ._log import debug_enabled, log_debug, log_info
 from ._match import Pattern, Reply
 from ._result import Result
@@ -28,6 +28,7 @@ from ._secret import Secret
 from ._spec import (
     _RUN_OPTIONS,
     _SUBPROCESS_HABITS,
+    DeliverLine,
     LineCallback,
     OutputTarget,
     RunOptions,
@@ -86,11 +87,12 @@ def _outcome(result: Result) -> str:
     return f"{how} in {result.duration:.3f} s" + (" on a pty" if result.tty else "")
 
 
-def _execute(spec: Spec) -> Result:
+def _execution(spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
+    """The current launcher's execution of ``spec``, logged at DEBUG."""
     debug = debug_enabled()
     if debug:
         log_debug("run: %s", shlex.join(spec.args))
-    result = run_spec(spec)
+    result = yield from current_launcher().execution(spec, deliver)
     if debug:
         log_debug("done: %s (pid %d): %s", shlex.join(spec.args), result.pid, _outcome(result))
     return result
@@ -164,18 +166,23 @@ class Prepared:
         self.check = check
         self.auto_tty = auto_tty
 
-    def run(self, execute: Callable[[Spec], Result] | None = None) -> Result:
-        """Execute (with the TTY fallback), never raising for what the program did."""
-        execute = execute or _execute
-        result = execute(self.spec)
+    def execution(self, deliver: DeliverLine | None = None) -> Generator[None, None, Result]:
+        """Run the command step by step, with the TTY fallback; the generator returns the
+        Result and never raises for what the program did. The one place the fallback is
+        decided, for ``run``, the batches and ``stream`` alike."""
+        result = yield from _execution(self.spec, deliver)
         if self.auto_tty and refused_terminal(result, self.spec):
             log_info(
                 "%s refused to run without a terminal (exit %d); running it again on a pty",
                 shlex.join(self.spec.args),
                 result.returncode,
             )
-            result = execute(self.spec.replace(tty=True))
+            result = yield from _execution(self.spec.replace(tty=True), deliver)
         return result
+
+    def run(self) -> Result:
+        """:meth:`execution` driven to the end."""
+        return drive(self.execution())
 
     def finish(self, result: Result) -> Result:
         """Apply ``check``."""
@@ -373,7 +380,7 @@ def call(
         capture=False,
         die_with_parent=die_with_parent,
     )
-    result = _execute(spec)
+    result = drive(_execution(spec, None))
     if result.timed_out:
         result.check_returncode()
     return result.returncode

@@ -30,6 +30,7 @@ from ._defaults import (
     DEFAULT_KILL_GRACE,
     DEFAULT_SESSION_TIMEOUT,
 )
+from ._engine import result_of
 from ._errors import CommandTimedOut, ExpectTimeout, UnexpectedEOF
 from ._kill import interrupt as interrupt_group
 from ._kill import stop_now
@@ -351,19 +352,15 @@ class Session(abc.ABC):
 
     def _make_result(self, timeout: float | None, timed_out: bool) -> Result:
         child = self._started.child
-        sinks = self._pump.sinks
-        return Result(
-            self.args,
+        return result_of(
+            self._spec,
+            self._pump.sinks,
             child.wait(),
-            stdout_bytes=sinks["stdout"].value(),
-            stderr_bytes=sinks["stderr"].value(),
             pid=child.pid,
             duration=time.monotonic() - self._started_at,
             timed_out=timed_out,
-            timeout=timeout,
-            encoding=self._spec.encoding,
-            errors=self._spec.errors,
             tty=self.tty,
+            timeout=timeout,
         )
 
     def __enter__(self) -> Session:

@@ -7,11 +7,10 @@ from collections.abc import Generator, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from ._launcher import current_launcher
 from ._output import Line
 from ._result import Result
-from ._run import Prepared, prepare, refused_terminal
-from ._spec import RunOptions, Spec
+from ._run import Prepared, prepare
+from ._spec import RunOptions
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -43,16 +42,8 @@ class Stream:
         return self._iterator
 
     def _lines_until_end(self) -> Generator[Line, None, None]:
-        spec = self._prepared.spec
-        result = yield from self._run(spec)
-        if self._prepared.auto_tty and refused_terminal(result, spec):
-            result = yield from self._run(spec.replace(tty=True))
-        self.result = result
-        self._prepared.finish(result)
-
-    def _run(self, spec: Spec) -> Generator[Line, None, Result]:
-        steps = self._steps = current_launcher().execution(spec, self._deliver)
-        while True:
+        steps = self._steps = self._prepared.execution(self._deliver)
+        while True:  # relay the lines delivered at each step of the run (or runs)
             try:
                 next(steps)
             except StopIteration as done:
@@ -62,7 +53,8 @@ class Stream:
                 yield self._lines.popleft()
         while self._lines:
             yield self._lines.popleft()
-        return result
+        self.result = result
+        self._prepared.finish(result)
 
     def close(self) -> None:
         """Stop the command if it is still running, and reap it."""

@@ -13,8 +13,7 @@ import itertools
 import math
 import re
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from .._output import Capture, as_terminal
 from .._pump import DataHook
@@ -319,25 +318,3 @@ class FakePump:
     def _blocked_message(self, why: str) -> str:
         step = self._steps[self._at] if self._at < len(self._steps) else None
         return f"fake {self._describe} waits for input at step {self._at} ({step!r}) {why}"
-
-
-def responder_hook(
-    pump: FakePump, respond: Sequence[tuple[Any, Any]], encoding: str, errors: str
-) -> Callable[[str, bytes], None]:
-    """The hook that answers prompts from a fake's output, like ``run(respond=...)``."""
-    from .._match import Responder
-    from .._output import StreamDecoder
-    from .._secret import seal
-
-    responder = Responder(dict(respond))
-    decoder = StreamDecoder(encoding, errors)
-
-    def hook(stream: str, data: bytes) -> None:
-        for _prompt, reply in responder.feed(decoder.decode(stream, data)):
-            if isinstance(reply, Secret):
-                pump.mark_secret(reply)
-                pump.write(seal(reply, encoding, "\n"))
-            else:
-                pump.write((reply + "\n").encode(encoding))
-
-    return hook

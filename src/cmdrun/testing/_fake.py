@@ -19,7 +19,7 @@ from collections.abc import Callable, Generator, Sequence
 from types import TracebackType
 from typing import Any
 
-from .._engine import simulated
+from .._engine import AutoAnswer, simulated
 from .._errors import CommandNotExecutable, CommandNotFound, StartFailed
 from .._launcher import REAL, using_launcher
 from .._result import Result
@@ -27,7 +27,7 @@ from .._secret import Redactor, Secret, masked
 from .._session import Session
 from .._spec import DeliverLine, Spec
 from .._which import path_of
-from ._dialogue import Exit, FakeHang, FakePump, Out, Step, check_steps, responder_hook
+from ._dialogue import Exit, FakeHang, FakePump, Out, Step, check_steps
 
 
 class _Any:
@@ -452,7 +452,9 @@ def _play(spec: Spec, registration: Registration, deliver: DeliverLine | None) -
         describe=f"`{shlex.join(spec.args)}`",
     )
     if spec.respond:
-        pump.on_data = responder_hook(pump, spec.respond, spec.encoding, spec.errors)
+        answer = AutoAnswer(spec.respond, spec.encoding, spec.errors, on_secret=pump.mark_secret)
+        answer.typist = pump
+        pump.on_data = answer
     data = spec.input_bytes()
     if data is not None:
         if isinstance(spec.input, Secret):
