@@ -182,3 +182,17 @@ def check_flag(value: object, name: str) -> bool:
     if value is True or value is False:
         return value
     raise TypeError(f"{name} must be True or False, not {value!r}")
+
+
+def check_int(value: object, name: str, minimum: int, unit: str = "") -> int:
+    """``value`` as an int of at least ``minimum`` (a bool is not an int here).
+
+    Raises:
+        TypeError: not an int.
+        ValueError: below ``minimum``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int{unit}, not {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, not {value}")
+    return value

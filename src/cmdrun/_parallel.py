@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ._args import check_flag
+from ._args import check_flag, check_int
 from ._errors import (
     CmdrunError,
     CommandFailed,
@@ -51,11 +51,7 @@ def check_jobs(jobs: object) -> int:
     """``jobs`` as a positive int; None means the number of CPUs."""
     if jobs is None:
         return os.cpu_count() or 1
-    if isinstance(jobs, bool) or not isinstance(jobs, int):
-        raise TypeError(f"jobs must be a positive int or None, not {jobs!r}")
-    if jobs < 1:
-        raise ValueError(f"jobs must be at least 1, not {jobs}")
-    return jobs
+    return check_int(jobs, "jobs", 1, " (or None)")
 
 
 def _check_flags(fail_fast: object, progress: object) -> None:

@@ -18,6 +18,7 @@ from ._args import (
     Command,
     Input,
     check_flag,
+    check_int,
     encode_input,
     normalize_command,
     normalize_cwd,
@@ -283,13 +284,7 @@ def _check_callback(callback: object, name: str) -> LineCallback | None:
 
 
 def _check_max_output(limit: object) -> int | None:
-    if limit is None:
-        return None
-    if isinstance(limit, bool) or not isinstance(limit, int):
-        raise TypeError(f"max_output must be an int number of bytes, not {limit!r}")
-    if limit < 0:
-        raise ValueError(f"max_output must be >= 0, not {limit}")
-    return limit
+    return None if limit is None else check_int(limit, "max_output", 0, " number of bytes")
 
 
 def build_spec(
