@@ -80,9 +80,8 @@ def test_bad_patterns(patterns: tuple[object, ...], error: type[Exception]) -> N
 def test_lines_are_clean_and_drop_the_echo() -> None:
     buf = Buffer()
     buf.add("set q=mx\r\n\x1b[?2004lanswer one\r\nanswer two\r\n> ")
-    found = buf.search(["> "])
+    found = buf.search(["> "], sent="set q=mx")
     assert found is not None
-    found.sent = "set q=mx"
     assert found.lines == ["answer one", "answer two"]
 
 
@@ -139,9 +138,8 @@ def test_secret_is_masked_and_not_picklable() -> None:
 def test_lines_drop_a_double_echo_from_a_line_editor() -> None:
     buf = Buffer()
     buf.add("set q=mx\r\nset q=mx\r\nanswer\r\n> ")
-    found = buf.search(["> "])
+    found = buf.search(["> "], sent="set q=mx")
     assert found is not None
-    found.sent = "set q=mx"
     assert found.lines == ["answer"]
 
 

@@ -66,7 +66,7 @@ async def _in_thread(prepared: Prepared, index: int = 0) -> Outcome:
         token = CancelToken()
     except OSError as exc:  # out of fds: the command could not have started either
         return not_started(index, prepared, no_token(exc, prepared))
-    prepared.spec = prepared.spec.replace(cancel=token)
+    prepared = prepared.watching(token)
     loop = asyncio.get_running_loop()
     context = contextvars.copy_context()
     future = loop.run_in_executor(_get_executor(), context.run, run_one, index, prepared)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
+from ._frozen import Frozen
 from ._secret import Secret
 
 Pattern: TypeAlias = "str | re.Pattern[str]"
@@ -50,7 +51,7 @@ def clean(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-class Match:
+class Match(Frozen):
     """The result of :meth:`Session.expect`.
 
     Attributes:
@@ -63,6 +64,14 @@ class Match:
 
     __slots__ = ("before", "index", "match", "pattern", "sent", "text")
 
+    if TYPE_CHECKING:  # for type checkers only: ``re`` cannot be resolved from ``cmdrun``
+        index: int
+        pattern: Pattern
+        before: str
+        text: str
+        match: re.Match[str] | None
+        sent: str | None
+
     def __init__(
         self,
         index: int,
@@ -73,12 +82,12 @@ class Match:
         match: re.Match[str] | None,
         sent: str | None = None,
     ) -> None:
-        self.index = index
-        self.pattern = pattern
-        self.before = before
-        self.text = text
-        self.match = match
-        self.sent = sent
+        object.__setattr__(self, "index", index)
+        object.__setattr__(self, "pattern", pattern)
+        object.__setattr__(self, "before", before)
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "match", match)
+        object.__setattr__(self, "sent", sent)
 
     @property
     def lines(self) -> list[str]:
@@ -145,8 +154,11 @@ class Buffer:
             self._chunks.clear()
         return self._text
 
-    def search(self, patterns: Sequence[Pattern]) -> Match | None:
-        """Consume and return the earliest match, or None (remembering what was searched)."""
+    def search(self, patterns: Sequence[Pattern], sent: str | None = None) -> Match | None:
+        """Consume and return the earliest match, or None (remembering what was searched).
+
+        ``sent`` is the line last typed, which the match keeps to drop its echo from
+        :attr:`Match.lines`."""
         text = self.text
         if patterns != self._scanned_for:
             self._scanned, self._scanned_for = 0, patterns
@@ -157,7 +169,8 @@ class Buffer:
         start, end, index, match = found
         self._text = text[end:]
         self._scanned = 0
-        return Match(index, patterns[index], text[:start], text=text[start:end], match=match)
+        before, matched = text[:start], text[start:end]
+        return Match(index, patterns[index], before, text=matched, match=match, sent=sent)
 
     def take_all(self) -> str:
         """Consume and return everything."""

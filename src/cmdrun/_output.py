@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from typing import IO
 
+from ._frozen import Frozen
+
 
 def as_terminal(data: bytes) -> bytes:
     """Line endings as a terminal outputs them (``\\n`` becomes ``\\r\\n``), for fakes."""
@@ -104,7 +106,7 @@ class ToFile:
         self._file.flush()
 
 
-class Line:
+class Line(Frozen):
     """One line of output, as :func:`cmdrun.stream` yields it.
 
     Attributes:
@@ -117,9 +119,12 @@ class Line:
 
     __slots__ = ("stream", "text")
 
+    stream: str
+    text: str
+
     def __init__(self, stream: str, text: str) -> None:
-        self.stream = stream
-        self.text = text
+        object.__setattr__(self, "stream", stream)
+        object.__setattr__(self, "text", text)
 
     def __repr__(self) -> str:
         return f"Line({self.stream!r}, {self.text!r})"

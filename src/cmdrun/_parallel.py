@@ -178,8 +178,7 @@ def _outcomes(
         return
     bar = None
     try:
-        for prepared in batch:
-            prepared.spec = prepared.spec.replace(cancel=token)
+        batch = [prepared.watching(token) for prepared in batch]
         bar = _progress_bar(len(batch), progress)
         futures = [
             pool.submit(contextvars.copy_context().run, run_one, i, prepared)

@@ -43,8 +43,8 @@ class Result:
     Field names follow :class:`subprocess.CompletedProcess`, so ported code reads the same.
     ``stdout``/``stderr`` are text, decoded on first access from the exact bytes kept in
     ``stdout_bytes``/``stderr_bytes`` (so a 1 GiB capture is not held twice unless asked).
-    (A plain slotted class rather than a dataclass: ``import dataclasses`` alone would
-    double the time ``import cmdrun`` takes.)
+    (A slotted class that refuses ``setattr``, as :mod:`cmdrun._frozen` explains: a frozen
+    dataclass would cost ``import dataclasses``, about 4.5 ms, 15% of ``import cmdrun``.)
 
     Attributes:
         args: the argv that was executed (with ``shell=True``: ``/bin/sh -c CMD``).

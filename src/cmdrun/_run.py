@@ -20,6 +20,7 @@ from ._defaults import (
     DEFAULT_ERRORS,
     DEFAULT_KILL_GRACE,
 )
+from ._frozen import Frozen, build
 from ._launcher import current_launcher, drive
 from ._log import debug_enabled, log_debug, log_info
 from ._match import Pattern, Reply
@@ -40,6 +41,8 @@ from ._which import locate, path_of
 
 if TYPE_CHECKING:
     from typing_extensions import Never
+
+    from ._pump import CancelToken
 
 
 # The settings below are the values the package starts with. cmdrun reads them through the
@@ -156,15 +159,21 @@ def _own_refusal(line: str, program: str, path: str | None, refusals: Iterable[P
 _SUBPROCESS_HABITS["universal_newlines"] = _SUBPROCESS_HABITS["text"]
 
 
-class Prepared:
+class Prepared(Frozen):
     """A checked command with the run-level choices that sit above the engine."""
 
     __slots__ = ("auto_tty", "check", "spec")
 
+    spec: Spec
+    check: bool
+    auto_tty: bool
+
     def __init__(self, spec: Spec, check: bool, auto_tty: bool) -> None:
-        self.spec = spec
-        self.check = check
-        self.auto_tty = auto_tty
+        build(self, spec=spec, check=check, auto_tty=auto_tty)
+
+    def watching(self, cancel: CancelToken) -> Prepared:
+        """The same command, stopped when ``cancel`` is cancelled (batches, asyncio)."""
+        return Prepared(self.spec.replace(cancel=cancel), self.check, self.auto_tty)
 
     def execution(self, deliver: DeliverLine | None = None) -> Generator[None, None, Result]:
         """Run the command step by step, with the TTY fallback; the generator returns the

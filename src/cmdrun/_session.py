@@ -201,7 +201,7 @@ class Session(abc.ABC):
         pump = self._pump
         while True:
             self._decode()
-            found = self._buffer.search(checked)
+            found = self._buffer.search(checked, self._last_line)
             if found is not None:
                 return self._matched(found)
             if pump.eof:
@@ -211,7 +211,6 @@ class Session(abc.ABC):
             pump.step(deadline)
 
     def _matched(self, found: Match) -> Match:
-        found.sent = self._last_line
         if debug_enabled():
             log_debug(
                 "expect: %s matched %r (pid %d)", describe([found.pattern]), found.text, self.pid

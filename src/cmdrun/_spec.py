@@ -33,6 +33,7 @@ from ._defaults import (
     DEFAULT_ERRORS,
     DEFAULT_KILL_GRACE,
 )
+from ._frozen import Frozen
 from ._match import Pattern, Reply, Responder
 from ._secret import Redactor, Secret, seal
 
@@ -50,7 +51,10 @@ LineCallback: TypeAlias = Callable[[str], object]
 DeliverLine: TypeAlias = Callable[[str, str], object]
 
 
-class Spec:
+_set = object.__setattr__  # how the frozen values below set their fields, once
+
+
+class Spec(Frozen):
     """A fully checked request to run one command (built by ``_run.build_spec``).
 
     ``input`` stays a :class:`Secret` when one was given: it is revealed only by
@@ -84,6 +88,31 @@ class Spec:
         "tty",
     )
 
+    args: tuple[str, ...]
+    cancel: CancelToken | None
+    capture: bool
+    cwd: str | None
+    die_with_parent: bool
+    dimensions: tuple[int, int]
+    drain_timeout: float
+    encoding: str
+    env: dict[str, str] | None
+    errors: str
+    input: bytes | Secret | None
+    kill_grace: float
+    max_output: int | None
+    merge_stderr: bool
+    on_stderr: LineCallback | None
+    on_stdout: LineCallback | None
+    respond: tuple[tuple[Pattern, Reply], ...]
+    secrets: tuple[Secret, ...]
+    stderr_to: Target | None
+    stdout_to: Target | None
+    tee: bool
+    term: str | None
+    timeout: float | None
+    tty: bool
+
     def __init__(
         self,
         args: tuple[str, ...],
@@ -112,36 +141,36 @@ class Spec:
         cancel: CancelToken | None = None,
         die_with_parent: bool = False,
     ) -> None:
-        self.args = args
-        self.die_with_parent = die_with_parent
-        self.term = term
-        self.stdout_to = stdout_to
-        self.stderr_to = stderr_to
-        self.max_output = max_output
-        self.on_stdout = on_stdout
-        self.on_stderr = on_stderr
-        self.tee = tee
-        self.cancel = cancel
-        self.tty = tty
-        self.dimensions = dimensions
-        self.respond = respond
-        self.secrets = secrets
-        self.input = input
-        self.timeout = timeout
-        self.cwd = cwd
-        self.env = env
-        self.capture = capture
-        self.merge_stderr = merge_stderr
-        self.kill_grace = kill_grace
-        self.drain_timeout = drain_timeout
-        self.encoding = encoding
-        self.errors = errors
+        _set(self, "args", args)
+        _set(self, "die_with_parent", die_with_parent)
+        _set(self, "term", term)
+        _set(self, "stdout_to", stdout_to)
+        _set(self, "stderr_to", stderr_to)
+        _set(self, "max_output", max_output)
+        _set(self, "on_stdout", on_stdout)
+        _set(self, "on_stderr", on_stderr)
+        _set(self, "tee", tee)
+        _set(self, "cancel", cancel)
+        _set(self, "tty", tty)
+        _set(self, "dimensions", dimensions)
+        _set(self, "respond", respond)
+        _set(self, "secrets", secrets)
+        _set(self, "input", input)
+        _set(self, "timeout", timeout)
+        _set(self, "cwd", cwd)
+        _set(self, "env", env)
+        _set(self, "capture", capture)
+        _set(self, "merge_stderr", merge_stderr)
+        _set(self, "kill_grace", kill_grace)
+        _set(self, "drain_timeout", drain_timeout)
+        _set(self, "encoding", encoding)
+        _set(self, "errors", errors)
 
     def replace(self, **changes: object) -> Spec:
         """A copy with some fields changed."""
         copy = Spec.__new__(Spec)
         for name in Spec.__slots__:
-            setattr(copy, name, changes.pop(name, getattr(self, name)))
+            _set(copy, name, changes.pop(name, getattr(self, name)))
         if changes:
             raise TypeError(f"unknown Spec fields: {sorted(changes)}")
         return copy

@@ -13,9 +13,11 @@ import contextlib
 import errno
 import os
 import subprocess
+from collections.abc import Sequence
 from typing import IO
 
 from ._errors import StartFailed
+from ._frozen import Frozen
 from ._kill import Child, stop_now
 from ._output import Capture, Tail, ToFile
 from ._platform import NEW_SESSION, exit_status_discarded, open_devnull
@@ -186,7 +188,7 @@ def _start(spec: Spec, pipes: _Pipes) -> subprocess.Popen[bytes]:
     return proc
 
 
-class Started:
+class Started(Frozen):
     """A running child, the fds the pump works on, and how to signal end of input.
 
     ``eof``/``intr`` are the PTY's EOF and interrupt characters; None on pipes, where end
@@ -195,19 +197,25 @@ class Started:
 
     __slots__ = ("child", "eof", "intr", "readers", "writer")
 
+    child: Child
+    readers: tuple[tuple[int, str], ...]
+    writer: int | None
+    eof: bytes | None
+    intr: bytes | None
+
     def __init__(
         self,
         child: Child,
-        readers: list[tuple[int, str]],
+        readers: Sequence[tuple[int, str]],
         writer: int | None,
         eof: bytes | None = None,
         intr: bytes | None = None,
     ) -> None:
-        self.child = child
-        self.readers = readers
-        self.writer = writer
-        self.eof = eof
-        self.intr = intr
+        object.__setattr__(self, "child", child)
+        object.__setattr__(self, "readers", tuple(readers))
+        object.__setattr__(self, "writer", writer)
+        object.__setattr__(self, "eof", eof)
+        object.__setattr__(self, "intr", intr)
 
     @property
     def tty(self) -> bool:
