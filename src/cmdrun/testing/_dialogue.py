@@ -143,7 +143,6 @@ class FakePump:
         self.sinks = {"stdout": Capture(), "stderr": Capture()}
         self.on_data: DataHook | None = None
         self.redact: Redactor | None = None
-        self.stopper_started = False
         self._steps = list(steps)
         self._at = 0
         self._tty = tty
@@ -234,7 +233,6 @@ class FakePump:
             return False
         if math.isinf(deadline):
             raise FakeHang(self._blocked_message("and the call has no timeout"))
-        self.stopper_started = True
         self._finish(-15)  # stopped by the kill policy's SIGTERM
         return True
 

@@ -26,6 +26,7 @@ from .._result import Result
 from .._secret import Redactor, Secret, masked
 from .._session import Session
 from .._spec import DeliverLine, Spec
+from .._start import Started
 from .._which import path_of
 from ._dialogue import Exit, FakeHang, FakePump, Out, Step, check_steps
 
@@ -140,7 +141,6 @@ class Registration:
         raises: BaseException | type[BaseException] | None,
         dialogue: list[Step] | None,
         tty: bool | None,
-        echo: bool = True,
     ) -> None:
         self.pattern = pattern
         self.answer = answer
@@ -149,7 +149,6 @@ class Registration:
         self.raises = raises
         self.dialogue = dialogue
         self.tty = tty
-        self.echo = echo
         self.used = 0
 
     def answers(self, call: Call) -> bool:
@@ -403,7 +402,8 @@ class FakeCommands:
                 ),
                 Exit(answer.returncode),
             ]
-        return fake_session(spec, steps, echo=registration.echo)
+        # A dialogue written by hand holds no echo: the fake echoes as a terminal would.
+        return fake_session(spec, steps, echo=True)
 
     # -- activation -----------------------------------------------------------------------
 
@@ -482,8 +482,6 @@ class _FakeSession(Session):
     _pump: FakePump
 
     def _send(self, text: Any, end: str) -> str:
-        from .._secret import Secret
-
         if isinstance(text, Secret):
             self._pump.mark_secret(text)
         try:
@@ -503,8 +501,6 @@ class _FakeSession(Session):
 
 def fake_session(spec: Spec, steps: Sequence[Step], *, echo: bool) -> Session:
     """A :class:`Session` playing ``steps``, indistinguishable from a real one but for speed."""
-    from .._start import Started
-
     pump = FakePump(
         steps,
         tty=spec.tty,
