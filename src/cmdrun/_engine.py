@@ -1,12 +1,11 @@
-"""The engine: start one child and pump it to the end, with its output routed.
+"""The engine: run one started child to the end, with its output routed, and say what it did.
 
-A child on pipes is started with :class:`subprocess.Popen` in a new session (its own
-process group), on pipes cmdrun creates and owns: Popen gets plain fds, so no file object of
-its own can later close an fd number that cmdrun already closed and the OS reused. A child
-on a PTY is started by :mod:`cmdrun._pty`. Everything after the start is
-:class:`~cmdrun._pump.Pump`'s job; any exception in the parent while it runs (Ctrl-C
-included) stops the group by the kill policy, reaps it and re-raises. :func:`simulated`
-routes a test double's output through the same sinks and callbacks.
+:func:`execution` opens the outputs and starts the child (:mod:`cmdrun._start`), hands its
+I/O to a :class:`~cmdrun._pump.Pump` with the hooks the spec asks for (automatic answers,
+live lines, ``tee``), and builds the :class:`~cmdrun.Result` (:func:`result_of`, the one
+builder, also used by sessions and test doubles). Any exception in the parent while it runs
+(Ctrl-C included) stops the group by the kill policy, reaps it and re-raises.
+:func:`simulated` routes a test double's output through the same sinks and callbacks.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Every child runs as the leader of its own session and process group. To stop it:
 
 Limits, by design of POSIX process groups: a descendant that called ``setsid``/``setpgid``
 has left the group and is not reached. cmdrun never waits for such a process: it stops
-reading the pipes it may hold open (see :mod:`cmdrun._engine`) and leaves it running.
+reading the pipes it may hold open (see :mod:`cmdrun._pump`) and leaves it running.
 
 :class:`GroupStopper` is a small state machine, so the same policy can be driven by the
 blocking engine, by :func:`stop_now`, and by event loops, without a second copy.

@@ -55,7 +55,7 @@ _set = object.__setattr__  # how the frozen values below set their fields, once
 
 
 class Spec(Frozen):
-    """A fully checked request to run one command (built by ``_run.build_spec``).
+    """A fully checked request to run one command (built by :func:`build_spec`).
 
     ``input`` stays a :class:`Secret` when one was given: it is revealed only by
     :meth:`input_bytes`, as the pump writes it.
