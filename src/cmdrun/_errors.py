@@ -103,10 +103,6 @@ class StartFailed(CmdrunError, OSError):
         return (type(self), (self.program, self.reason, self.errno, self.detail))
 
 
-def _describe_exit(result: Result) -> str:
-    return describe_returncode(result.returncode)
-
-
 # Control characters but newline and tab (C0, DEL, C1: a terminal acts on them) and lone
 # surrogates (undecodable bytes under errors="surrogateescape", which cannot be printed).
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -130,6 +126,7 @@ def _tail(text: str, lines: int = TAIL_LINES) -> str:
 
 
 def _quote(args: Sequence[str]) -> str:
+    """The command as a shell line, safe to print (arguments may hold escape sequences)."""
     return printable(shlex.join(args))
 
 
@@ -153,7 +150,7 @@ class CommandFailed(CmdrunError, subprocess.CalledProcessError):
         self.result = result
 
     def __str__(self) -> str:
-        head = f"command `{_quote(self.result.args)}` {_describe_exit(self.result)}"
+        head = f"command `{_quote(self.result.args)}` {describe_returncode(self.result.returncode)}"
         return _with_tail(head, self.result)
 
     def __reduce__(self) -> tuple[object, ...]:
@@ -172,7 +169,7 @@ class CommandTimedOut(CmdrunError, subprocess.TimeoutExpired):
     def __str__(self) -> str:
         head = (
             f"command `{_quote(self.result.args)}` timed out after {self.timeout:g} s "
-            f"and was stopped ({_describe_exit(self.result)})"
+            f"and was stopped ({describe_returncode(self.result.returncode)})"
         )
         return _with_tail(head, self.result)
 
