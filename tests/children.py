@@ -492,3 +492,47 @@ def echo_slowly(pause: float = 0.02) -> list[str]:
         os.write(1, b"\\ndone\\n")
         """
     )
+
+
+def tty_password_reader(times: int, expected: str, give_up: float = 2.0) -> list[str]:
+    """Ask ``times`` times for a password on ``/dev/tty`` the classic way (print the prompt,
+    then echo off with ``TCSAFLUSH``, which throws away what was typed before, then read a
+    line); print ``ok`` or ``wrong`` for each, or ``lost`` when no line came within
+    ``give_up`` seconds. Ends with ``lost=N``."""
+    return py(
+        f"""
+        import os, select, sys, termios
+        tty = os.open("/dev/tty", os.O_RDWR)
+        lost = 0
+        for i in range({times}):
+            os.write(tty, b"Password: ")
+            old = termios.tcgetattr(tty)
+            new = termios.tcgetattr(tty)
+            new[3] &= ~termios.ECHO
+            termios.tcsetattr(tty, termios.TCSAFLUSH, new)
+            try:
+                if select.select([tty], [], [], {give_up})[0]:
+                    line = os.read(tty, 4096).decode().rstrip("\\n")
+                    verdict = "ok" if line == {expected!r} else "wrong"
+                else:
+                    verdict = "lost"
+                    lost += 1
+            finally:
+                termios.tcsetattr(tty, termios.TCSAFLUSH, old)
+            os.write(tty, verdict.encode() + b"\\n")
+        os.write(tty, b"lost=%d\\n" % lost)
+        """
+    )
+
+
+def echo_report() -> list[str]:
+    """Print ``echo on`` or ``echo off`` (the terminal's state at start), then copy one typed
+    line back as ``got: LINE``."""
+    return py(
+        """
+        import sys, termios
+        on = termios.tcgetattr(0)[3] & termios.ECHO
+        print("echo on" if on else "echo off", flush=True)
+        print("got:", input())
+        """
+    )

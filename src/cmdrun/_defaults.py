@@ -24,3 +24,7 @@ DEFAULT_ERRORS: Final = "replace"
 
 #: A session's default timeout for ``expect``/``read``/``wait``, in seconds.
 DEFAULT_SESSION_TIMEOUT: Final = 30.0
+
+#: On a PTY, the longest cmdrun waits for the program to turn the terminal's echo off before
+#: it types a :class:`Secret` (a password reader throws away what was typed before that).
+SECRET_ECHO_WAIT: Final = 2.0

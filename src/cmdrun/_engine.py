@@ -17,10 +17,12 @@ import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Literal, Protocol
 
+from ._defaults import SECRET_ECHO_WAIT
 from ._kill import stop_now
 from ._log import log_debug
 from ._match import Pattern, Reply, Responder, describe
 from ._output import LineFeed, StreamDecoder, as_terminal
+from ._platform import echo_is_off
 from ._pump import DataHook, Pump, Sink
 from ._result import Result
 from ._secret import Secret, seal, shown
@@ -31,6 +33,8 @@ from ._watchdog import WATCHDOG
 
 #: A line left unfinished this long is delivered as it is (see ``LineFeed``).
 IDLE_LINE = 0.1
+#: How often a held-back Secret looks at the terminal's echo, in seconds.
+ECHO_POLL = 0.01
 
 
 class Typist(Protocol):
@@ -39,13 +43,55 @@ class Typist(Protocol):
     def write(self, data: bytes) -> None: ...
 
 
+class SecretGate:
+    """Types into a PTY in order, holding each :class:`Secret` back until the program has
+    turned the terminal's echo off (it is then reading: a password reader that turns echo
+    off with ``TCSAFLUSH`` throws away what was typed before), or ``SECRET_ECHO_WAIT``
+    seconds have passed. What follows a held Secret waits behind it.
+
+    Never blocks, so it may type from inside the pump's data hook: the engine's loop calls
+    :meth:`flush` after each step of the pump while :attr:`holding`.
+    """
+
+    __slots__ = ("_fd", "_queue", "_since", "_typist")
+
+    def __init__(self, typist: Typist, fd: int) -> None:
+        self._typist = typist
+        self._fd = fd
+        self._queue: list[tuple[bytes, bool]] = []
+        self._since = 0.0
+
+    @property
+    def holding(self) -> bool:
+        return bool(self._queue)
+
+    def write(self, data: bytes, secret: bool = False) -> None:
+        if not self._queue and not (secret and not echo_is_off(self._fd)):
+            self._typist.write(data)
+            return
+        if not self._queue:
+            self._since = time.monotonic()
+        self._queue.append((data, secret))
+
+    def flush(self, now: float) -> None:
+        """Type what is no longer held back."""
+        while self._queue:
+            data, secret = self._queue[0]
+            if secret and now < self._since + SECRET_ECHO_WAIT and not echo_is_off(self._fd):
+                return
+            del self._queue[0]
+            self._typist.write(data)
+            self._since = now
+
+
 class AutoAnswer:
     """The hook behind ``respond=``: watches the output as it comes and types each reply that
     falls due, followed by Enter. ``typist`` is set once the pump exists (the hook is made
-    first); ``on_secret`` hears of a :class:`Secret` just before it is typed.
+    first), and ``gate`` too on a PTY, where a Secret waits for echo off (:class:`SecretGate`);
+    ``on_secret`` hears of a :class:`Secret` just before it is typed.
     """
 
-    __slots__ = ("_decoder", "_encoding", "_on_secret", "_responder", "typist")
+    __slots__ = ("_decoder", "_encoding", "_on_secret", "_responder", "gate", "typist")
 
     def __init__(
         self,
@@ -59,6 +105,7 @@ class AutoAnswer:
         self._encoding = encoding
         self._on_secret = on_secret
         self.typist: Typist | None = None
+        self.gate: SecretGate | None = None
 
     def __call__(self, stream: str, data: bytes) -> None:
         assert self.typist is not None, "AutoAnswer.typist is set before output arrives"
@@ -67,7 +114,13 @@ class AutoAnswer:
             if isinstance(reply, Secret):
                 if self._on_secret is not None:
                     self._on_secret(reply)
-                self.typist.write(seal(reply, self._encoding, "\n"))
+                data = seal(reply, self._encoding, "\n")
+                if self.gate is not None:
+                    self.gate.write(data, secret=True)
+                else:
+                    self.typist.write(data)
+            elif self.gate is not None:
+                self.gate.write((reply + "\n").encode(self._encoding))
             else:
                 self.typist.write((reply + "\n").encode(self._encoding))
 
@@ -144,13 +197,17 @@ def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[None,
     child = started.child
     pump: Pump | None = None
     try:
-        pump, feed = _pump_for(spec, started, outputs, deliver)
+        pump, feed, gate = _pump_for(spec, started, outputs, deliver)
         shield.release()  # a Ctrl-C held since the start is raised here, and handled below
-        _feed_input(spec, pump, started)
+        _feed_input(spec, pump, started, gate)
         deadline = math.inf if spec.timeout is None else started_at + spec.timeout
+        max_wait = pump.max_wait
         for _ in pump.drive(deadline, spec.drain_timeout):
             if feed is not None:
                 feed.flush_idle(time.monotonic())
+            if gate is not None:
+                gate.flush(time.monotonic())
+                pump.max_wait = min(max_wait, ECHO_POLL) if gate.holding else max_wait
             yield
         if feed is not None:
             feed.flush()
@@ -176,8 +233,9 @@ def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[None,
 
 def _pump_for(
     spec: Spec, started: Started, outputs: _Outputs, deliver: DeliverLine | None
-) -> tuple[Pump, LineFeed | None]:
-    """The pump that moves ``started``'s I/O, with ``spec``'s hooks and line feed."""
+) -> tuple[Pump, LineFeed | None, SecretGate | None]:
+    """The pump that moves ``started``'s I/O, with ``spec``'s hooks and line feed, and on a
+    PTY where a Secret is to be typed, the gate that holds it back until echo is off."""
     hook, feed, answer = _hooks(spec, deliver)
     pump = Pump(
         started.child,
@@ -189,16 +247,28 @@ def _pump_for(
         cancel=spec.cancel,
         redact=spec.redactor(),
     )
+    gate = None
+    if started.tty and started.writer is not None and spec.secrets:
+        gate = SecretGate(pump, started.writer)
     if answer is not None:
         answer.typist = pump
+        answer.gate = gate
     if feed is not None:
         pump.max_wait = IDLE_LINE
-    return pump, feed
+    return pump, feed, gate
 
 
-def _feed_input(spec: Spec, pump: Pump, started: Started) -> None:
-    """Queue ``input`` and, unless answers are due later, end the input."""
+def _feed_input(spec: Spec, pump: Pump, started: Started, gate: SecretGate | None) -> None:
+    """Queue ``input`` and, unless answers are due later, end the input. On a PTY, a Secret
+    input and all that follows wait for the program to turn echo off (see SecretGate)."""
     data = spec.input_bytes()
+    if gate is not None and data is not None:
+        gate.write(data, secret=isinstance(spec.input, Secret))
+        if not data.endswith(b"\n"):
+            gate.write(started.eof or b"")  # the first EOF only ends the partial line
+        if not spec.respond:
+            gate.write(started.eof or b"")
+        return
     if data is not None:
         pump.write(data)
         if started.tty and not data.endswith(b"\n"):

@@ -85,6 +85,20 @@ def terminal_has_group(fd: int) -> bool:
         return True  # let the caller type as usual and meet the error there
 
 
+def echo_is_off(fd: int) -> bool:
+    """Whether the terminal ``fd`` (a PTY master) has echo off, as its program last set it.
+
+    A password reader turns echo off (with ``TCSAFLUSH``) just before it reads: from then on
+    what is typed reaches it. False when the terminal cannot be asked (it is gone).
+    """
+    import termios  # only ever asked on a PTY, whose start imported it already
+
+    try:
+        return not termios.tcgetattr(fd)[3] & termios.ECHO
+    except (termios.error, OSError):
+        return False
+
+
 def _live_members(pgid: int) -> Iterator[int]:
     """Scan /proc for the members of ``pgid`` that are not zombies."""
     for name in os.listdir("/proc"):

@@ -29,8 +29,9 @@ from ._defaults import (
     DEFAULT_ERRORS,
     DEFAULT_KILL_GRACE,
     DEFAULT_SESSION_TIMEOUT,
+    SECRET_ECHO_WAIT,
 )
-from ._engine import result_of
+from ._engine import ECHO_POLL, result_of
 from ._errors import CommandTimedOut, ExpectTimeout, UnexpectedEOF
 from ._kill import interrupt as interrupt_group
 from ._kill import stop_now
@@ -38,7 +39,7 @@ from ._launcher import current_launcher
 from ._log import debug_enabled, log_debug
 from ._match import Buffer, Match, Pattern, check_patterns, describe
 from ._output import Chunks, StreamDecoder
-from ._platform import terminal_has_group
+from ._platform import echo_is_off, terminal_has_group
 from ._pump import AFTER_KILL, Pump, SessionPump
 from ._result import Result
 from ._secret import Redactor, Secret, masked, seal
@@ -271,6 +272,9 @@ class Session(abc.ABC):
             raise BrokenPipeError(f"cannot send to {self.args[0]!r}: its input is closed")
         encoding = self._spec.encoding
         if isinstance(text, Secret):
+            # A program that prints its prompt, then turns echo off with TCSAFLUSH, throws
+            # away what was typed in between: on a terminal, wait until it reads (bounded).
+            self.wait_noecho(SECRET_ECHO_WAIT)
             data: bytes = seal(text, encoding, end)
         else:
             data = (text + end).encode(encoding)
@@ -282,6 +286,24 @@ class Session(abc.ABC):
                 observer.typed(end, False)
         self._pump.write(data)
         return shown
+
+    def wait_noecho(self, timeout: float | None = None) -> bool:
+        """Wait until the program turns the terminal's echo off, as a password reader does
+        just before it reads (pexpect's ``waitnoecho``). Output keeps being read meanwhile.
+
+        ``sendline``/``send`` of a :class:`Secret`, and a Secret ``input``, already wait so,
+        for at most ``SECRET_ECHO_WAIT`` seconds: call this for a longer wait, or before
+        typing plain text that must not be echoed.
+
+        Args:
+            timeout: seconds to wait; None means the session's default.
+
+        Returns:
+            True once echo is off; False if it was still on after ``timeout``, or the
+            terminal is gone. Always True at once over pipes, which never echo.
+        """
+        self._seconds(timeout)  # the same checks as every other wait
+        return True
 
     def sendeof(self) -> None:
         """Signal end of input (Ctrl-D on a terminal; closing stdin on pipes)."""
@@ -398,6 +420,22 @@ class PtySession(Session):
             return
         self._pump.write(self._started.intr)
 
+    def wait_noecho(self, timeout: float | None = None) -> bool:
+        return self._await_noecho(_deadline(self._seconds(timeout)))
+
+    def _await_noecho(self, deadline: float) -> bool:
+        pump = self._pump
+        master = self._started.writer
+        while True:
+            if master is None or not pump.writable:
+                return False
+            if echo_is_off(master):
+                return True
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            pump.step(min(deadline, now + ECHO_POLL))
+
 
 def spawn(
     cmd: Command,
@@ -413,6 +451,7 @@ def spawn(
     kill_grace: float = DEFAULT_KILL_GRACE,
     input: Input | Secret | None = None,
     die_with_parent: bool = False,
+    echo: bool = True,
 ) -> Session:
     """Start a program for a dialogue.
 
@@ -423,8 +462,13 @@ def spawn(
         timeout: the default for ``expect``/``read``/``wait``, in seconds (None: no limit).
         cwd, env, inherit_env, encoding, errors, kill_grace: as for :func:`cmdrun.run`.
         dimensions: the terminal's ``(rows, columns)``.
-        input: text typed right away (before any prompt).
+        input: text typed right away (before any prompt); a :class:`Secret` is typed once
+            the program turns echo off (at most ``SECRET_ECHO_WAIT`` seconds later).
         die_with_parent: as for :func:`cmdrun.run`.
+        echo: False turns the terminal's echo off before the program starts (pexpect's
+            ``echo=False``), so nothing typed is echoed, not even a first line typed before
+            the program could turn it off itself. cmdrun then cannot see when a password
+            reader starts reading: a Secret is typed at once. Ignored over pipes.
 
     Returns:
         A :class:`PtySession` or :class:`PipeSession`; use it as a context manager.
@@ -452,6 +496,7 @@ def spawn(
         tty=tty,
         dimensions=dimensions,
         die_with_parent=die_with_parent,
+        echo=echo,
     )
     if debug_enabled():
         log_debug("spawn: %s (%s)", shlex.join(spec.args), "pty" if tty else "pipes")
@@ -478,6 +523,8 @@ def start_session(spec: Spec) -> Session:
         shield.release()
         data = spec.input_bytes()
         if data is not None:
+            if isinstance(spec.input, Secret):
+                session.wait_noecho(SECRET_ECHO_WAIT)
             session._pump.write(data)
     except BaseException:
         session.close()

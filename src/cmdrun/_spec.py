@@ -69,6 +69,7 @@ class Spec(Frozen):
         "die_with_parent",
         "dimensions",
         "drain_timeout",
+        "echo",
         "encoding",
         "env",
         "errors",
@@ -95,6 +96,7 @@ class Spec(Frozen):
     die_with_parent: bool
     dimensions: tuple[int, int]
     drain_timeout: float
+    echo: bool | None
     encoding: str
     env: dict[str, str] | None
     errors: str
@@ -129,6 +131,7 @@ class Spec(Frozen):
         errors: str = DEFAULT_ERRORS,
         tty: bool = False,
         dimensions: tuple[int, int] = DEFAULT_DIMENSIONS,
+        echo: bool | None = None,
         respond: tuple[tuple[Pattern, Reply], ...] = (),
         secrets: tuple[Secret, ...] = (),
         term: str | None = None,
@@ -153,6 +156,7 @@ class Spec(Frozen):
         _set(self, "cancel", cancel)
         _set(self, "tty", tty)
         _set(self, "dimensions", dimensions)
+        _set(self, "echo", echo)
         _set(self, "respond", respond)
         _set(self, "secrets", secrets)
         _set(self, "input", input)
@@ -333,6 +337,7 @@ def build_spec(
     capture: bool = True,
     tty: bool = False,
     dimensions: tuple[int, int] = DEFAULT_DIMENSIONS,
+    echo: bool | None = None,
     respond: Mapping[Pattern, Reply] | None = None,
     stdin: int | None = None,
     stdout: OutputTarget | None = None,
@@ -368,6 +373,7 @@ def build_spec(
         errors=errors,
         tty=tty,
         dimensions=(rows, cols),
+        echo=None if echo is None else check_flag(echo, "echo"),
         respond=pairs,
         secrets=tuple(secrets),
         term=None if env and "TERM" in env else PTY_TERM,

@@ -267,9 +267,7 @@ def _start_child(spec: Spec, interactive: bool, outputs: _Outputs | None) -> Sta
             env=spec.env,
             term=spec.term,
             dimensions=spec.dimensions,
-            # A one-shot run types its input: echo off, so the output is only the program's.
-            # With nothing to type (Ctrl-D is never echoed) echo is left alone: cheaper.
-            echo=interactive or (spec.input is None and not spec.respond),
+            echo=_echo(spec, interactive),
         )
         return Started(child, [(master, "stdout")], master, *control_chars(master))
     try:
@@ -277,6 +275,16 @@ def _start_child(spec: Spec, interactive: bool, outputs: _Outputs | None) -> Sta
     except OSError as exc:  # nothing is left open: out of fds is the likely cause
         raise start_error(exc, spec.args, spec.env, in_exec=False) from None
     return Started(_start(spec, pipes), pipes.readers, pipes.writer)
+
+
+def _echo(spec: Spec, interactive: bool) -> bool:
+    """Whether the PTY starts with echo on: as ``spawn(echo=)`` asked; on for a dialogue."""
+    if spec.echo is not None:
+        return spec.echo
+    # A one-shot run types its input: echo off, so the output is only the program's. With
+    # nothing to type (Ctrl-D is never echoed) echo is left alone: cheaper. With a Secret
+    # to type, echo stays on so that cmdrun sees the program turn it off (see SecretGate).
+    return interactive or bool(spec.secrets) or (spec.input is None and not spec.respond)
 
 
 def end_of_input(pump: SessionPump, started: Started) -> None:
