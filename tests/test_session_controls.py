@@ -252,8 +252,6 @@ SENDERS: dict[str, Callable[[Session], object]] = {
 @BOTH
 @pytest.mark.parametrize("sender", list(SENDERS))
 def test_every_sender_refuses_after_close(tty: bool, sender: str) -> None:
-    if sender == "resize" and not tty:
-        pytest.skip("resize is refused on pipes anyway")
     s = cmdrun.spawn(prompter(), tty=tty, timeout=10)
     s.close()
     with pytest.raises(SessionClosed, match="closed") as caught:
