@@ -196,9 +196,9 @@ class Session(abc.ABC):
         From now on ``observer.output(stream, data)`` gets every chunk the program prints,
         with secrets masked as in the Result; ``observer.typed(text, secret)`` gets what is
         sent (the text of a :class:`Secret` as its mask, with ``secret=True``; bytes decoded,
-        errors replaced; a line's end separately); and ``observer.finished(result)`` is called once, when the session
-        ends. An observer must not raise: it runs inside the session's own calls. The
-        cassettes of :mod:`cmdrun.testing` record sessions this way.
+        errors replaced; a line's end separately); and ``observer.finished(result)`` is
+        called once, when the session ends. An observer must not raise: it runs inside the
+        session's own calls. The cassettes of :mod:`cmdrun.testing` record sessions this way.
         """
         self._observers.append(observer)
 
