@@ -204,6 +204,7 @@ def _one_of_each_exception() -> list[BaseException]:
         cmdrun.CommandNotFound("nope", "/bin"),
         cmdrun.CommandTimedOut(stopped, 0.5),
         cmdrun.ExpectTimeout(["sh"], "'$ '", "no prompt", 0.2),
+        cmdrun.SessionClosed(["sh"], "sendline", 0, True),
         cmdrun.StartFailed("x", "out of processes", 11),
         cmdrun.UnexpectedEOF(["sh"], "'$ '", "bye", 0),
         testing.CassetteMiss("no recording"),

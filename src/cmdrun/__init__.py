@@ -14,6 +14,7 @@ from ._errors import (
     CommandNotFound,
     CommandTimedOut,
     ExpectTimeout,
+    SessionClosed,
     StartFailed,
     UnexpectedEOF,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "Result",
     "Secret",
     "Session",
+    "SessionClosed",
     "StartFailed",
     "Stream",
     "TTY_REFUSALS",

@@ -10,7 +10,8 @@
         ├── CommandFailed          (also CalledProcessError) non-zero exit or killed by a signal
         ├── CommandTimedOut        (also TimeoutExpired)     the timeout stopped it
         ├── ExpectTimeout          (also TimeoutError)       a session's expect() waited in vain
-        └── UnexpectedEOF          (also EOFError)           the output ended before a match
+        ├── UnexpectedEOF          (also EOFError)           the output ended before a match
+        └── SessionClosed          (also BrokenPipeError)    sending to a closed or ended session
 
 ``CommandFailed`` and ``CommandTimedOut`` carry the (partial) :class:`~cmdrun.Result` as
 ``.result`` and set the stdlib attributes (``returncode``, ``cmd``, ``output``, ``stderr``,
@@ -260,3 +261,37 @@ class UnexpectedEOF(_DialogueError, EOFError):
 
     def _detail(self) -> object:
         return self.returncode
+
+
+class SessionClosed(CmdrunError, BrokenPipeError):
+    """Something was sent to a session that was closed, or whose program ended and was
+    waited for (``close``/``wait`` returned): nothing reads what is typed any more.
+
+    A ``BrokenPipeError`` too, which is what writing to a finished program raised before.
+
+    Attributes:
+        cmd: the command's argv.
+        action: what was attempted (``"sendline"``, ``"resize"``...).
+        returncode: the program's exit status (``-N`` for signal N).
+        closed: True after ``close()``; False after ``wait()`` saw it end.
+    """
+
+    def __init__(
+        self, cmd: Sequence[str], action: str, returncode: int | None, closed: bool
+    ) -> None:
+        self.cmd = tuple(cmd)
+        self.action = action
+        self.returncode = returncode
+        self.closed = closed
+        how = "the session was closed" if closed else "the program ended and was waited for"
+        message = (
+            f"cannot {action}() to {shlex.join(self.cmd)}: {how} "
+            f"(it {describe_returncode(returncode)})"
+        )
+        BrokenPipeError.__init__(self, errno.EPIPE, message)
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.cmd, self.action, self.returncode, self.closed))

@@ -53,6 +53,7 @@ import os
 import struct
 import subprocess
 import termios
+from collections.abc import Callable
 
 from ._errors import CmdrunError, CommandNotExecutable, CommandNotFound, StartFailed
 from ._kill import Child, stop_now
@@ -152,6 +153,7 @@ def start_pty(
     term: str | None,
     dimensions: tuple[int, int],
     echo: bool,
+    pass_fds: tuple[int, ...] = (),
 ) -> tuple[Child, int]:
     """Start ``args`` on a new PTY; return the child and the master fd (owned by the caller).
 
@@ -168,10 +170,24 @@ def start_pty(
     try:
         if setsid is not None:
             return _start_with_setsid(
-                setsid, args, cwd=cwd, env=env, term=term, dimensions=dimensions, echo=echo
+                setsid,
+                args,
+                cwd=cwd,
+                env=env,
+                term=term,
+                dimensions=dimensions,
+                echo=echo,
+                pass_fds=pass_fds,
             )
         return _start_with_ptyprocess(
-            program, args, cwd=cwd, env=env, term=term, dimensions=dimensions, echo=echo
+            program,
+            args,
+            cwd=cwd,
+            env=env,
+            term=term,
+            dimensions=dimensions,
+            echo=echo,
+            pass_fds=pass_fds,
         )
     except OSError as exc:
         if isinstance(exc, CmdrunError):
@@ -195,10 +211,15 @@ def _start_error(exc: OSError, args: tuple[str, ...], env: dict[str, str] | None
     return exc
 
 
+def set_window_size(fd: int, rows: int, cols: int) -> None:
+    """Set the terminal's window size (``TIOCSWINSZ``); on the master, the kernel sends
+    ``SIGWINCH`` to the terminal's foreground process group when the size changes."""
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
 def _set_up_terminal(fd: int, dimensions: tuple[int, int], echo: bool) -> None:
     """Give the terminal its window size and, unless ``echo``, turn echo off."""
-    rows, cols = dimensions
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    set_window_size(fd, *dimensions)
     if not echo:
         attrs = termios.tcgetattr(fd)
         attrs[3] &= ~termios.ECHO
@@ -214,6 +235,7 @@ def _start_with_setsid(
     term: str | None,
     dimensions: tuple[int, int],
     echo: bool,
+    pass_fds: tuple[int, ...] = (),
 ) -> tuple[Child, int]:
     if term is not None:
         env = {**(os.environ if env is None else env), "TERM": term}
@@ -229,6 +251,7 @@ def _start_with_setsid(
             stderr=slave,
             cwd=cwd,
             env=env,
+            pass_fds=pass_fds,
         )
         on_failure.pop_all()
     os.set_blocking(master, False)
@@ -244,6 +267,7 @@ def _start_with_ptyprocess(
     term: str | None,
     dimensions: tuple[int, int],
     echo: bool,
+    pass_fds: tuple[int, ...] = (),
 ) -> tuple[Child, int]:
     """Start through ptyprocess (a fork in Python), handing it the argv as a list.
 
@@ -253,12 +277,14 @@ def _start_with_ptyprocess(
     """
     from ptyprocess import PtyProcess  # type: ignore[import-untyped]
 
-    set_term = None
+    set_term: Callable[[], None] | None = None
     if term is not None:
         if env is None:  # cheaper than copying the whole environment: set it in the child
             set_term = functools.partial(os.putenv, "TERM", term)
         else:
             env = {**env, "TERM": term}
+    if pass_fds:
+        set_term = _inheriting(pass_fds, set_term)
     forked: list[PtyProcess] = []
 
     class Recorded(PtyProcess):  # type: ignore[misc]
@@ -276,6 +302,7 @@ def _start_with_ptyprocess(
             echo=echo,
             dimensions=dimensions,
             preexec_fn=set_term,
+            pass_fds=pass_fds,
         )
     except BaseException as exc:
         for failed in forked:  # exec failed (the child is exiting) or we were interrupted
@@ -289,6 +316,19 @@ def _start_with_ptyprocess(
     _disown(proc)
     os.set_blocking(master, False)
     return PtyChild(proc.pid), master
+
+
+def _inheriting(fds: tuple[int, ...], then: Callable[[], None] | None) -> Callable[[], None]:
+    """A ``preexec_fn`` that lets ``fds`` survive ``exec``: ptyprocess keeps them open after
+    its fork but leaves them close-on-exec, as Python opens every fd."""
+
+    def prepare() -> None:
+        for fd in fds:
+            os.set_inheritable(fd, True)
+        if then is not None:
+            then()
+
+    return prepare
 
 
 def _disown(proc: object) -> None:

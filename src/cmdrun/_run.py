@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._args import (
@@ -257,6 +257,7 @@ def run(
     on_stderr: LineCallback | None = None,
     tee: bool = False,
     die_with_parent: bool = False,
+    pass_fds: Sequence[int] = (),
     **subprocess_options: Never,
 ) -> Result:
     """Run a command to completion and capture its output.
@@ -301,6 +302,9 @@ def run(
             dies first, even by SIGKILL (a watchdog process sees it go). By default, as with
             ``subprocess``, a program outlives a parent killed by a signal; Ctrl-C,
             exceptions and timeouts stop it either way.
+        pass_fds: file descriptors (>= 3, open here) the program inherits at the same
+            numbers, as with :class:`subprocess.Popen`; every other fd stays closed in it.
+            Works on pipes and on a PTY.
         subprocess_options: none is taken; ``subprocess.run`` habits (``capture_output``,
             ``text``, ``universal_newlines``) get a ``TypeError`` that says cmdrun's way.
 
@@ -343,6 +347,7 @@ def run(
         on_stderr=on_stderr,
         tee=tee,
         die_with_parent=die_with_parent,
+        pass_fds=pass_fds,
     )
     prepared = Prepared(spec, check_flag(check, "check"), auto)
     return prepared.finish(prepared.run())

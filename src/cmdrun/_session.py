@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import abc
 import atexit
+import io
 import math
 import os
 import shlex
 import time
 import warnings
 from _weakrefset import WeakSet
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, TextIO
 
-from ._args import Command, Input, normalize_timeout
+from ._args import Command, Input, check_int, normalize_timeout
 from ._defaults import (
     DEFAULT_DIMENSIONS,
     DEFAULT_ENCODING,
@@ -32,7 +33,7 @@ from ._defaults import (
     SECRET_ECHO_WAIT,
 )
 from ._engine import ECHO_POLL, result_of
-from ._errors import CommandTimedOut, ExpectTimeout, UnexpectedEOF
+from ._errors import CommandTimedOut, ExpectTimeout, SessionClosed, UnexpectedEOF
 from ._kill import interrupt as interrupt_group
 from ._kill import stop_now
 from ._launcher import current_launcher
@@ -87,6 +88,32 @@ class _Inbox:
             observer.output(stream, data)
 
 
+#: The control keys that are not letters (pexpect's table): Ctrl-<key> gives this byte.
+_CONTROL_KEYS = {
+    **{"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31, "?": 127},
+    **{"`": 0, "{": 27, "|": 28, "}": 29, "~": 30},  # the same keys with Shift
+}
+
+
+def control_byte(char: str) -> bytes:
+    """The byte Ctrl-``char`` types on a terminal (``"c"`` → ``b"\\x03"``).
+
+    Raises:
+        TypeError: ``char`` is not a str.
+        ValueError: ``char`` has no control key.
+    """
+    if not isinstance(char, str):
+        raise TypeError(f"sendcontrol() takes a one-character str, not {char!r}")
+    if len(char) == 1:
+        if "a" <= char.lower() <= "z":
+            return bytes([ord(char.lower()) - ord("a") + 1])
+        if char in _CONTROL_KEYS:
+            return bytes([_CONTROL_KEYS[char]])
+    raise ValueError(
+        f"sendcontrol() takes a letter or one of @ [ \\ ] ^ _ ? ` {{ | }} ~, not {char!r}"
+    )
+
+
 def _deadline(seconds: float | None) -> float:
     return math.inf if seconds is None else time.monotonic() + seconds
 
@@ -126,6 +153,7 @@ class Session(abc.ABC):
         self._observers = inbox.observers
         self._last_line: str | None = None
         self._result: Result | None = None
+        self._closed = False
         self._owner = os.getpid()
         _open_sessions.add(self)
 
@@ -168,10 +196,10 @@ class Session(abc.ABC):
 
         From now on ``observer.output(stream, data)`` gets every chunk the program prints,
         with secrets masked as in the Result; ``observer.typed(text, secret)`` gets what is
-        sent (the text of a :class:`Secret` as its mask, with ``secret=True``; a line's end
-        separately); and ``observer.finished(result)`` is called once, when the session
-        ends. An observer must not raise: it runs inside the session's own calls. The
-        cassettes of :mod:`cmdrun.testing` record sessions this way.
+        sent (the text of a :class:`Secret` as its mask, with ``secret=True``; bytes decoded,
+        errors replaced; a line's end separately); and ``observer.finished(result)`` is
+        called once, when the session ends. An observer must not raise: it runs inside the
+        session's own calls. The cassettes of :mod:`cmdrun.testing` record sessions this way.
         """
         self._observers.append(observer)
 
@@ -251,31 +279,48 @@ class Session(abc.ABC):
 
     # -- writing --------------------------------------------------------------------------
 
-    def send(self, text: str | Secret) -> None:
-        """Type ``text`` (no newline added). A :class:`Secret` is masked everywhere else."""
-        self._send(text, "")
+    def send(self, text: str | bytes | bytearray | Secret) -> None:
+        """Type ``text`` (no newline added): a str in the session's encoding, bytes exactly
+        as they are. A :class:`Secret` is masked everywhere else.
 
-    def sendline(self, text: str | Secret = "") -> None:
-        """Type ``text`` and press Enter (one write, so the line arrives whole)."""
-        self._last_line = self._send(text, "\n")
+        Raises:
+            SessionClosed: the session was closed, or its program ended and was waited for.
+            BrokenPipeError: the program's input is closed (``sendeof`` on pipes).
+            TypeError: ``text`` is not str, bytes, bytearray or Secret.
+        """
+        self._send(text, "", "send")
 
-    def _send(self, text: str | Secret, end: str) -> str:
+    def sendline(self, text: str | bytes | bytearray | Secret = "") -> None:
+        """Type ``text`` and press Enter (one write, so the line arrives whole).
+
+        Raises:
+            SessionClosed, BrokenPipeError, TypeError: as :meth:`send` does.
+        """
+        self._last_line = self._send(text, "\n", "sendline")
+
+    def _send(self, text: str | bytes | bytearray | Secret, end: str, action: str) -> str:
         """Type ``text`` then ``end``; return ``text`` as logs and recordings show it."""
+        encoding = self._spec.encoding
         if isinstance(text, Secret):
             self._redact.add(text)  # before writing: a terminal echoes it at once
             shown = masked(text)
         elif isinstance(text, str):
             shown = self._redact.text(text)
+        elif isinstance(text, (bytes, bytearray)):
+            text = bytes(text)
+            shown = self._redact.text(text.decode(encoding, "replace"))
         else:
-            raise TypeError(f"send() takes str or Secret, not {type(text).__name__}")
+            raise TypeError(f"{action}() takes str, bytes or Secret, not {type(text).__name__}")
+        self._check_open(action)
         if not self._pump.writable:
             raise BrokenPipeError(f"cannot send to {self.args[0]!r}: its input is closed")
-        encoding = self._spec.encoding
         if isinstance(text, Secret):
             # A program that prints its prompt, then turns echo off with TCSAFLUSH, throws
             # away what was typed in between: on a terminal, wait until it reads (bounded).
             self.wait_noecho(SECRET_ECHO_WAIT)
             data: bytes = seal(text, encoding, end)
+        elif isinstance(text, bytes):
+            data = text + end.encode(encoding)
         else:
             data = (text + end).encode(encoding)
         if debug_enabled():
@@ -306,12 +351,63 @@ class Session(abc.ABC):
         return True
 
     def sendeof(self) -> None:
-        """Signal end of input (Ctrl-D on a terminal; closing stdin on pipes)."""
+        """Signal end of input (Ctrl-D on a terminal; closing stdin on pipes).
+
+        Raises:
+            SessionClosed: the session was closed, or its program ended and was waited for.
+        """
+        self._check_open("sendeof")
         end_of_input(self._pump, self._started)
 
     @abc.abstractmethod
     def interrupt(self) -> None:
-        """Ctrl-C: the terminal's interrupt character, or SIGINT to the group on pipes."""
+        """Ctrl-C: the terminal's interrupt character, or SIGINT to the group on pipes.
+
+        Raises:
+            SessionClosed: the session was closed, or its program ended and was waited for.
+        """
+
+    # -- controls (resize, control keys, the closed state) --------------------------------
+
+    def sendcontrol(self, char: str) -> None:
+        """Type Ctrl-``char``, as pexpect's ``sendcontrol``: ``"c"`` is ``\\x03``, ``"d"``
+        ``\\x04``, ``"z"`` ``\\x1a``, ``"["`` ESC, ``"?"`` DEL, ``"@"`` NUL (letters in either
+        case). On a terminal the line discipline acts on it (Ctrl-C interrupts, Ctrl-D ends
+        a line or the input); on pipes the byte is just written to stdin.
+
+        Raises:
+            ValueError: ``char`` has no control key (a letter, or one of
+                ``@ [ \\ ] ^ _ ?`` and their shifted twins).
+            TypeError: ``char`` is not a str.
+            SessionClosed, BrokenPipeError: as :meth:`send` does.
+        """
+        self._send(control_byte(char), "", "sendcontrol")
+
+    def resize(self, rows: int, cols: int) -> None:
+        """Give the terminal a new size; the program gets ``SIGWINCH`` (on a PTY only).
+
+        Raises:
+            io.UnsupportedOperation: the session runs on pipes, which have no size.
+            TypeError, ValueError: ``rows`` or ``cols`` is not an int from 1 to 65535.
+            SessionClosed: the session was closed, or its program ended and was waited for.
+        """
+        for value, name in ((rows, "rows"), (cols, "cols")):
+            if check_int(value, name, 1) > 0xFFFF:
+                raise ValueError(f"{name} must be <= 65535, not {value}")
+        self._check_open("resize")
+        self._set_size(rows, cols)
+
+    @abc.abstractmethod
+    def _set_size(self, rows: int, cols: int) -> None: ...
+
+    def _check_open(self, action: str) -> None:
+        """Raise :class:`SessionClosed` once ``close`` or ``wait`` has ended the session.
+
+        What was received and not consumed stays readable: ``read()`` after ``close()``
+        returns it (once), ``expect`` still searches it.
+        """
+        if self._result is not None:
+            raise SessionClosed(self.args, action, self._result.returncode, self._closed)
 
     # -- ending ---------------------------------------------------------------------------
 
@@ -332,7 +428,12 @@ class Session(abc.ABC):
         return self._result
 
     def close(self) -> Result:
-        """Stop the program if it is still running (kill policy), reap it, return its Result."""
+        """Stop the program if it is still running (kill policy), reap it, return its Result.
+
+        Afterwards every sending method raises :class:`SessionClosed`; :meth:`read` still
+        returns what was received and not consumed.
+        """
+        self._closed = True
         if self._result is None:
             self._finish(time.monotonic(), AFTER_KILL)
             self._result = self._make_result(None, False)
@@ -405,13 +506,21 @@ class PipeSession(Session):
     """A session over pipes: stdin, and stdout/stderr watched together."""
 
     def interrupt(self) -> None:
+        self._check_open("interrupt")
         interrupt_group(self.pid)
+
+    def _set_size(self, rows: int, cols: int) -> None:
+        raise io.UnsupportedOperation(
+            f"resize(): {self.args[0]!r} runs on pipes, which have no window size; "
+            "spawn it with tty=True (a pseudo-terminal) to resize it"
+        )
 
 
 class PtySession(Session):
     """A session on a pseudo-terminal: the program sees a real terminal."""
 
     def interrupt(self) -> None:
+        self._check_open("interrupt")
         assert self._started.intr is not None
         assert self._started.writer is not None
         if not terminal_has_group(self._started.writer):
@@ -436,6 +545,40 @@ class PtySession(Session):
                 return False
             pump.step(min(deadline, now + ECHO_POLL))
 
+    def _set_size(self, rows: int, cols: int) -> None:
+        from ._pty import set_window_size
+
+        assert self._started.writer is not None
+        set_window_size(self._started.writer, rows, cols)
+
+
+class _Transcript:
+    """A ``logfile=``: the dialogue as text, what was printed and what was typed, in order."""
+
+    __slots__ = ("_decoder", "_file")
+
+    def __init__(self, file: TextIO, encoding: str, errors: str) -> None:
+        if isinstance(file, (io.RawIOBase, io.BufferedIOBase)) or not callable(
+            getattr(file, "write", None)
+        ):
+            raise TypeError(f"logfile must be a text file (opened with 'w' or 'a'), not {file!r}")
+        self._file = file
+        self._decoder = StreamDecoder(encoding, errors)
+
+    def output(self, stream: str, data: bytes) -> None:
+        self._write(self._decoder.decode(stream, data))
+
+    def typed(self, text: str, secret: bool) -> None:
+        self._write(text)
+
+    def finished(self, result: Result) -> None:
+        self._write(self._decoder.flush())
+
+    def _write(self, text: str) -> None:
+        if text:
+            self._file.write(text)
+            self._file.flush()
+
 
 def spawn(
     cmd: Command,
@@ -452,6 +595,8 @@ def spawn(
     input: Input | Secret | None = None,
     die_with_parent: bool = False,
     echo: bool = True,
+    pass_fds: Sequence[int] = (),
+    logfile: TextIO | None = None,
 ) -> Session:
     """Start a program for a dialogue.
 
@@ -464,11 +609,16 @@ def spawn(
         dimensions: the terminal's ``(rows, columns)``.
         input: text typed right away (before any prompt); a :class:`Secret` is typed once
             the program turns echo off (at most ``SECRET_ECHO_WAIT`` seconds later).
-        die_with_parent: as for :func:`cmdrun.run`.
+        die_with_parent, pass_fds: as for :func:`cmdrun.run`.
         echo: False turns the terminal's echo off before the program starts (pexpect's
             ``echo=False``), so nothing typed is echoed, not even a first line typed before
             the program could turn it off itself. cmdrun then cannot see when a password
             reader starts reading: a Secret is typed at once. Ignored over pipes.
+        logfile: a text file (``sys.stdout``, ``open(path, "w")``, ``io.StringIO()``) that
+            gets the dialogue as it happens, as pexpect's ``logfile``: what the program
+            prints (decoded, secrets masked) and what is typed (a :class:`Secret` as its
+            mask), in order, flushed after every write and never closed by the session. On
+            a PTY what is typed shows twice: as typed, then as the terminal echoes it.
 
     Returns:
         A :class:`PtySession` or :class:`PipeSession`; use it as a context manager.
@@ -476,8 +626,10 @@ def spawn(
     Raises:
         CommandNotFound, CommandNotExecutable, StartFailed, TypeError, ValueError: as for
             ``run``; ValueError also for a ``tty`` that is not True or False (there is no
-            ``"auto"``: a dialogue cannot be replayed on a PTY).
+            ``"auto"``: a dialogue cannot be replayed on a PTY). TypeError also for a
+            ``logfile`` that is not a text file.
     """
+    transcript = None if logfile is None else _Transcript(logfile, encoding, errors)
     if tty is not True and tty is not False:
         raise ValueError(
             f"spawn()'s tty must be True (a pseudo-terminal) or False (pipes), not {tty!r}"
@@ -497,10 +649,14 @@ def spawn(
         dimensions=dimensions,
         die_with_parent=die_with_parent,
         echo=echo,
+        pass_fds=pass_fds,
     )
     if debug_enabled():
         log_debug("spawn: %s (%s)", shlex.join(spec.args), "pty" if tty else "pipes")
-    return current_launcher().spawn(spec)
+    session = current_launcher().spawn(spec)
+    if transcript is not None:
+        session.observe(transcript)  # before the first step: nothing has been read yet
+    return session
 
 
 def start_session(spec: Spec) -> Session:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Literal, TypeAlias, TypedDict
 
 from ._args import (
@@ -79,6 +79,7 @@ class Spec(Frozen):
         "merge_stderr",
         "on_stderr",
         "on_stdout",
+        "pass_fds",
         "respond",
         "secrets",
         "stderr_to",
@@ -106,6 +107,7 @@ class Spec(Frozen):
     merge_stderr: bool
     on_stderr: LineCallback | None
     on_stdout: LineCallback | None
+    pass_fds: tuple[int, ...]
     respond: tuple[tuple[Pattern, Reply], ...]
     secrets: tuple[Secret, ...]
     stderr_to: Target | None
@@ -143,8 +145,10 @@ class Spec(Frozen):
         tee: bool = False,
         cancel: CancelToken | None = None,
         die_with_parent: bool = False,
+        pass_fds: tuple[int, ...] = (),
     ) -> None:
         _set(self, "args", args)
+        _set(self, "pass_fds", pass_fds)
         _set(self, "die_with_parent", die_with_parent)
         _set(self, "term", term)
         _set(self, "stdout_to", stdout_to)
@@ -239,6 +243,7 @@ class BatchOptions(TypedDict, total=False):
     on_stderr: LineCallback | None
     tee: bool
     die_with_parent: bool
+    pass_fds: Sequence[int]
 
 
 class RunOptions(BatchOptions, total=False):
@@ -316,6 +321,30 @@ def _check_callback(callback: object, name: str) -> LineCallback | None:
     return callback
 
 
+def _check_pass_fds(fds: object) -> tuple[int, ...]:
+    """``pass_fds`` as a tuple of open fds above the standard three (checked now, so a
+    closed fd is named here rather than failing inside the child's start)."""
+    if not isinstance(fds, (list, tuple, set, frozenset, range)):
+        raise TypeError(f"pass_fds must be a sequence of file descriptors, not {fds!r}")
+    checked = []
+    for fd in fds:
+        if type(fd) is not int:
+            raise TypeError(f"pass_fds takes int file descriptors, not {fd!r}")
+        if fd in (0, 1, 2):
+            raise ValueError(
+                f"pass_fds: {fd} is a standard stream, which cmdrun sets up itself; "
+                "pass_fds is for other fds (>= 3)"
+            )
+        if fd < 0:
+            raise ValueError(f"pass_fds: file descriptors are >= 3, not {fd}")
+        try:
+            os.fstat(fd)
+        except OSError:
+            raise ValueError(f"pass_fds: fd {fd} is not open in this process") from None
+        checked.append(fd)
+    return tuple(sorted(set(checked)))
+
+
 def _check_max_output(limit: object) -> int | None:
     return None if limit is None else check_int(limit, "max_output", 0, " number of bytes")
 
@@ -347,6 +376,7 @@ def build_spec(
     on_stderr: LineCallback | None = None,
     tee: bool = False,
     die_with_parent: bool = False,
+    pass_fds: Sequence[int] = (),
 ) -> Spec:
     """Check every argument and build the engine's request (raises before anything runs)."""
     "".encode(encoding, errors)  # an unknown codec raises LookupError now, not after the run
@@ -384,6 +414,7 @@ def build_spec(
         on_stderr=_check_callback(on_stderr, "on_stderr"),
         tee=check_flag(tee, "tee"),
         die_with_parent=check_flag(die_with_parent, "die_with_parent"),
+        pass_fds=() if pass_fds == () else _check_pass_fds(pass_fds),
     )
 
 

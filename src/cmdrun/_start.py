@@ -175,6 +175,7 @@ def _start(spec: Spec, pipes: _Pipes) -> subprocess.Popen[bytes]:
             cwd=spec.cwd,
             env=spec.env,
             start_new_session=NEW_SESSION,
+            pass_fds=spec.pass_fds,
         )
     except OSError as exc:
         pipes.failed()
@@ -267,6 +268,7 @@ def _start_child(spec: Spec, interactive: bool, outputs: _Outputs | None) -> Sta
             env=spec.env,
             term=spec.term,
             dimensions=spec.dimensions,
+            pass_fds=spec.pass_fds,
             echo=_echo(spec, interactive),
         )
         return Started(child, [(master, "stdout")], master, *control_chars(master))

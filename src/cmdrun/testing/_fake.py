@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import math
 import os
 import re
@@ -481,15 +482,16 @@ class _FakeSession(Session):
 
     _pump: FakePump
 
-    def _send(self, text: Any, end: str) -> str:
+    def _send(self, text: Any, end: str, action: str) -> str:
         if isinstance(text, Secret):
             self._pump.mark_secret(text)
         try:
-            return super()._send(text, end)
+            return super()._send(text, end, action)
         finally:
             self._pump.mark_secret(None)
 
     def interrupt(self) -> None:
+        self._check_open("interrupt")
         if self.tty:
             self._pump.write(b"\x03")
         else:
@@ -497,6 +499,12 @@ class _FakeSession(Session):
 
     def _finish(self, deadline: float, drain: float) -> bool:
         return self._pump.run_to_end(deadline, drain)
+
+    def _set_size(self, rows: int, cols: int) -> None:
+        if not self.tty:  # a transcript has no window to resize: only refuse as pipes do
+            raise io.UnsupportedOperation(
+                f"resize(): {self.args[0]!r} runs on pipes, which have no window size"
+            )
 
 
 def fake_session(spec: Spec, steps: Sequence[Step], *, echo: bool) -> Session:
