@@ -492,3 +492,10 @@ def echo_slowly(pause: float = 0.02) -> list[str]:
         os.write(1, b"\\ndone\\n")
         """
     )
+
+
+def dev_tty_user(shell: str = "sh") -> list[str]:
+    """Open ``/dev/tty`` with ``shell``, write ``on a terminal`` to it and exit 0; where there
+    is no controlling terminal the shell refuses (dash: ``sh: 1: cannot create /dev/tty: No
+    such device or address``, exit 2; bash: ``bash: line 1: /dev/tty: ...``, exit 1)."""
+    return [shell, "-c", "exec 3<>/dev/tty || exit 1; echo 'on a terminal' >&3"]

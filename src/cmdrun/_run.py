@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
 from collections.abc import Generator, Iterable, Mapping
@@ -61,6 +62,14 @@ TTY_REFUSALS: list[Pattern] = [
     "a terminal is required",
     "must be run from a terminal",
     "failed tty get",
+    # A program that opens /dev/tty in a process without a controlling terminal (ENXIO):
+    # gpg "cannot open '/dev/tty': No such device or address", dash "cannot create
+    # /dev/tty: ...", bash "/dev/tty: ...", and the reverse order of Python's OSError. A
+    # Python traceback is not a bare refusal (its other lines are not refusals): a crash
+    # report may come after any amount of work, so that program is not run again.
+    re.compile(
+        r"/dev/tty'?: no such device or address|no such device or address: '/dev/tty'", re.I
+    ),
 ]
 
 
