@@ -536,3 +536,10 @@ def echo_report() -> list[str]:
         print("got:", input())
         """
     )
+
+
+def dev_tty_user(shell: str = "sh") -> list[str]:
+    """Open ``/dev/tty`` with ``shell``, write ``on a terminal`` to it and exit 0; where there
+    is no controlling terminal the shell refuses (dash: ``sh: 1: cannot create /dev/tty: No
+    such device or address``, exit 2; bash: ``bash: line 1: /dev/tty: ...``, exit 1)."""
+    return [shell, "-c", "exec 3<>/dev/tty || exit 1; echo 'on a terminal' >&3"]

@@ -57,3 +57,22 @@ def test_session_message_escapes_an_argument_with_control_characters() -> None:
         s.expect("never")
     assert "\x1b" not in str(info.value)
     assert "\\x1b[2J" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("script", "says"),
+    [
+        ("exit 3", "the program exited with status 3"),
+        ("kill -TERM $$", "the program was killed by SIGTERM"),
+        ("exec >&- 2>&-; sleep 5", "the program is still running"),
+    ],
+)
+def test_unexpected_eof_message_says_what_the_program_did_in_a_sentence(
+    script: str, says: str
+) -> None:
+    with (
+        cmdrun.spawn(["sh", "-c", script], tty=False, timeout=5) as s,
+        pytest.raises(cmdrun.UnexpectedEOF) as info,
+    ):
+        s.expect("never")
+    assert says in str(info.value)

@@ -149,3 +149,16 @@ def test_redactor_masks_a_secret_typed_with_its_newline() -> None:
     redact = Redactor([Secret("hunter2\n")])
     assert redact.text("you typed hunter2\n") == "you typed ******\n"
     assert redact.feed("stdout", b"hunter2hunter2") == b"************"
+
+
+def test_clean_reads_a_run_of_carriage_returns_before_newline_as_one_line_ending() -> None:
+    assert clean("a\r\r\nb\r\r\n") == "a\nb\n"  # telnet sends \r\r\n
+    assert clean("a\r\r\r\n\r\nb\rc") == "a\n\nb\nc"
+
+
+def test_lines_after_telnet_style_line_endings_have_no_blank_lines() -> None:
+    buf = Buffer()
+    buf.add("one\r\r\ntwo\r\r\nthree\r\r\n> ")
+    found = buf.search(["> "])
+    assert found is not None
+    assert found.lines == ["one", "two", "three"]

@@ -8,6 +8,9 @@ import pathlib
 import pytest
 
 import cmdrun
+from children import dev_tty_user
+from cmdrun._run import refused_terminal
+from cmdrun._spec import build_spec
 
 LEDGER_SCRIPT = """
 stty size
@@ -107,3 +110,42 @@ def test_deciding_on_a_rerun_does_not_decode_a_big_failed_output() -> None:
     result = cmdrun.run(["sh", "-c", "head -c 50000000 /dev/zero; exit 1"], check=False)
     assert len(result.stdout_bytes) == 50_000_000
     assert result._text == {}  # the refusal check looked at sizes only: nothing decoded
+
+
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+def test_program_that_cannot_open_dev_tty_is_rerun_on_a_pty(shell: str) -> None:
+    first = cmdrun.run(dev_tty_user(shell), tty=False, check=False)
+    assert "/dev/tty: No such device or address" in first.stderr
+    result = cmdrun.run(dev_tty_user(shell), timeout=10)
+    assert (result.tty, result.returncode) == (True, 0)
+    assert result.stdout == "on a terminal\r\n"
+
+
+def test_gpg_refusing_dev_tty_is_a_refusal(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "plain").write_text("secret\n")
+    args = ["gpg", "--homedir", str(tmp_path), "--pinentry-mode", "loopback", "--symmetric"]
+    args += ["-o", str(tmp_path / "out.gpg"), str(tmp_path / "plain")]
+    cmdrun.run(["gpg", "--homedir", str(tmp_path), "--list-keys"], check=False)  # keybox made
+    spec = build_spec(args)
+    try:
+        result = cmdrun.run(args, tty=False, check=False)
+    finally:  # the gpg-agent it started
+        cmdrun.run(["gpgconf", "--homedir", str(tmp_path), "--kill", "gpg-agent"], check=False)
+    assert result.stderr == "gpg: cannot open '/dev/tty': No such device or address\n"
+    assert refused_terminal(result, spec)
+
+
+def test_script_whose_helper_could_not_open_dev_tty_is_not_rerun(tmp_path: pathlib.Path) -> None:
+    ledger = tmp_path / "ledger"
+    script = f"echo ran >> {ledger}; sh -c 'exec 3<>/dev/tty'"
+    result = cmdrun.run(["bash", "-c", script], check=False)
+    assert "sh: 1: cannot create /dev/tty: No such device or address" in result.stderr
+    assert (result.returncode, result.tty) == (2, False)
+    assert ledger.read_text() == "ran\n"
+
+
+def test_python_traceback_from_opening_dev_tty_is_not_a_bare_refusal() -> None:
+    # A traceback reports a crash, which may come after any amount of work: not rerun.
+    result = cmdrun.run(["python3", "-c", "open('/dev/tty')"], check=False)
+    assert "No such device or address: '/dev/tty'" in result.stderr
+    assert (result.returncode, result.tty) == (1, False)

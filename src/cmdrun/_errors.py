@@ -242,6 +242,14 @@ def describe_returncode(returncode: int | None) -> str:
     return f"exited with status {returncode}"
 
 
+def _as_predicate(returncode: int | None) -> str:
+    """``exited with status N``, ``was killed by SIGX`` or ``is still running``."""
+    described = describe_returncode(returncode)
+    if returncode is None:
+        return f"is {described}"
+    return f"was {described}" if returncode < 0 else described
+
+
 class UnexpectedEOF(_DialogueError, EOFError):
     """The program's output ended (it exited or closed it) before a pattern matched.
 
@@ -256,7 +264,7 @@ class UnexpectedEOF(_DialogueError, EOFError):
         self, cmd: Sequence[str], patterns: str, received: str, returncode: int | None
     ) -> None:
         self.returncode = returncode
-        head = f"output ended before a match: the program {describe_returncode(returncode)}"
+        head = f"output ended before a match: the program {_as_predicate(returncode)}"
         super().__init__(cmd, patterns, received, head)
 
     def _detail(self) -> object:

@@ -1,6 +1,7 @@
 """The kill policy: the one place in cmdrun that decides to send signals.
 
-Every child runs as the leader of its own session and process group. To stop it:
+Every child runs as the leader of its own process group (of a new session, except
+``call``'s foreground job on a terminal: see :func:`cmdrun.call`). To stop it:
 
 1. send the first signal (SIGTERM; SIGINT when the parent got Ctrl-C) to the whole group,
    followed by SIGCONT so that a stopped (SIGSTOP/SIGTSTP) member wakes up to handle it;

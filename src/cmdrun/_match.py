@@ -18,6 +18,10 @@ Reply: TypeAlias = "str | Secret"
 # CSI/OSC escape sequences and lone ESC-x pairs that terminals and readline emit.
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 
+# A run of \r before \n is one line ending: telnet sends \r\r\n (its \r\n through a
+# terminal that maps \n to \r\n). A lone \r also ends a line.
+_LINE_END = re.compile(r"\r+\n|\r")
+
 
 def check_patterns(patterns: Sequence[object]) -> tuple[Pattern, ...]:
     """Validate ``expect`` patterns: literal strings or compiled ``str`` regexes.
@@ -46,9 +50,10 @@ def describe(patterns: Iterable[Pattern]) -> str:
 
 
 def clean(text: str) -> str:
-    """Terminal output as plain text: ``\\r\\n`` to ``\\n``, escape sequences removed."""
+    """Terminal output as plain text: ``\\r\\n`` (or ``\\r\\r\\n``) and a lone ``\\r`` to
+    ``\\n``, escape sequences removed."""
     text = _ESCAPES.sub("", text)
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return _LINE_END.sub("\n", text) if "\r" in text else text
 
 
 class Match(Frozen):

@@ -12,12 +12,18 @@ import _signal  # type: ignore[import-not-found,unused-ignore]
 import fcntl
 import os
 import signal
+import sys
 from collections.abc import Iterator
 
 #: Popen's ``start_new_session``: the child leads a new session and process group, so one
 #: signal to the group reaches it and every descendant that does not leave the group itself.
 #: CPython keeps its fast vfork path with this option (it would not with ``preexec_fn``).
 NEW_SESSION = True
+
+#: Whether Popen can start a child in a new process group of this session without running
+#: Python in the child (``process_group=``, Python 3.11+): what ``call`` needs to hand the
+#: child the controlling terminal (see :func:`foreground_terminal`).
+CAN_JOIN_TERMINAL = sys.version_info >= (3, 11)
 
 #: The largest pipe buffer an unprivileged process may ask for by default on Linux.
 BIG_PIPE = 1 << 20
@@ -97,6 +103,63 @@ def echo_is_off(fd: int) -> bool:
         return not termios.tcgetattr(fd)[3] & termios.ECHO
     except (termios.error, OSError):
         return False
+
+
+def foreground_terminal() -> int | None:
+    """An fd on this process's controlling terminal, if this process's group is in the
+    foreground there (where a shell's job control would let it hand the terminal to a job);
+    the caller closes it. None without a controlling terminal (``/dev/tty`` gives ENXIO), in
+    a background job, and on Python 3.10 (see ``CAN_JOIN_TERMINAL``)."""
+    if not CAN_JOIN_TERMINAL:
+        return None
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if os.tcgetpgrp(fd) == os.getpgrp():
+            return fd
+    except OSError:
+        pass
+    os.close(fd)
+    return None
+
+
+def give_terminal(fd: int, pgid: int) -> bool:
+    """Make ``pgid`` the foreground group of terminal ``fd``; False if it no longer exists.
+
+    SIGTTOU is blocked meanwhile: once another group has the foreground, this process is a
+    background one, and the kernel would otherwise stop it for asking the terminal back.
+    """
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
+    try:
+        os.tcsetpgrp(fd, pgid)
+    except OSError:  # the group is gone (EPERM: no such group in this session), or the tty
+        return False
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    return True
+
+
+def follow_stop(fd: int, pgid: int) -> None:
+    """If job ``pgid``, the foreground of terminal ``fd``, was stopped (Ctrl-Z), do what a
+    shell's job control expects: take the terminal back and stop this process's own group,
+    so the shell above sees its job stopped; once continued in the foreground (``fg``), hand
+    the terminal to ``pgid`` again and continue it. In an orphaned group (no shell above,
+    this process leads the session) the kernel ignores the stop and the job is continued at
+    once. Continued in the background (``bg``), the job stays stopped until the next look.
+    """
+    try:
+        stopped = os.waitid(os.P_PGID, pgid, os.WSTOPPED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return
+    if stopped is None or stopped.si_code != os.CLD_STOPPED:
+        return
+    own = os.getpgrp()
+    give_terminal(fd, own)
+    os.killpg(own, signal.SIGTSTP)
+    if os.tcgetpgrp(fd) == own and give_terminal(fd, pgid):
+        signal_group(pgid, signal.SIGCONT)
 
 
 def _live_members(pgid: int) -> Iterator[int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
 from collections.abc import Generator, Iterable, Mapping, Sequence
@@ -24,6 +25,7 @@ from ._frozen import Frozen, build
 from ._launcher import current_launcher, drive
 from ._log import debug_enabled, log_debug, log_info
 from ._match import Pattern, Reply
+from ._platform import follow_stop, foreground_terminal, give_terminal
 from ._result import Result
 from ._secret import Secret
 from ._spec import (
@@ -61,6 +63,14 @@ TTY_REFUSALS: list[Pattern] = [
     "a terminal is required",
     "must be run from a terminal",
     "failed tty get",
+    # A program that opens /dev/tty in a process without a controlling terminal (ENXIO):
+    # gpg "cannot open '/dev/tty': No such device or address", dash "cannot create
+    # /dev/tty: ...", bash "/dev/tty: ...", and the reverse order of Python's OSError. A
+    # Python traceback is not a bare refusal (its other lines are not refusals): a crash
+    # report may come after any amount of work, so that program is not run again.
+    re.compile(
+        r"/dev/tty'?: no such device or address|no such device or address: '/dev/tty'", re.I
+    ),
 ]
 
 
@@ -369,6 +379,13 @@ def call(
 
     Like :func:`subprocess.call`, but a timeout stops the whole process group.
 
+    When this process has a controlling terminal and is in its foreground, the program runs
+    as a shell's foreground job: in its own process group of this session, made the
+    terminal's foreground group until it ends, so it can open ``/dev/tty`` (``sudo``, ``ssh``
+    asking a password, an editor) and a typed Ctrl-C or Ctrl-Z reaches it rather than this
+    process. Otherwise (no terminal, a background job, Python 3.10) it runs in a new session
+    as :func:`run`'s programs do.
+
     Args:
         cmd, timeout, input, cwd, env, inherit_env, shell, kill_grace, die_with_parent: as
             for :func:`run`.
@@ -394,7 +411,30 @@ def call(
         capture=False,
         die_with_parent=die_with_parent,
     )
-    result = drive(_execution(spec, None))
+    terminal = foreground_terminal()
+    if terminal is None:
+        result = drive(_execution(spec, None))
+    else:
+        result = _as_foreground_job(spec.replace(terminal=terminal), terminal)
     if result.timed_out:
         result.check_returncode()
     return result.returncode
+
+
+def _as_foreground_job(spec: Spec, terminal: int) -> Result:
+    """Run ``spec`` as the foreground job of ``terminal`` (see ``call``), following a Ctrl-Z
+    of the job; the terminal goes back to this process's group however the run ends."""
+    try:
+        steps = _execution(spec, None)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                result: Result = done.value
+                return result
+            job = os.tcgetpgrp(terminal)
+            if job != os.getpgrp():
+                follow_stop(terminal, job)
+    finally:
+        give_terminal(terminal, os.getpgrp())
+        os.close(terminal)

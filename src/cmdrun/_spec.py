@@ -86,6 +86,7 @@ class Spec(Frozen):
         "stdout_to",
         "tee",
         "term",
+        "terminal",
         "timeout",
         "tty",
     )
@@ -114,6 +115,9 @@ class Spec(Frozen):
     stdout_to: Target | None
     tee: bool
     term: str | None
+    #: ``call`` only: an fd on the controlling terminal, whose foreground the child's own
+    #: process group takes (in this session) while it runs; None: a new session, as always.
+    terminal: int | None
     timeout: float | None
     tty: bool
 
@@ -146,9 +150,11 @@ class Spec(Frozen):
         cancel: CancelToken | None = None,
         die_with_parent: bool = False,
         pass_fds: tuple[int, ...] = (),
+        terminal: int | None = None,
     ) -> None:
         _set(self, "args", args)
         _set(self, "pass_fds", pass_fds)
+        _set(self, "terminal", terminal)
         _set(self, "die_with_parent", die_with_parent)
         _set(self, "term", term)
         _set(self, "stdout_to", stdout_to)

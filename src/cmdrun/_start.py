@@ -12,15 +12,22 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import signal
 import subprocess
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, Any
 
 from ._errors import StartFailed
 from ._frozen import Frozen
 from ._kill import Child, stop_now
 from ._output import Capture, Tail, ToFile
-from ._platform import NEW_SESSION, exit_status_discarded, open_devnull
+from ._platform import (
+    NEW_SESSION,
+    exit_status_discarded,
+    give_terminal,
+    open_devnull,
+    signal_group,
+)
 from ._pump import SessionPump, Sink
 from ._spec import Spec
 from ._watchdog import WATCHDOG
@@ -165,7 +172,14 @@ class _Pipes:
 
 
 def _start(spec: Spec, pipes: _Pipes) -> subprocess.Popen[bytes]:
-    """Start the child in a new process group, or raise the cmdrun error saying why not."""
+    """Start the child in a new process group, or raise the cmdrun error saying why not.
+
+    The group is a new session's, unless ``spec.terminal`` is set (``call`` with a controlling
+    terminal): then it is a new group in this session, made the terminal's foreground group
+    at once, as a shell starts a foreground job. A child that touched the terminal before
+    that was stopped (SIGTTIN/SIGTTOU) and is continued.
+    """
+    job: dict[str, Any] = {} if spec.terminal is None else {"process_group": 0}
     try:
         proc = subprocess.Popen(
             spec.args,
@@ -174,8 +188,9 @@ def _start(spec: Spec, pipes: _Pipes) -> subprocess.Popen[bytes]:
             stderr=pipes.stderr,
             cwd=spec.cwd,
             env=spec.env,
-            start_new_session=NEW_SESSION,
+            start_new_session=NEW_SESSION and spec.terminal is None,
             pass_fds=spec.pass_fds,
+            **job,
         )
     except OSError as exc:
         pipes.failed()
@@ -186,6 +201,8 @@ def _start(spec: Spec, pipes: _Pipes) -> subprocess.Popen[bytes]:
         pipes.failed()
         raise
     pipes.started()
+    if spec.terminal is not None and give_terminal(spec.terminal, proc.pid):
+        signal_group(proc.pid, signal.SIGCONT)
     return proc
 
 
