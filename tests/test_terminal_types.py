@@ -3,6 +3,7 @@ and ``Match.lines`` strip what such a terminal type makes them emit."""
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
 import shutil
 
@@ -54,7 +55,8 @@ def test_term_in_env_is_kept_without_term_option() -> None:
 def test_term_applies_to_the_pty_rerun_of_tty_auto() -> None:
     code = 'tty -s || { echo "not a tty"; exit 1; }; echo "TERM=$TERM"'
     result = cmdrun.run(["sh", "-c", code], term=XTERM)
-    assert result.tty and result.stdout == f"TERM={XTERM}\r\n"
+    assert result.tty
+    assert result.stdout == f"TERM={XTERM}\r\n"
 
 
 @pytest.mark.parametrize("term", ["", "xterm\x00"])
@@ -69,9 +71,9 @@ def test_term_that_is_not_a_string_raises_type_error() -> None:
 
 
 def test_term_on_pipes_raises_value_error() -> None:
-    with pytest.raises(ValueError, match="term= .*pseudo-terminal"):
+    with pytest.raises(ValueError, match=r"term= .*pseudo-terminal"):
         cmdrun.run(["true"], tty=False, term=XTERM)
-    with pytest.raises(ValueError, match="term= .*pseudo-terminal"):
+    with pytest.raises(ValueError, match=r"term= .*pseudo-terminal"):
         cmdrun.spawn(["true"], tty=False, term=XTERM)
 
 
@@ -128,7 +130,8 @@ def test_dialog_infobox_through_run_shows_its_text_cleaned() -> None:
     args = ["dialog", "--infobox", "Copying files", "5", "30"]
     result = cmdrun.run(args, tty=True, term=XTERM, timeout=10)
     text = cmdrun.clean(result.stdout)
-    assert "Copying files" in text and "\x1b" not in text
+    assert "Copying files" in text
+    assert "\x1b" not in text
 
 
 @needs("less")
@@ -145,7 +148,8 @@ def test_less_shows_the_file_and_quits_with_q(text_file: pathlib.Path) -> None:
 @needs("top")
 def test_top_batch_mode_prints_its_summary_on_a_pty() -> None:
     result = cmdrun.run(["top", "-b", "-n", "1"], tty=True, term=XTERM, timeout=10)
-    assert "load average" in result.stdout and "PID" in result.stdout
+    assert "load average" in result.stdout
+    assert "PID" in result.stdout
 
 
 @needs("top")
@@ -166,3 +170,11 @@ def test_vim_ex_mode_script_typed_on_a_pty(text_file: pathlib.Path) -> None:
     result = cmdrun.run(args, tty=True, term=XTERM, input=script, timeout=10)
     assert cmdrun.clean(result.stdout) == "first LINE\nsecond LINE\nthe last LINE\n"
     assert text_file.read_text() == "first LINE\nsecond LINE\nthe last LINE\n"
+
+
+def test_term_option_reaches_arun_and_run_many() -> None:
+    args = ["sh", "-c", 'echo "TERM=$TERM"']
+    result = asyncio.run(cmdrun.arun(args, tty=True, term=XTERM))
+    assert result.stdout == f"TERM={XTERM}\r\n"
+    [batch] = cmdrun.run_many([args], tty=True, term=XTERM)
+    assert batch.stdout == f"TERM={XTERM}\r\n"

@@ -43,7 +43,7 @@ from ._pump import AFTER_KILL, Pump, SessionPump
 from ._result import Result
 from ._secret import Redactor, Secret, masked, seal
 from ._shield import SigintShield
-from ._spec import Spec, build_spec
+from ._spec import Spec, build_spec, line_limit_error, overlong_line, refuse_term_on_pipes
 from ._start import Started, end_of_input, start
 from ._watchdog import WATCHDOG
 
@@ -124,6 +124,7 @@ class Session(abc.ABC):
         self._pump: SessionPump = pump
         self._observers = inbox.observers
         self._last_line: str | None = None
+        self._line_typed = 0  # bytes of the line being typed, for the terminal's line limit
         self._result: Result | None = None
         self._owner = os.getpid()
         _open_sessions.add(self)
@@ -274,6 +275,8 @@ class Session(abc.ABC):
             data: bytes = seal(text, encoding, end)
         else:
             data = (text + end).encode(encoding)
+        if isinstance(self, PtySession):  # a terminal holds lines of limited length
+            self._typing(data)
         if debug_enabled():
             log_debug("send: %r (pid %d)", shown + end, self.pid)
         for observer in self._observers:
@@ -286,6 +289,7 @@ class Session(abc.ABC):
     def sendeof(self) -> None:
         """Signal end of input (Ctrl-D on a terminal; closing stdin on pipes)."""
         end_of_input(self._pump, self._started)
+        self._line_typed = 0  # Ctrl-D hands the partial line to the program
 
     @abc.abstractmethod
     def interrupt(self) -> None:
@@ -387,7 +391,32 @@ class PipeSession(Session):
 
 
 class PtySession(Session):
-    """A session on a pseudo-terminal: the program sees a real terminal."""
+    """A session on a pseudo-terminal: the program sees a real terminal.
+
+    A terminal in canonical mode (where programs read whole lines) holds at most 4095
+    bytes of the line being typed (Linux) and drops the rest without a word, so ``send``
+    and ``sendline`` raise ``ValueError`` instead of typing a line that would not fit,
+    counting what earlier sends typed of the same line. A program that turned canonical
+    mode off (``stty raw``, full-screen programs) takes any length.
+    """
+
+    def _typing(self, data: bytes) -> None:
+        """Refuse ``data`` if it makes a line the terminal would cut; count the line."""
+        length = overlong_line(data, self._line_typed)
+        if length is not None and self._canonical():
+            raise line_limit_error(
+                length,
+                f"the text sent to {self.args[0]!r}",
+                "send it over pipes (spawn(tty=False)), give it in a file, or split the line",
+            )
+        ends = max(data.rfind(b"\n"), data.rfind(b"\r"), data.rfind(b"\x04"))
+        self._line_typed = self._line_typed + len(data) if ends < 0 else len(data) - ends - 1
+
+    def _canonical(self) -> bool:
+        from ._pty import canonical
+
+        assert self._started.writer is not None
+        return canonical(self._started.writer)
 
     def interrupt(self) -> None:
         assert self._started.intr is not None
@@ -397,12 +426,14 @@ class PtySession(Session):
             interrupt_group(self.pid)
             return
         self._pump.write(self._started.intr)
+        self._line_typed = 0  # Ctrl-C throws the line away
 
 
 def spawn(
     cmd: Command,
     *,
     tty: bool = True,
+    term: str | None = None,
     timeout: float | None = DEFAULT_SESSION_TIMEOUT,
     cwd: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
@@ -420,6 +451,9 @@ def spawn(
         cmd: as for :func:`cmdrun.run` (a string is split with shlex, no shell).
         tty: run it on a pseudo-terminal (echo on, ``\\r\\n`` line endings, stdout and
             stderr merged); False: over pipes.
+        term: ``TERM`` on the pseudo-terminal, as for :func:`cmdrun.run`: None gives
+            ``"dumb"`` (plain prompts and lines) unless ``env`` sets ``TERM``; give a real
+            type such as ``"xterm-256color"`` to drive a full-screen program.
         timeout: the default for ``expect``/``read``/``wait``, in seconds (None: no limit).
         cwd, env, inherit_env, encoding, errors, kill_grace: as for :func:`cmdrun.run`.
         dimensions: the terminal's ``(rows, columns)``.
@@ -432,13 +466,15 @@ def spawn(
     Raises:
         CommandNotFound, CommandNotExecutable, StartFailed, TypeError, ValueError: as for
             ``run``; ValueError also for a ``tty`` that is not True or False (there is no
-            ``"auto"``: a dialogue cannot be replayed on a PTY).
+            ``"auto"``: a dialogue cannot be replayed on a PTY), for ``term`` with
+            ``tty=False``, and for ``input`` with a line longer than a terminal holds.
     """
     if tty is not True and tty is not False:
         raise ValueError(
             f"spawn()'s tty must be True (a pseudo-terminal) or False (pipes), not {tty!r}"
             + (": 'auto' is run()'s, which may rerun a refused program" if tty == "auto" else "")
         )
+    refuse_term_on_pipes(term, tty)
     spec = build_spec(
         cmd,
         input=input,
@@ -450,6 +486,7 @@ def spawn(
         errors=errors,
         kill_grace=kill_grace,
         tty=tty,
+        term=term,
         dimensions=dimensions,
         die_with_parent=die_with_parent,
     )
@@ -478,6 +515,8 @@ def start_session(spec: Spec) -> Session:
         shield.release()
         data = spec.input_bytes()
         if data is not None:
+            if isinstance(session, PtySession):
+                session._typing(data)
             session._pump.write(data)
     except BaseException:
         session.close()
