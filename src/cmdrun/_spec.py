@@ -213,6 +213,7 @@ PTY_LINE_LIMIT = 4095 if sys.platform.startswith("linux") else 1023
 # A line end for the terminal: newline, carriage return (ICRNL makes it one) and Ctrl-D
 # (pushes the line to the reader); what runs between them is one line.
 _OVERLONG = re.compile(rb"[^\n\r\x04]{%d,}" % (PTY_LINE_LIMIT + 1))
+_OVERLONG_END = re.compile(rb"[\n\r\x04]")
 
 
 def overlong_line(data: bytes, pending: int = 0) -> int | None:
@@ -230,9 +231,6 @@ def overlong_line(data: bytes, pending: int = 0) -> int | None:
             return pending + first
     found = _OVERLONG.search(data)
     return None if found is None else found.end() - found.start()
-
-
-_OVERLONG_END = re.compile(rb"[\n\r\x04]")
 
 
 def line_limit_error(length: int, what: str, remedy: str) -> ValueError:
