@@ -41,3 +41,7 @@ def log_debug(message: str, *args: object) -> None:
 
 def log_info(message: str, *args: object) -> None:
     get_logger().info(message, *args)
+
+
+def log_warning(message: str, *args: object) -> None:
+    get_logger().warning(message, *args)

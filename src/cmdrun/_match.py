@@ -15,8 +15,21 @@ from ._secret import Secret
 Pattern: TypeAlias = "str | re.Pattern[str]"
 Reply: TypeAlias = "str | Secret"
 
-# CSI/OSC escape sequences and lone ESC-x pairs that terminals and readline emit.
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+# Every ECMA-48 escape sequence a terminal program emits: CSI (``ESC [``: colours, cursor,
+# ``?1049h`` screen switches), the strings OSC, DCS, SOS, PM and APC up to their terminator,
+# charset selections and other ``ESC`` + intermediates + final (``ESC ( B``, ``ESC # 8``),
+# and two-character ones (``ESC =``, ``ESC >``, ``ESC 7``, ``ESC c``).
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)"
+    r"|\x1b[ -/]+[0-~]"
+    r"|\x1b[0-~]"
+)
+
+# Text drawn while ``ESC ( 0`` selects the DEC line-drawing set (ncurses boxes with a
+# terminal type such as xterm), up to the next charset selection.
+_LINE_DRAWING = re.compile(r"\x1b\(0(.*?)(?=\x1b\([^0]|\Z)", re.DOTALL)
+_DEC_GRAPHICS = str.maketrans("jklmnqtuvwx`a", "┘┐┌└┼─├┤┴┬│◆▒")
 
 # A run of \r before \n is one line ending: telnet sends \r\r\n (its \r\n through a
 # terminal that maps \n to \r\n). A lone \r also ends a line.
@@ -49,9 +62,21 @@ def describe(patterns: Iterable[Pattern]) -> str:
     return ", ".join(repr(p) if isinstance(p, str) else f"re({p.pattern!r})" for p in patterns)
 
 
+def _draw_lines(shifted: re.Match[str]) -> str:
+    return _ESCAPES.sub("", shifted.group(1)).translate(_DEC_GRAPHICS)
+
+
 def clean(text: str) -> str:
     """Terminal output as plain text: ``\\r\\n`` (or ``\\r\\r\\n``) and a lone ``\\r`` to
-    ``\\n``, escape sequences removed."""
+    ``\\n``, escape sequences removed.
+
+    Text drawn in the DEC line-drawing set (``ESC ( 0``, the boxes of ``dialog`` or ``top``
+    on an ``xterm`` terminal type) becomes box characters (``┌─┐``). Nothing is placed where
+    cursor movements would put it: a full-screen program's text comes out in the order it
+    was drawn.
+    """
+    if "\x1b(0" in text:
+        text = _LINE_DRAWING.sub(_draw_lines, text)
     text = _ESCAPES.sub("", text)
     return _LINE_END.sub("\n", text) if "\r" in text else text
 

@@ -349,3 +349,12 @@ def control_chars(fd: int) -> tuple[bytes, bytes]:
         eof if isinstance(eof, bytes) else b"\x04",
         intr if isinstance(intr, bytes) else b"\x03",
     )
+
+
+def canonical(fd: int) -> bool:
+    """Whether the terminal of master ``fd`` is in canonical mode (lines edited and held by
+    the kernel); True if it cannot be told, the cautious answer."""
+    try:
+        return bool(termios.tcgetattr(fd)[3] & termios.ICANON)
+    except (termios.error, OSError):
+        return True

@@ -23,7 +23,7 @@ from ._defaults import (
 )
 from ._frozen import Frozen, build
 from ._launcher import current_launcher, drive
-from ._log import debug_enabled, log_debug, log_info
+from ._log import debug_enabled, log_debug, log_info, log_warning
 from ._match import Pattern, Reply
 from ._platform import follow_stop, foreground_terminal, give_terminal
 from ._result import Result
@@ -37,7 +37,9 @@ from ._spec import (
     RunOptions,
     Spec,
     build_spec,
+    check_typed_lines,
     refuse_options,
+    refuse_term_on_pipes,
 )
 from ._which import locate, path_of
 
@@ -190,7 +192,7 @@ class Prepared(Frozen):
         Result and never raises for what the program did. The one place the fallback is
         decided, for ``run``, the batches and ``stream`` alike."""
         result = yield from _execution(self.spec, deliver)
-        if self.auto_tty and refused_terminal(result, self.spec):
+        if self.auto_tty and refused_terminal(result, self.spec) and self._typeable():
             log_info(
                 "%s refused to run without a terminal (exit %d); running it again on a pty",
                 shlex.join(self.spec.args),
@@ -198,6 +200,20 @@ class Prepared(Frozen):
             )
             result = yield from _execution(self.spec.replace(tty=True), deliver)
         return result
+
+    def _typeable(self) -> bool:
+        """Whether the input fits a terminal's lines; if not, the refusal stands (logged):
+        a rerun would cut a line, and the run has happened, too late for a ValueError."""
+        try:
+            check_typed_lines(self.spec)
+        except ValueError as exc:
+            log_warning(
+                "%s refused to run without a terminal; not rerun on a pty: %s",
+                shlex.join(self.spec.args),
+                exc,
+            )
+            return False
+        return True
 
     def run(self) -> Result:
         """:meth:`execution` driven to the end."""
@@ -237,6 +253,7 @@ def prepare(cmd: Command, options: RunOptions, door: str) -> Prepared:
     check = check_flag(opts.pop("check", True), "check")
     tty = opts.pop("tty", "auto")
     auto = auto_tty(tty)
+    refuse_term_on_pipes(opts.get("term"), tty)
     spec = build_spec(cmd, tty=tty is True, **opts)  # type: ignore[arg-type]
     return Prepared(spec, check, auto_tty=auto)
 
@@ -257,6 +274,7 @@ def run(
     kill_grace: float = DEFAULT_KILL_GRACE,
     drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
     tty: bool | Literal["auto"] = "auto",
+    term: str | None = None,
     respond: Mapping[Pattern, Reply] | None = None,
     dimensions: tuple[int, int] = DEFAULT_DIMENSIONS,
     stdin: int | None = None,
@@ -293,7 +311,15 @@ def run(
             still hold its stdout/stderr open before returning without their output.
         tty: ``"auto"`` runs on pipes and reruns once on a pseudo-terminal if the program
             refused to run without one (see :data:`TTY_REFUSALS`); True always uses a PTY;
-            False never does.
+            False never does. Input typed on a PTY may not have a line longer than the
+            terminal holds (4095 bytes on Linux): ``tty=True``
+            raises ``ValueError`` before starting, ``"auto"`` does not rerun (and logs why).
+        term: ``TERM`` for the program when it runs on a PTY. None (the default) gives
+            ``"dumb"`` (unless ``env`` sets ``TERM``): programs then print plain lines and
+            prompts, without colours or cursor codes. Full-screen programs (``dialog``,
+            ``less``, ``top``) need a real type such as ``"xterm-256color"``; what they
+            print is then full of escape codes, which :func:`clean` and ``Match.lines``
+            remove. Not taken with ``tty=False``.
         respond: ``{prompt: reply}``: every time the output shows ``prompt`` (a string or a
             compiled regex), ``reply`` (str or :class:`Secret`) is typed followed by Enter.
         dimensions: ``(rows, columns)`` of the pseudo-terminal, when one is used.
@@ -333,6 +359,7 @@ def run(
     if subprocess_options:
         refuse_options(subprocess_options, "run")
     auto = auto_tty(tty)
+    refuse_term_on_pipes(term, tty)
     spec = build_spec(
         cmd,
         input=input,
@@ -347,6 +374,7 @@ def run(
         kill_grace=kill_grace,
         drain_timeout=drain_timeout,
         tty=tty is True,
+        term=term,
         dimensions=dimensions,
         respond=respond,
         stdin=stdin,

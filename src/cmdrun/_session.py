@@ -45,7 +45,7 @@ from ._pump import AFTER_KILL, Pump, SessionPump
 from ._result import Result
 from ._secret import Redactor, Secret, masked, seal
 from ._shield import SigintShield
-from ._spec import Spec, build_spec
+from ._spec import Spec, build_spec, line_limit_error, overlong_line, refuse_term_on_pipes
 from ._start import Started, end_of_input, start
 from ._watchdog import WATCHDOG
 
@@ -152,6 +152,7 @@ class Session(abc.ABC):
         self._pump: SessionPump = pump
         self._observers = inbox.observers
         self._last_line: str | None = None
+        self._line_typed = 0  # bytes of the line being typed, for the terminal's line limit
         self._result: Result | None = None
         self._closed = False
         self._owner = os.getpid()
@@ -323,6 +324,8 @@ class Session(abc.ABC):
             data = text + end.encode(encoding)
         else:
             data = (text + end).encode(encoding)
+        if isinstance(self, PtySession):  # a terminal holds lines of limited length
+            self._typing(data)
         if debug_enabled():
             log_debug("send: %r (pid %d)", shown + end, self.pid)
         for observer in self._observers:
@@ -358,6 +361,7 @@ class Session(abc.ABC):
         """
         self._check_open("sendeof")
         end_of_input(self._pump, self._started)
+        self._line_typed = 0  # Ctrl-D hands the partial line to the program
 
     @abc.abstractmethod
     def interrupt(self) -> None:
@@ -517,7 +521,32 @@ class PipeSession(Session):
 
 
 class PtySession(Session):
-    """A session on a pseudo-terminal: the program sees a real terminal."""
+    """A session on a pseudo-terminal: the program sees a real terminal.
+
+    A terminal in canonical mode (where programs read whole lines) holds at most 4095
+    bytes of the line being typed (Linux) and drops the rest without a word, so ``send``
+    and ``sendline`` raise ``ValueError`` instead of typing a line that would not fit,
+    counting what earlier sends typed of the same line. A program that turned canonical
+    mode off (``stty raw``, full-screen programs) takes any length.
+    """
+
+    def _typing(self, data: bytes) -> None:
+        """Refuse ``data`` if it makes a line the terminal would cut; count the line."""
+        length = overlong_line(data, self._line_typed)
+        if length is not None and self._canonical():
+            raise line_limit_error(
+                length,
+                f"the text sent to {self.args[0]!r}",
+                "send it over pipes (spawn(tty=False)), give it in a file, or split the line",
+            )
+        ends = max(data.rfind(b"\n"), data.rfind(b"\r"), data.rfind(b"\x04"))
+        self._line_typed = self._line_typed + len(data) if ends < 0 else len(data) - ends - 1
+
+    def _canonical(self) -> bool:
+        from ._pty import canonical
+
+        assert self._started.writer is not None
+        return canonical(self._started.writer)
 
     def interrupt(self) -> None:
         self._check_open("interrupt")
@@ -528,6 +557,7 @@ class PtySession(Session):
             interrupt_group(self.pid)
             return
         self._pump.write(self._started.intr)
+        self._line_typed = 0  # Ctrl-C throws the line away
 
     def wait_noecho(self, timeout: float | None = None) -> bool:
         return self._await_noecho(_deadline(self._seconds(timeout)))
@@ -584,6 +614,7 @@ def spawn(
     cmd: Command,
     *,
     tty: bool = True,
+    term: str | None = None,
     timeout: float | None = DEFAULT_SESSION_TIMEOUT,
     cwd: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
@@ -604,6 +635,9 @@ def spawn(
         cmd: as for :func:`cmdrun.run` (a string is split with shlex, no shell).
         tty: run it on a pseudo-terminal (echo on, ``\\r\\n`` line endings, stdout and
             stderr merged); False: over pipes.
+        term: ``TERM`` on the pseudo-terminal, as for :func:`cmdrun.run`: None gives
+            ``"dumb"`` (plain prompts and lines) unless ``env`` sets ``TERM``; give a real
+            type such as ``"xterm-256color"`` to drive a full-screen program.
         timeout: the default for ``expect``/``read``/``wait``, in seconds (None: no limit).
         cwd, env, inherit_env, encoding, errors, kill_grace: as for :func:`cmdrun.run`.
         dimensions: the terminal's ``(rows, columns)``.
@@ -626,8 +660,9 @@ def spawn(
     Raises:
         CommandNotFound, CommandNotExecutable, StartFailed, TypeError, ValueError: as for
             ``run``; ValueError also for a ``tty`` that is not True or False (there is no
-            ``"auto"``: a dialogue cannot be replayed on a PTY). TypeError also for a
-            ``logfile`` that is not a text file.
+            ``"auto"``: a dialogue cannot be replayed on a PTY), for ``term`` with
+            ``tty=False``, and for ``input`` with a line longer than a terminal holds.
+            TypeError also for a ``logfile`` that is not a text file.
     """
     transcript = None if logfile is None else _Transcript(logfile, encoding, errors)
     if tty is not True and tty is not False:
@@ -635,6 +670,7 @@ def spawn(
             f"spawn()'s tty must be True (a pseudo-terminal) or False (pipes), not {tty!r}"
             + (": 'auto' is run()'s, which may rerun a refused program" if tty == "auto" else "")
         )
+    refuse_term_on_pipes(term, tty)
     spec = build_spec(
         cmd,
         input=input,
@@ -646,6 +682,7 @@ def spawn(
         errors=errors,
         kill_grace=kill_grace,
         tty=tty,
+        term=term,
         dimensions=dimensions,
         die_with_parent=die_with_parent,
         echo=echo,
@@ -679,6 +716,8 @@ def start_session(spec: Spec) -> Session:
         shield.release()
         data = spec.input_bytes()
         if data is not None:
+            if isinstance(session, PtySession):
+                session._typing(data)
             if isinstance(spec.input, Secret):
                 session.wait_noecho(SECRET_ECHO_WAIT)
             session._pump.write(data)

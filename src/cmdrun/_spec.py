@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Literal, TypeAlias, TypedDict
 
@@ -211,9 +213,108 @@ class Spec(Frozen):
         return Redactor(self.secrets, self.encoding) if self.secrets else None
 
 
-#: TERM given to programs on a PTY unless the caller's ``env`` sets one: no colours, no
-#: bracketed paste, no cursor tricks, so prompts arrive as plain text.
+#: TERM given to programs on a PTY unless ``term=`` or the caller's ``env`` sets one: no
+#: colours, no bracketed paste, no cursor tricks, so prompts and lines arrive as plain text.
+#: Full-screen programs (``dialog``, ``less``, ``top``) need a real type: ``term=``.
 PTY_TERM = "dumb"
+
+#: The longest line a terminal in canonical mode (the mode programs read lines in) holds:
+#: the kernel keeps the bytes of the line being typed in a buffer and silently drops what
+#: does not fit, so cmdrun refuses to type a longer one. Linux: 4096 bytes with the
+#: newline; BSD and macOS: ``MAX_CANON`` (1024) with it.
+PTY_LINE_LIMIT = 4095 if sys.platform.startswith("linux") else 1023
+
+# A line end for the terminal: newline, carriage return (ICRNL makes it one) and Ctrl-D
+# (pushes the line to the reader); what runs between them is one line.
+_OVERLONG = re.compile(rb"[^\n\r\x04]{%d,}" % (PTY_LINE_LIMIT + 1))
+_OVERLONG_END = re.compile(rb"[\n\r\x04]")
+
+
+def overlong_line(data: bytes, pending: int = 0) -> int | None:
+    """The length of the first line in ``data`` a canonical terminal would cut, or None.
+
+    ``pending`` bytes of the first line were typed before ``data``. Only lengths are
+    looked at: the bytes of a secret never appear in the answer.
+    """
+    if pending + len(data) <= PTY_LINE_LIMIT:
+        return None
+    if pending:
+        end = _OVERLONG_END.search(data)
+        first = len(data) if end is None else end.start()
+        if pending + first > PTY_LINE_LIMIT:
+            return pending + first
+    found = _OVERLONG.search(data)
+    return None if found is None else found.end() - found.start()
+
+
+def line_limit_error(length: int, what: str, remedy: str) -> ValueError:
+    """The error for a line of ``length`` bytes that a terminal would cut."""
+    return ValueError(
+        f"{what} has a line of {length} bytes; a terminal holds at most {PTY_LINE_LIMIT} "
+        f"bytes of a line being typed and would silently cut the rest: {remedy}"
+    )
+
+
+_TTY_REMEDY = (
+    "run it over pipes (tty=False, which takes any length), give the data in a file, or "
+    "split the line"
+)
+
+
+def _check_typed_lines(
+    input: bytes | Secret | None, replies: Iterable[Reply], encoding: str
+) -> None:
+    """Refuse input or a reply with a line longer than a terminal holds (before any run)."""
+    if input is not None:
+        data = seal(input, encoding) if isinstance(input, Secret) else input
+        length = overlong_line(data)
+        if length is not None:
+            raise line_limit_error(length, "input typed on a pseudo-terminal", _TTY_REMEDY)
+    for reply in replies:
+        data = seal(reply, encoding, "\n") if isinstance(reply, Secret) else reply.encode(encoding)
+        length = overlong_line(data)
+        if length is not None:
+            raise line_limit_error(length, "a respond= reply", _TTY_REMEDY)
+
+
+def check_typed_lines(spec: Spec) -> None:
+    """Raise if ``spec`` would type a line on a PTY that the terminal cuts.
+
+    Raises:
+        ValueError: a line of ``input`` or a ``respond`` reply is over :data:`PTY_LINE_LIMIT`.
+    """
+    _check_typed_lines(spec.input, (reply for _, reply in spec.respond), spec.encoding)
+
+
+def check_term(term: object) -> str | None:
+    """Check ``term=``: None, or a terminal type name for ``TERM``.
+
+    Raises:
+        TypeError: not a str.
+        ValueError: empty or containing a NUL.
+    """
+    if term is None:
+        return None
+    if not isinstance(term, str):
+        raise TypeError(f"term must be a terminal type name (str) or None, not {term!r}")
+    if not term or "\x00" in term:
+        raise ValueError(
+            f"term must be a terminal type name such as 'xterm-256color', not {term!r}"
+        )
+    return term
+
+
+def refuse_term_on_pipes(term: object, tty: object) -> None:
+    """``term=`` names the pseudo-terminal's type: on pipes (``tty=False``) it is a mistake.
+
+    Raises:
+        ValueError: ``term`` given with ``tty=False``.
+    """
+    if term is not None and tty is False:
+        raise ValueError(
+            "term= is the type of the pseudo-terminal, and tty=False runs on pipes: "
+            "use tty=True (or 'auto'), or set TERM in env="
+        )
 
 
 def _respond_pairs(respond: Mapping[Pattern, Reply] | None) -> tuple[tuple[Pattern, Reply], ...]:
@@ -239,6 +340,7 @@ class BatchOptions(TypedDict, total=False):
     kill_grace: float
     drain_timeout: float
     tty: bool | Literal["auto"]
+    term: str | None
     respond: Mapping[Pattern, Reply] | None
     dimensions: tuple[int, int]
     stdin: int | None
@@ -371,6 +473,7 @@ def build_spec(
     drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
     capture: bool = True,
     tty: bool = False,
+    term: str | None = None,
     dimensions: tuple[int, int] = DEFAULT_DIMENSIONS,
     echo: bool | None = None,
     respond: Mapping[Pattern, Reply] | None = None,
@@ -384,7 +487,11 @@ def build_spec(
     die_with_parent: bool = False,
     pass_fds: Sequence[int] = (),
 ) -> Spec:
-    """Check every argument and build the engine's request (raises before anything runs)."""
+    """Check every argument and build the engine's request (raises before anything runs).
+
+    ``term`` is the PTY's ``TERM``; None keeps a ``TERM`` given in ``env``, else
+    :data:`PTY_TERM`. With ``tty``, a typed line longer than :data:`PTY_LINE_LIMIT` raises.
+    """
     "".encode(encoding, errors)  # an unknown codec raises LookupError now, not after the run
     _check_stdin(stdin, input, respond)
     pairs = _respond_pairs(respond)
@@ -392,12 +499,16 @@ def build_spec(
     if isinstance(input, Secret):
         secrets.append(input)
         seal(input, encoding)  # cannot be encoded: raise now (the plaintext stays sealed)
+    term = check_term(term)
+    data = input if isinstance(input, Secret) else encode_input(input, encoding)
+    if tty:
+        _check_typed_lines(data, (reply for _, reply in pairs), encoding)
     rows, cols = dimensions
     if not (isinstance(rows, int) and isinstance(cols, int) and rows > 0 and cols > 0):
         raise ValueError(f"dimensions must be (rows, columns) > 0, not {dimensions!r}")
     return Spec(
         normalize_command(cmd, check_flag(shell, "shell")),
-        input=input if isinstance(input, Secret) else encode_input(input, encoding),
+        input=data,
         timeout=normalize_timeout(timeout),
         cwd=normalize_cwd(cwd),
         env=normalize_env(env, check_flag(inherit_env, "inherit_env")),
@@ -412,7 +523,7 @@ def build_spec(
         echo=None if echo is None else check_flag(echo, "echo"),
         respond=pairs,
         secrets=tuple(secrets),
-        term=None if env and "TERM" in env else PTY_TERM,
+        term=term if term is not None else None if env and "TERM" in env else PTY_TERM,
         stdout_to=_check_target(stdout, "stdout"),
         stderr_to=_check_target(stderr, "stderr"),
         max_output=_check_max_output(max_output),
