@@ -16,7 +16,9 @@ does some work there) between its prompt and the ``TCSAFLUSH``, and counts the a
   Secret (bounded by ``SECRET_ECHO_WAIT``);
 - the same session with a plain-text ``sendline``: typed at once, as any program would;
 - pexpect with ``delaybeforesend=None`` (no sleep before a send) and ``expect`` + ``sendline``,
-  for context: what a tuned pexpect dialogue does without ``waitnoecho``.
+  for context: what a tuned pexpect dialogue does without ``waitnoecho``;
+- and the real programs, N times each where installed: gpg's loopback pinentry (encrypt with
+  ``respond=``, decrypt in a session) and ``ssh-keygen -p`` (three prompts), all with Secrets.
 
 The table is Markdown; the exit status is 1 if a Secret answer was lost.
 """
@@ -24,9 +26,12 @@ The table is Markdown; the exit status is 1 if a Secret answer was lost.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import re
+import shutil
 import sys
+import tempfile
 import textwrap
 import time
 
@@ -109,6 +114,71 @@ def by_pexpect(tries: int, gap: float) -> int:
     return lost_in(output)
 
 
+GPG = ["gpg", "--no-symkey-cache", "--pinentry-mode", "loopback"]
+
+
+def by_gpg(tries: int) -> int:
+    """gpg's loopback pinentry, for real: encrypt (``respond=``), then decrypt (a session)."""
+    secret = cmdrun.Secret(PASSWORD)
+    missed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        home = os.path.join(tmp, "gnupg")
+        os.mkdir(home, 0o700)
+        env = {"GNUPGHOME": home}
+        plain = os.path.join(tmp, "plain.txt")
+        with open(plain, "w") as f:
+            f.write("the message\n")
+        try:
+            for i in range(tries):
+                sealed = os.path.join(tmp, f"sealed{i}.gpg")
+                cmdrun.run(
+                    [*GPG, "--symmetric", "-o", sealed, plain],
+                    tty=True,
+                    env=env,
+                    respond={"Enter passphrase: ": secret},
+                    timeout=10,
+                    check=False,
+                )
+                with cmdrun.spawn([*GPG, "-d", sealed], env=env, timeout=10) as session:
+                    try:
+                        session.expect("Enter passphrase: ")
+                        session.sendline(secret)
+                        missed += "the message" not in session.wait().stdout
+                    except cmdrun.CmdrunError:
+                        missed += 1
+        finally:
+            cmdrun.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False, timeout=30)
+    return missed
+
+
+def by_ssh_keygen(tries: int) -> int:
+    """``ssh-keygen -p``: the old passphrase, the new one, the new one again."""
+    missed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        key = os.path.join(tmp, "key")
+        cmdrun.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "pw0", "-f", key], timeout=30)
+        current = 0
+        for i in range(tries):
+            result = cmdrun.run(
+                ["ssh-keygen", "-p", "-f", key],
+                tty=True,
+                respond={
+                    "Enter old passphrase: ": cmdrun.Secret(f"pw{current}"),
+                    "Enter new passphrase (empty for no passphrase): ": cmdrun.Secret(f"pw{i + 1}"),
+                    "Enter same passphrase again: ": cmdrun.Secret(f"pw{i + 1}"),
+                },
+                timeout=10,
+                check=False,
+            )
+            if result.ok:
+                current = i + 1
+            else:
+                missed += 1
+        check = cmdrun.run(["ssh-keygen", "-y", "-P", f"pw{current}", "-f", key], check=False)
+        missed += not check.ok
+    return missed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--tries", type=int, default=200, help="answers per way (default 200)")
@@ -129,6 +199,12 @@ def main() -> int:
             lambda: by_pexpect(tries, gap),
         ),
     ]
+    if shutil.which("gpg"):
+        rows.append(
+            ("gpg --symmetric, then -d (loopback pinentry), Secret", True, lambda: by_gpg(tries))
+        )
+    if shutil.which("ssh-keygen"):
+        rows.append(("ssh-keygen -p (old, new, again), Secret", True, lambda: by_ssh_keygen(tries)))
     print(
         f"cmdrun {cmdrun.__version__}, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}; {tries} answers each, "

@@ -99,6 +99,8 @@ def normalize_env(env: Mapping[str, str] | None, inherit_env: bool) -> dict[str,
 
 def _number(value: object, name: str) -> float:
     # Any real number (int, float, Fraction, Decimal, numpy scalars), but not bool or str.
+    if type(value) is float and not math.isnan(value):  # the common case: at once
+        return value
     if isinstance(value, (bool, str, bytes)) or not hasattr(type(value), "__float__"):
         raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
     if isinstance(value, complex):
