@@ -18,45 +18,11 @@ import pytest
 import cmdrun
 from children import PY, open_fds, own_children, py
 from cmdrun import CommandNotExecutable, CommandNotFound, _pty
-
-PATHS = ["setsid", "ptyprocess"]
-
-
-def _threaded() -> bool:
-    """Whether this process has other threads (counted as CPython 3.12+ counts them)."""
-    if os.path.isdir("/proc/self/task"):
-        return len(os.listdir("/proc/self/task")) > 1
-    return threading.active_count() > 1
-
-
-@pytest.fixture(params=PATHS)
-def start_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Force one start path for the test (both run where util-linux setsid exists).
-
-    The ptyprocess fallback forks in Python, which is unsafe (and warned about on 3.12+)
-    once earlier tests left threads behind (thread pools): then those cases run in a fresh
-    process instead, by ``test_fallback_path_in_a_single_threaded_process``.
-    """
-    if request.param == "setsid" and _pty.find_setsid() is None:
-        pytest.skip("no util-linux setsid with --ctty here")
-    if request.param == "ptyprocess" and _threaded():
-        pytest.skip("run in a fresh single-threaded process instead")
-    monkeypatch.setattr(_pty, "START_PATH", request.param)
-    return str(request.param)
+from conftest import run_fallback_cases
 
 
 def test_fallback_path_in_a_single_threaded_process() -> None:
-    if not _threaded():
-        pytest.skip("this process has no other threads: the cases ran here")
-    cases = subprocess.run(
-        [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", "ptyprocess"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert cases.returncode == 0, cases.stdout + cases.stderr
-    assert " skipped" not in cases.stdout
+    run_fallback_cases(__file__)
 
 
 @pytest.fixture(autouse=True)

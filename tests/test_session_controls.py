@@ -16,6 +16,7 @@ import cmdrun._pty
 from children import own_children, prompter, py
 from cmdrun import Secret, Session, SessionClosed
 from cmdrun._secret import MASK
+from conftest import run_fallback_cases
 
 BOTH = pytest.mark.parametrize("tty", [False, True], ids=["pipes", "pty"])
 
@@ -27,14 +28,8 @@ def no_stray_children() -> Iterator[None]:
     assert own_children() == before
 
 
-@pytest.fixture(params=["setsid", "ptyprocess"])
-def start_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run the test through each way of starting a PTY child."""
-    path: str = request.param
-    if path == "setsid" and cmdrun._pty.find_setsid() is None:
-        pytest.skip("no util-linux setsid --ctty here")
-    monkeypatch.setattr(cmdrun._pty, "START_PATH", path)
-    return path
+def test_fallback_path_in_a_single_threaded_process() -> None:
+    run_fallback_cases(__file__)
 
 
 def winch_reporter() -> list[str]:
