@@ -64,13 +64,25 @@ exit 1
 """
 
 
-def test_cancelled_refusal_is_not_started_again(
+@pytest.fixture
+def refuser(
     tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
-) -> None:
+) -> tuple[pathlib.Path, pathlib.Path]:
+    """A refusing script that ignores SIGTERM, and its ledger; reruns are logged at INFO."""
     caplog.set_level(logging.INFO, logger="cmdrun")
-    ledger = tmp_path / "ledger"
     script = tmp_path / "refuse.sh"
     script.write_text(REFUSER_IGNORING_TERM)
+    return script, tmp_path / "ledger"
+
+
+def _reruns(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if "again on a pty" in r.getMessage()]
+
+
+def test_cancelled_refusal_is_not_started_again(
+    refuser: tuple[pathlib.Path, pathlib.Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    script, ledger = refuser
     with pytest.raises(cmdrun.CommandFailed):
         cmdrun.run_many(
             [["sh", str(script), str(ledger)], ["sh", "-c", "sleep 0.1; exit 3"]],
@@ -79,7 +91,7 @@ def test_cancelled_refusal_is_not_started_again(
             jobs=2,
         )
     assert ledger.read_text() == "ran\n"
-    assert not [r for r in caplog.records if "again on a pty" in r.getMessage()]
+    assert not _reruns(caplog)
 
 
 async def _cancel_after(seconds: float, script: pathlib.Path, ledger: pathlib.Path) -> None:
@@ -93,17 +105,14 @@ async def _cancel_after(seconds: float, script: pathlib.Path, ledger: pathlib.Pa
 
 
 def test_refusal_of_a_cancelled_arun_is_not_started_again(
-    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+    refuser: tuple[pathlib.Path, pathlib.Path], caplog: pytest.LogCaptureFixture
 ) -> None:
     import asyncio
 
-    caplog.set_level(logging.INFO, logger="cmdrun")
-    ledger = tmp_path / "ledger"
-    script = tmp_path / "refuse.sh"
-    script.write_text(REFUSER_IGNORING_TERM)
+    script, ledger = refuser
     asyncio.run(_cancel_after(0.1, script, ledger))
     assert ledger.read_text() == "ran\n"
-    assert not [r for r in caplog.records if "again on a pty" in r.getMessage()]
+    assert not _reruns(caplog)
 
 
 def test_deciding_on_a_rerun_does_not_decode_a_big_failed_output() -> None:
