@@ -8,7 +8,7 @@
         ├── CommandNotExecutable   (also OSError)            exists but cannot be executed
         ├── StartFailed            (also OSError)            the OS refused to start it (limits)
         ├── CommandFailed          (also CalledProcessError) non-zero exit or killed by a signal
-        ├── CommandTimedOut        (also TimeoutExpired)     the timeout stopped it
+        ├── CommandTimedOut        (also TimeoutExpired)     a timeout (total or idle) stopped it
         ├── ExpectTimeout          (also TimeoutError)       a session's expect() waited in vain
         ├── UnexpectedEOF          (also EOFError)           the output ended before a match
         └── SessionClosed          (also BrokenPipeError)    sending to a closed or ended session
@@ -159,7 +159,9 @@ class CommandFailed(CmdrunError, subprocess.CalledProcessError):
 
 
 class CommandTimedOut(CmdrunError, subprocess.TimeoutExpired):
-    """The command ran past its timeout and was stopped (with its process group)."""
+    """The command ran past its timeout, or wrote nothing for its ``idle_timeout``, and was
+    stopped (with its process group). ``timeout`` is the limit that applied, in seconds, and
+    ``result.timeout_kind`` says which (``"total"`` or ``"idle"``)."""
 
     def __init__(self, result: Result, timeout: float) -> None:
         subprocess.TimeoutExpired.__init__(
@@ -168,8 +170,12 @@ class CommandTimedOut(CmdrunError, subprocess.TimeoutExpired):
         self.result = result
 
     def __str__(self) -> str:
+        if self.result.timeout_kind == "idle":
+            what = f"produced no output for {self.timeout:g} s"
+        else:
+            what = f"timed out after {self.timeout:g} s"
         head = (
-            f"command `{_quote(self.result.args)}` timed out after {self.timeout:g} s "
+            f"command `{_quote(self.result.args)}` {what} "
             f"and was stopped ({describe_returncode(self.result.returncode)})"
         )
         return _with_tail(head, self.result)

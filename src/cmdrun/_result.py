@@ -34,6 +34,8 @@ _FIELDS = (
     "stdout_dropped",
     "stderr_dropped",
     "cancelled",
+    "timeout_kind",
+    "idle_timeout",
 )
 
 
@@ -53,8 +55,11 @@ class Result:
         stderr_bytes: everything the program wrote to stderr (empty when merged).
         pid: the process id the program ran as.
         duration: wall-clock seconds from start until it was reaped.
-        timed_out: True when cmdrun stopped it because the timeout expired.
+        timed_out: True when cmdrun stopped it because a timeout expired (either kind).
         timeout: the timeout it ran with, in seconds (None: no limit).
+        timeout_kind: which limit stopped it: ``"total"`` (``timeout``), ``"idle"``
+            (``idle_timeout``: no output for that long), or None when none did.
+        idle_timeout: the idle timeout it ran with, in seconds (None: no limit).
         encoding: the codec ``stdout``/``stderr`` are decoded with.
         errors: the codec error handler (``"replace"`` by default: decoding never raises).
         tty: True when the program ran on a pseudo-terminal (then ``stdout`` holds both
@@ -82,6 +87,8 @@ class Result:
     stdout_dropped: int
     stderr_dropped: int
     cancelled: bool
+    timeout_kind: str | None
+    idle_timeout: float | None
     _text: dict[str, str]
 
     def __init__(
@@ -101,10 +108,16 @@ class Result:
         stdout_dropped: int = 0,
         stderr_dropped: int = 0,
         cancelled: bool = False,
+        timeout_kind: str | None = None,
+        idle_timeout: float | None = None,
     ) -> None:
+        if timeout_kind is None:
+            timeout_kind = "total" if timed_out else None
+        else:
+            timed_out = True
         values: tuple[object, ...] = (args, returncode, stdout_bytes, stderr_bytes, pid)
         values += (duration, timed_out, timeout, encoding, errors, tty)
-        values += (stdout_dropped, stderr_dropped, cancelled)
+        values += (stdout_dropped, stderr_dropped, cancelled, timeout_kind, idle_timeout)
         for name, value in zip(_FIELDS, values, strict=True):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "_text", {})
@@ -154,7 +167,7 @@ class Result:
             CommandFailed: it exited non-zero or was killed by a signal.
         """
         if self.timed_out:
-            raise CommandTimedOut(self, self.timeout if self.timeout is not None else 0.0)
+            raise CommandTimedOut(self, applied_limit(self))
         if self.returncode != 0:
             raise CommandFailed(self)
 
@@ -163,7 +176,7 @@ class Result:
         if self.signal is not None:
             parts.append(f"signal={self.signal.name}")
         if self.timed_out:
-            parts.append("timed_out=True")
+            parts.append(f"timed_out=True, timeout_kind={self.timeout_kind!r}")
         if self.tty:
             parts.append("tty=True")
         if self.cancelled:
@@ -177,6 +190,13 @@ class Result:
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_restore, ({name: getattr(self, name) for name in _FIELDS},))
+
+
+def applied_limit(result: Result) -> float:
+    """The seconds of the limit that stopped ``result``'s program (``timeout`` or
+    ``idle_timeout``, as ``timeout_kind`` says), for :class:`CommandTimedOut`; 0.0 if none."""
+    seconds = result.idle_timeout if result.timeout_kind == "idle" else result.timeout
+    return 0.0 if seconds is None else seconds
 
 
 def _restore(fields: dict[str, Any]) -> Result:
