@@ -111,8 +111,10 @@ def _number(value: object, name: str) -> float:
     return number
 
 
-def normalize_timeout(timeout: object) -> float | None:
+def normalize_timeout(timeout: object, name: str = "timeout") -> float | None:
     """Return the timeout in seconds, or None for no timeout (``None`` or ``inf``).
+
+    ``name`` is the parameter's name, for the messages (``idle_timeout``).
 
     Raises:
         TypeError: not a real number.
@@ -120,9 +122,9 @@ def normalize_timeout(timeout: object) -> float | None:
     """
     if timeout is None:
         return None
-    seconds = _number(timeout, "timeout")
+    seconds = _number(timeout, name)
     if seconds <= 0:
-        raise ValueError(f"timeout must be positive, got {timeout!r}")
+        raise ValueError(f"{name} must be positive, got {timeout!r}")
     return None if math.isinf(seconds) else seconds
 
 

@@ -228,6 +228,7 @@ def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[None,
         timed_out=pump.timed_out,
         tty=started.tty,
         cancelled=pump.cancelled,
+        timeout_kind=pump.timeout_kind,
     )
 
 
@@ -246,6 +247,7 @@ def _pump_for(
         sinks=outputs.sinks,
         cancel=spec.cancel,
         redact=spec.redactor(),
+        idle_timeout=spec.idle_timeout,
     )
     gate = None
     if started.tty and started.writer is not None and spec.secrets:
@@ -301,10 +303,12 @@ def result_of(
     tty: bool,
     cancelled: bool = False,
     timeout: float | Literal["spec"] | None = "spec",
+    timeout_kind: Literal["total", "idle"] | None = None,
 ) -> Result:
     """The one Result builder, for runs, sessions and test doubles alike: the output is in
     ``sinks`` (masked by the pump already); ``timeout`` is the one that applied (default: the
-    spec's)."""
+    spec's); ``timeout_kind`` says which limit stopped it (None with ``timed_out``:
+    ``"total"``)."""
     return Result(
         spec.args,
         returncode,
@@ -320,6 +324,8 @@ def result_of(
         stdout_dropped=sinks["stdout"].dropped,
         stderr_dropped=sinks["stderr"].dropped,
         cancelled=cancelled,
+        timeout_kind=timeout_kind,
+        idle_timeout=spec.idle_timeout,
     )
 
 
@@ -331,6 +337,7 @@ def simulated(
     returncode: int,
     duration: float,
     timed_out: bool = False,
+    timeout_kind: Literal["total", "idle"] | None = None,
     pid: int = 0,
 ) -> Result:
     """The Result a real run of ``spec`` would give for this output, for test doubles.
@@ -371,4 +378,5 @@ def simulated(
         duration=duration,
         timed_out=timed_out,
         tty=spec.tty,
+        timeout_kind=timeout_kind,
     )

@@ -24,7 +24,7 @@ from ._errors import (
     StartFailed,
 )
 from ._pump import MAIN_THREAD_TICK, CancelToken
-from ._result import Result
+from ._result import Result, applied_limit
 from ._run import Prepared, prepare
 from ._shield import SigintShield
 from ._spec import BatchOptions, RunOptions
@@ -107,7 +107,7 @@ def run_one(index: int, prepared: Prepared) -> Outcome:
         return not_started(index, prepared, exc)
     error: CmdrunError | None = None
     if result.timed_out:
-        error = CommandTimedOut(result, result.timeout or 0.0)
+        error = CommandTimedOut(result, applied_limit(result))
     elif not (result.ok or result.cancelled):
         error = CommandFailed(result)
     return Outcome(index, result, error)

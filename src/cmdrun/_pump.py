@@ -19,6 +19,8 @@ the decisions below are made once:
   the program shuts down is still captured; once the group is gone (or was killed), pipes
   still held by a process that left the group are read for at most ``AFTER_KILL`` seconds
   more, never waited on.
+* An idle timeout is a second deadline that moves: each chunk read (any stream) sets it
+  ``idle_timeout`` seconds later. Without one, no clock is read per chunk.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import select
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Protocol
+from typing import Literal, Protocol
 
 from ._kill import Child, GroupStopper
 from ._output import Capture
@@ -158,6 +160,8 @@ class Pump:
         cancel: a token that, once cancelled from any thread, stops the group.
         redact: masks secrets in the output before any sink or hook sees it (see
             :mod:`cmdrun._secret`); it may learn new secrets while the pump runs.
+        idle_timeout: stop the group when nothing was read for this many seconds, counted
+            from now (the child has just started); None: no limit.
     """
 
     def __init__(
@@ -171,6 +175,7 @@ class Pump:
         sinks: Mapping[str, Sink] | None = None,
         cancel: CancelToken | None = None,
         redact: Redactor | None = None,
+        idle_timeout: float | None = None,
     ) -> None:
         self.child = child
         self.on_data = on_data
@@ -178,7 +183,12 @@ class Pump:
         self.sinks: Mapping[str, Sink] = sinks or {"stdout": Capture(), "stderr": Capture()}
         self.stopper = GroupStopper(child.pid, kill_grace)
         self.timed_out = False
+        #: Which deadline stopped the group: "total" or "idle" (None: neither).
+        self.timeout_kind: Literal["total", "idle"] | None = None
         self.cancelled = False
+        self.idle_timeout = idle_timeout
+        #: When output last arrived (monotonic); read only under an idle timeout.
+        self.heard = 0.0 if idle_timeout is None else time.monotonic()
         #: The longest a single :meth:`step` may wait (callers that flush lines lower it).
         self.max_wait = math.inf
         self._poller = select.poll()
@@ -350,6 +360,8 @@ class Pump:
     def _deliver(self, fd: int, chunks: list[bytes]) -> None:
         if not chunks:
             return
+        if self.idle_timeout is not None:
+            self.heard = time.monotonic()
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         name = self._streams[fd]
         if self.redact is not None:
@@ -407,17 +419,21 @@ class Pump:
     def drive(self, deadline: float, drain_timeout: float) -> Iterator[None]:
         """Pump until the child has exited and its output ended, yielding after each step.
 
-        ``deadline`` is monotonic (``inf`` for none): past it, or once cancelled, the group
-        is stopped by the kill policy (``timed_out``/``cancelled`` say which). See the
-        module docstring for how pipes held by descendants are handled.
+        ``deadline`` is monotonic (``inf`` for none): past it, past the idle deadline, or
+        once cancelled, the group is stopped by the kill policy (``timed_out``,
+        ``timeout_kind`` and ``cancelled`` say why). See the module docstring for how pipes
+        held by descendants are handled.
         """
         drain_until = math.inf
         stopper = self.stopper
         while True:
             now = time.monotonic()
             reaped = self.child.returncode is not None
-            if not reaped and not stopper.started and (self.cancelled or now >= deadline):
-                self.timed_out = not self.cancelled
+            due = deadline if self.idle_timeout is None else self._due(deadline)
+            if not reaped and not stopper.started and (self.cancelled or now >= due):
+                if not self.cancelled:
+                    self.timed_out = True
+                    self.timeout_kind = "total" if due == deadline else "idle"
                 stopper.begin()
             if stopper.started:
                 if stopper.advance(reaped):
@@ -431,13 +447,18 @@ class Pump:
                     self._release_all()
                     return
             if not reaped:
-                until = stopper.deadline if stopper.started else deadline
+                until = stopper.deadline if stopper.started else due
             elif stopper.started and not stopper.killed:
                 until = min(stopper.deadline, now + 0.01)  # watching the group empty
             else:
                 until = drain_until
             self.step(until)
             yield
+
+    def _due(self, deadline: float) -> float:
+        """The earlier of ``deadline`` and the idle deadline (``deadline`` on a tie)."""
+        assert self.idle_timeout is not None
+        return min(deadline, self.heard + self.idle_timeout)
 
     def _release_all(self) -> None:
         """Output is no longer read (a descendant holds a pipe): release what was held."""

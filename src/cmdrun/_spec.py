@@ -75,6 +75,7 @@ class Spec(Frozen):
         "encoding",
         "env",
         "errors",
+        "idle_timeout",
         "input",
         "kill_grace",
         "max_output",
@@ -104,6 +105,8 @@ class Spec(Frozen):
     encoding: str
     env: dict[str, str] | None
     errors: str
+    #: Seconds without any output after which the program is stopped; None: no limit.
+    idle_timeout: float | None
     input: bytes | Secret | None
     kill_grace: float
     max_output: int | None
@@ -129,6 +132,7 @@ class Spec(Frozen):
         *,
         input: bytes | Secret | None = None,
         timeout: float | None = None,
+        idle_timeout: float | None = None,
         cwd: str | None = None,
         env: dict[str, str] | None = None,
         capture: bool = True,
@@ -173,6 +177,7 @@ class Spec(Frozen):
         _set(self, "secrets", secrets)
         _set(self, "input", input)
         _set(self, "timeout", timeout)
+        _set(self, "idle_timeout", idle_timeout)
         _set(self, "cwd", cwd)
         _set(self, "env", env)
         _set(self, "capture", capture)
@@ -201,11 +206,17 @@ class Spec(Frozen):
         """Whether cmdrun must see ``stream``'s bytes as they come (not just store them).
 
         While a secret is in play, output never goes straight from the program to a file:
-        it is pumped through cmdrun, which masks the secret.
+        it is pumped through cmdrun, which masks the secret. Under ``idle_timeout`` every
+        byte must be seen too, or a program writing only to a file would look silent.
         """
         callback = self.on_stdout if stream == "stdout" else self.on_stderr
         return (
-            self.tty or bool(self.respond) or self.tee or callback is not None or bool(self.secrets)
+            self.tty
+            or bool(self.respond)
+            or self.tee
+            or callback is not None
+            or bool(self.secrets)
+            or self.idle_timeout is not None
         )
 
     def redactor(self) -> Redactor | None:
@@ -330,6 +341,7 @@ class BatchOptions(TypedDict, total=False):
     """The keyword options of :func:`run` that ``run_many``/``arun_many`` pass to each command."""
 
     input: Input | Secret | None
+    idle_timeout: float | None
     cwd: str | os.PathLike[str] | None
     env: Mapping[str, str] | None
     inherit_env: bool
@@ -462,6 +474,7 @@ def build_spec(
     *,
     input: Input | Secret | None = None,
     timeout: float | None = None,
+    idle_timeout: float | None = None,
     cwd: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     inherit_env: bool = True,
@@ -510,6 +523,9 @@ def build_spec(
         normalize_command(cmd, check_flag(shell, "shell")),
         input=data,
         timeout=normalize_timeout(timeout),
+        idle_timeout=None
+        if idle_timeout is None
+        else normalize_timeout(idle_timeout, "idle_timeout"),
         cwd=normalize_cwd(cwd),
         env=normalize_env(env, check_flag(inherit_env, "inherit_env")),
         capture=capture,
