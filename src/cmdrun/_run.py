@@ -263,6 +263,7 @@ def run(
     *,
     input: Input | Secret | None = None,
     timeout: float | None = None,
+    idle_timeout: float | None = None,
     check: bool = True,
     cwd: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
@@ -298,6 +299,11 @@ def run(
             to a shell unless ``shell=True``, which runs it with ``/bin/sh -c``).
         input: text, bytes or a :class:`Secret` fed to stdin, without deadlock however large.
         timeout: seconds before the process group is stopped (None or ``inf``: no limit).
+        idle_timeout: stop the process group, as ``timeout`` does, once the program has
+            written nothing to stdout or stderr for this many seconds (counted from its
+            start; any byte on either stream starts the count again): the "no output for
+            10 minutes" rule of CI systems. ``Result.timeout_kind`` then says ``"idle"``.
+            None or ``inf``: no limit.
         check: raise for a non-zero exit, a death by signal or a timeout.
         cwd: the child's working directory.
         env: variables added to (or, with ``inherit_env=False``, replacing) the parent's.
@@ -322,6 +328,10 @@ def run(
             remove. Not taken with ``tty=False``.
         respond: ``{prompt: reply}``: every time the output shows ``prompt`` (a string or a
             compiled regex), ``reply`` (str or :class:`Secret`) is typed followed by Enter.
+            The input stays open for the answers, so a program waiting for a line that no
+            prompt leads to (a prompt that never comes, or one not in ``respond``) waits
+            forever unless a timeout stops it: give ``idle_timeout`` (it stops the program
+            once it has printed nothing for that long) or ``timeout``.
         dimensions: ``(rows, columns)`` of the pseudo-terminal, when one is used.
         stdin: only ``subprocess.DEVNULL``, the default spelled out: the program reads
             ``/dev/null`` unless ``input`` is given.
@@ -349,7 +359,8 @@ def run(
 
     Raises:
         CommandFailed: ``check`` and the child exited non-zero or was killed by a signal.
-        CommandTimedOut: ``check`` and the timeout expired; ``.result`` has the output so far.
+        CommandTimedOut: ``check`` and the timeout or idle timeout expired; ``.result`` has
+            the output so far.
         CommandNotFound: the program does not exist.
         CommandNotExecutable: it exists but cannot be executed (the message says why).
         StartFailed: the OS refused to start it (out of fds, argument list too long).
@@ -364,6 +375,7 @@ def run(
         cmd,
         input=input,
         timeout=timeout,
+        idle_timeout=idle_timeout,
         cwd=cwd,
         env=env,
         inherit_env=inherit_env,
@@ -402,6 +414,7 @@ def call(
     shell: bool = False,
     kill_grace: float = DEFAULT_KILL_GRACE,
     die_with_parent: bool = False,
+    **unsupported: Never,
 ) -> int:
     """Run a command with the parent's stdin, stdout and stderr; return its exit code.
 
@@ -417,6 +430,10 @@ def call(
     Args:
         cmd, timeout, input, cwd, env, inherit_env, shell, kill_grace, die_with_parent: as
             for :func:`run`.
+        unsupported: none is taken. ``idle_timeout`` gets a ``TypeError`` that says why:
+            the program writes straight to this process's stdout and stderr, so cmdrun
+            never sees its output; ``run(cmd, tee=True, idle_timeout=S)`` shows the output
+            as it comes and watches it.
 
     Returns:
         The exit status; ``-N`` when killed by signal ``N``. A non-zero exit never raises.
@@ -426,6 +443,8 @@ def call(
         CommandNotFound, CommandNotExecutable, StartFailed, TypeError, ValueError: as for
             :func:`run`.
     """
+    if unsupported:
+        _refuse_in_call(unsupported)
     spec = build_spec(
         cmd,
         input=input,
@@ -447,6 +466,31 @@ def call(
     if result.timed_out:
         result.check_returncode()
     return result.returncode
+
+
+#: ``run`` options that ``call`` cannot honour, and why.
+_NOT_FOR_CALL = {
+    "idle_timeout": (
+        "the program writes straight to this process's stdout and stderr, so cmdrun never "
+        "sees its output and cannot tell when it goes quiet; use "
+        "run(cmd, tee=True, idle_timeout=...), which shows the output as it comes and "
+        "watches it"
+    ),
+}
+
+
+def _refuse_in_call(names: Iterable[str]) -> Never:
+    """Raise for keyword arguments ``call`` does not take, saying why when it is known.
+
+    Raises:
+        TypeError: always, naming the first of ``names``.
+    """
+    for name in names:
+        reason = _NOT_FOR_CALL.get(name)
+        if reason is not None:
+            raise TypeError(f"call() does not take {name}=: {reason}")
+        raise TypeError(f"call() got an unexpected keyword argument {name!r}")
+    raise TypeError("call() got no option to refuse")
 
 
 def _as_foreground_job(spec: Spec, terminal: int) -> Result:
