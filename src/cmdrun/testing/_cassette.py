@@ -2,11 +2,12 @@
 
 The format is readable and diffs well: one JSON object, ``"version"`` then ``"calls"`` in
 the order they were made, two-space indents, keys in a fixed order. A run call keeps its
-argv, input (secrets masked), tty, timeout, exit status, output, duration and whether it
-timed out; a session keeps its whole transcript as ``out``/``in`` steps. Secret values are
-never written: what a :class:`~cmdrun.Secret` typed is stored as ``{"in_secret": true}``,
-and output is masked as it is in the Result. Environments and working directories are not
-stored (they differ between machines and may hold credentials).
+argv, input (secrets masked), tty, timeout, exit status, output, duration, whether it
+timed out and which timeout stopped it; a session keeps its whole transcript as
+``out``/``in`` steps. Secret values are never written: what a :class:`~cmdrun.Secret`
+typed is stored as ``{"in_secret": true}``, and output is masked as it is in the Result.
+Environments and working directories are not stored (they differ between machines and
+may hold credentials).
 """
 
 from __future__ import annotations
@@ -142,6 +143,7 @@ class Cassette:
             **_text_fields("stderr", result.stderr_bytes),
             "duration": round(result.duration, 6),
             "timed_out": result.timed_out,
+            "timeout_kind": result.timeout_kind,
         }
         self._add(entry)
         return result
@@ -217,6 +219,7 @@ class Cassette:
             returncode=entry["returncode"],
             duration=entry["duration"],
             timed_out=entry["timed_out"],
+            timeout_kind=entry.get("timeout_kind"),  # absent from older recordings: "total"
         )
 
     def _replay_session(self, spec: Spec) -> Session:

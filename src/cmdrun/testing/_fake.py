@@ -18,7 +18,7 @@ import shlex
 import threading
 from collections.abc import Callable, Generator, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from .._engine import AutoAnswer, simulated
 from .._errors import CommandNotExecutable, CommandNotFound, StartFailed
@@ -89,7 +89,8 @@ class Answer:
     """What a fake command does: output, exit status, and how long it (pretends to) take.
 
     ``duration`` is reported in the Result, never slept; a call whose ``timeout`` is shorter
-    sees a timeout at once. ``math.inf`` means the program hangs.
+    sees a timeout at once, and so does a call whose ``idle_timeout`` is shorter when the
+    fake prints nothing. ``math.inf`` means the program hangs.
     """
 
     __slots__ = ("duration", "returncode", "stderr", "stdout")
@@ -280,7 +281,10 @@ class FakeCommands:
             stdout, stderr, returncode: what the program prints and its exit status
                 (``-N``: killed by signal N).
             duration: seconds it takes, reported and never slept; longer than a call's
-                timeout means that call times out (``math.inf``: it hangs).
+                timeout means that call times out (``math.inf``: it hangs). A fake with no
+                output is silent all along: a duration longer than a call's
+                ``idle_timeout`` stops it as idle (one with output is taken to talk
+                throughout).
             times: answer at most this many calls (None: every call). Registrations of the
                 same command answer in the order they were made.
             callback: ``callback(call)`` computes the answer from the :class:`Call`
@@ -425,20 +429,39 @@ class FakeCommands:
             self._active = None
 
 
+def _stop(
+    spec: Spec, silent: bool, duration: float
+) -> tuple[float, Literal["total", "idle"]] | None:
+    """When and why a fake running ``duration`` seconds is stopped (None: it is not).
+
+    A fake that prints nothing is silent from its start, so an ``idle_timeout`` shorter than
+    its duration stops it then; one that prints is taken to talk throughout its duration.
+    The earlier limit wins, the total one on a tie, as with a real program.
+    """
+    limits: list[tuple[float, Literal["total", "idle"]]] = []
+    if spec.timeout is not None:
+        limits.append((spec.timeout, "total"))
+    if silent and spec.idle_timeout is not None:
+        limits.append((spec.idle_timeout, "idle"))
+    due = [limit for limit in limits if duration > limit[0]]
+    return min(due, key=lambda limit: limit[0]) if due else None
+
+
 def _answered(spec: Spec, answer: Answer, deliver: DeliverLine | None) -> Result:
     """The Result a program with this answer would give, timeouts included."""
     enc = spec.encoding
     chunks = [("stdout", _bytes(answer.stdout, enc)), ("stderr", _bytes(answer.stderr, enc))]
-    timed_out = spec.timeout is not None and answer.duration > spec.timeout
-    if math.isinf(answer.duration) and not timed_out:
+    stop = _stop(spec, not any(data for _, data in chunks), answer.duration)
+    if math.isinf(answer.duration) and stop is None:
         raise FakeHang(f"fake `{shlex.join(spec.args)}` hangs (duration=inf) and has no timeout")
     return simulated(
         spec,
         chunks,
         deliver,
-        returncode=-15 if timed_out else answer.returncode,
-        duration=spec.timeout if timed_out and spec.timeout is not None else answer.duration,
-        timed_out=timed_out,
+        returncode=answer.returncode if stop is None else -15,
+        duration=answer.duration if stop is None else stop[0],
+        timed_out=stop is not None,
+        timeout_kind=None if stop is None else stop[1],
     )
 
 
@@ -463,7 +486,9 @@ def _play(spec: Spec, registration: Registration, deliver: DeliverLine | None) -
         pump.write(data)
     if not spec.respond:
         pump.close_input()
-    timed_out = pump.run_to_end(math.inf if spec.timeout is None else 0.0, 0.0)
+    # A dialogue that blocks on input waits forever: the earlier limit stops it.
+    stop = _stop(spec, True, math.inf)
+    timed_out = pump.run_to_end(math.inf if stop is None else 0.0, 0.0)
     out = pump.sinks["stdout"].value()
     err = pump.sinks["stderr"].value()
     return simulated(
@@ -471,8 +496,9 @@ def _play(spec: Spec, registration: Registration, deliver: DeliverLine | None) -
         [("stdout", out), ("stderr", err)],
         deliver,
         returncode=pump.child.wait(),
-        duration=spec.timeout if timed_out and spec.timeout is not None else 0.0,
+        duration=stop[0] if timed_out and stop is not None else 0.0,
         timed_out=timed_out,
+        timeout_kind=stop[1] if timed_out and stop is not None else None,
         pid=pump.child.pid,
     )
 
