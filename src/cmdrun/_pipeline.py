@@ -76,12 +76,12 @@ class Pipeline(Frozen):
     def __repr__(self) -> str:
         return f"pipe({', '.join(repr(list(argv)) for argv in self.commands)})"
 
-    def __or__(self, other: object) -> Pipeline:
+    def __or__(self, other: Runnable) -> Pipeline:
         if not _is_command(other):
             return NotImplemented
         return Pipeline((self, other))
 
-    def __ror__(self, other: object) -> Pipeline:
+    def __ror__(self, other: Runnable) -> Pipeline:
         if not _is_command(other):
             return NotImplemented
         return Pipeline((other, self))
