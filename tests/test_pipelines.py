@@ -90,6 +90,8 @@ def test_a_pipeline_needs_two_good_commands() -> None:
         pipe(["echo"], 3)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         pipe(["echo"], ["cat"]) | 3  # type: ignore[operator]
+    with pytest.raises(TypeError, match="use pipe"):
+        cmdrun.Pipeline("echo x")
 
 
 def test_doors_that_run_one_program_refuse_a_pipeline_clearly() -> None:
@@ -443,6 +445,7 @@ def test_run_many_and_as_completed_take_pipelines() -> None:
 def test_run_many_reports_a_missing_stage_as_127() -> None:
     (result,) = cmdrun.run_many([pipe(["echo"], ["no-such-program-xyz"])])
     assert result.returncode == 127
+    assert [stage.args for stage in result.stages] == [("echo",), ("no-such-program-xyz",)]
     assert "stage 2 of 2" in result.stderr
 
 
@@ -469,3 +472,15 @@ def test_tty_auto_runs_a_pipeline_on_pipes_without_rerun() -> None:
     result = cmdrun.run(pipe(["echo"], refuses), check=False)
     assert result.returncode == 1
     assert not result.tty
+
+
+def test_without_pidfds_stage_exits_are_polled(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cmdrun import _platform
+
+    monkeypatch.setattr(_platform, "HAS_PIDFD", False)
+    assert cmdrun.run(pipe(["yes"], ["head", "-n2"])).stdout == "y\ny\n"
+    failed = cmdrun.run(pipe(["sh", "-c", "exit 4"], ["cat"]), check=False)
+    assert failed.returncode == 4
+    stopped = cmdrun.run(pipe(["sleep", "30"], ["cat"]), timeout=0.3, check=False)
+    assert stopped.timed_out
+    assert _wait_group_gone(stopped.pid)

@@ -43,6 +43,10 @@ class Pipeline(Frozen):
     commands: tuple[tuple[str, ...], ...]
 
     def __init__(self, commands: Sequence[Runnable]) -> None:
+        if isinstance(commands, (str, bytes)):
+            raise TypeError(
+                f"Pipeline() takes a sequence of commands, not {commands!r}: use pipe()"
+            )
         stages: list[tuple[str, ...]] = []
         for cmd in commands:
             if isinstance(cmd, Pipeline):

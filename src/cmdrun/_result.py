@@ -257,19 +257,30 @@ class Result:
         describing the command itself (made on first access)."""
         stages = self._stages
         if stages is None:
-            args: tuple[str, ...] = self.args  # type: ignore[assignment]
-            only = Stage(
-                args,
-                self.pid,
+            stages = self._guess_stages()
+            object.__setattr__(self, "_stages", stages)
+        return stages
+
+    def _guess_stages(self) -> tuple[Stage, ...]:
+        """The stages of a single command: the command itself. A pipeline's Result made
+        without its stages (one that never started) gets each stage with the whole's status."""
+        if isinstance(self.args, tuple):
+            commands: tuple[tuple[str, ...], ...] = (self.args,)
+            pid, stderr = self.pid, self.stderr_bytes
+        else:
+            commands, pid, stderr = self.args.commands, 0, b""
+        return tuple(
+            Stage(
+                argv,
+                pid,
                 self.returncode,
-                self.stderr_bytes,
+                stderr,
                 ok=self.returncode == 0,
                 encoding=self.encoding,
                 errors=self.errors,
             )
-            stages = (only,)
-            object.__setattr__(self, "_stages", stages)
-        return stages
+            for argv in commands
+        )
 
     @property
     def ok(self) -> bool:
