@@ -484,3 +484,19 @@ def test_without_pidfds_stage_exits_are_polled(monkeypatch: pytest.MonkeyPatch) 
     stopped = cmdrun.run(pipe(["sleep", "30"], ["cat"]), timeout=0.3, check=False)
     assert stopped.timed_out
     assert _wait_group_gone(stopped.pid)
+
+
+def test_a_stage_reading_the_terminal_is_stopped_and_the_timeout_ends_it() -> None:
+    # The parent owns a terminal's foreground; the pipeline is a background job of its
+    # session, so its stage cannot read the line waiting on the terminal (SIGTTIN).
+    parent = py(
+        """
+        import cmdrun
+        reader = ["sh", "-c", "read x < /dev/tty; echo got $x"]
+        r = cmdrun.run(cmdrun.pipe(reader, ["cat"]), timeout=1, check=False)
+        print("timed_out", r.timed_out, r.returncode, r.stdout.strip())
+        """
+    )
+    result = cmdrun.run(parent, tty=True, input="hello\n", timeout=30)
+    assert "timed_out True -15" in result.stdout
+    assert "got hello" not in result.stdout
