@@ -21,7 +21,8 @@ from ._errors import (
 from ._match import Match, clean
 from ._output import Line
 from ._parallel import as_completed, run_many
-from ._result import Result
+from ._pipeline import Pipeline, pipe
+from ._result import Result, Stage
 from ._run import TTY_REFUSAL_MAX_OUTPUT, TTY_REFUSAL_WINDOW, TTY_REFUSALS, call, run
 from ._secret import Secret
 from ._session import PipeSession, PtySession, Session, spawn
@@ -63,11 +64,13 @@ __all__ = [
     "Line",
     "Match",
     "PipeSession",
+    "Pipeline",
     "PtySession",
     "Result",
     "Secret",
     "Session",
     "SessionClosed",
+    "Stage",
     "StartFailed",
     "Stream",
     "TTY_REFUSALS",
@@ -80,6 +83,7 @@ __all__ = [
     "as_completed",
     "call",
     "clean",
+    "pipe",
     "run",
     "run_many",
     "spawn",

@@ -34,7 +34,7 @@ from ._spec import BatchOptions, RunOptions
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from ._args import Command
+    from ._pipeline import Runnable
 
 # Waiting for a child blocks a thread, so asyncio runs need more threads than the default
 # executor has (min(32, CPUs + 4)); idle threads are reused and cost little.
@@ -89,7 +89,7 @@ async def _in_thread(prepared: Prepared, index: int = 0) -> Outcome:
             future.add_done_callback(lambda _: token.close())
 
 
-async def arun(cmd: Command, **options: Unpack[RunOptions]) -> Result:
+async def arun(cmd: Runnable, **options: Unpack[RunOptions]) -> Result:
     """``await arun(cmd, ...)``: :func:`run` for asyncio, with the same options and errors.
 
     Cancelling the task (``task.cancel()``, ``asyncio.timeout``) stops the process group,
@@ -108,7 +108,7 @@ async def arun(cmd: Command, **options: Unpack[RunOptions]) -> Result:
 
 
 async def arun_many(
-    cmds: Iterable[Command],
+    cmds: Iterable[Runnable],
     *,
     jobs: int | None = None,
     timeout: float | None = None,

@@ -22,9 +22,10 @@ from ._kill import stop_now
 from ._log import log_debug
 from ._match import Pattern, Reply, Responder, describe
 from ._output import LineFeed, StreamDecoder, as_terminal
+from ._pipeline import StageGroup, pipefail
 from ._platform import echo_is_off
 from ._pump import DataHook, Pump, Sink
-from ._result import Result
+from ._result import Result, Stage
 from ._secret import Secret, seal, shown
 from ._shield import SigintShield
 from ._spec import DeliverLine, Spec
@@ -229,6 +230,28 @@ def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[None,
         tty=started.tty,
         cancelled=pump.cancelled,
         timeout_kind=pump.timeout_kind,
+        stages=_stages(spec, child) if isinstance(child, StageGroup) else None,
+    )
+
+
+def _stages(spec: Spec, group: StageGroup) -> tuple[Stage, ...]:
+    """What each stage of a finished pipeline did, failures judged by the pipefail rule."""
+    assert spec.pipeline is not None
+    codes = [proc.wait() for proc in group.members]
+    failed = pipefail(codes)[1]
+    return tuple(
+        Stage(
+            argv,
+            proc.pid,
+            code,
+            b"" if tap is None else tap.value(),
+            ok=not bad,
+            encoding=spec.encoding,
+            errors=spec.errors,
+        )
+        for argv, proc, code, tap, bad in zip(
+            spec.pipeline.commands, group.members, codes, group.stderr, failed, strict=True
+        )
     )
 
 
@@ -304,13 +327,14 @@ def result_of(
     cancelled: bool = False,
     timeout: float | Literal["spec"] | None = "spec",
     timeout_kind: Literal["total", "idle"] | None = None,
+    stages: tuple[Stage, ...] | None = None,
 ) -> Result:
     """The one Result builder, for runs, sessions and test doubles alike: the output is in
     ``sinks`` (masked by the pump already); ``timeout`` is the one that applied (default: the
     spec's); ``timeout_kind`` says which limit stopped it (None with ``timed_out``:
-    ``"total"``)."""
+    ``"total"``); ``stages``, a pipeline's."""
     return Result(
-        spec.args,
+        spec.args if spec.pipeline is None else spec.pipeline,
         returncode,
         stdout_bytes=sinks["stdout"].value(),
         stderr_bytes=sinks["stderr"].value(),
@@ -326,6 +350,7 @@ def result_of(
         cancelled=cancelled,
         timeout_kind=timeout_kind,
         idle_timeout=spec.idle_timeout,
+        stages=stages,
     )
 
 

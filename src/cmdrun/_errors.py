@@ -28,8 +28,10 @@ import subprocess
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ._pipeline import Pipeline
+
 if TYPE_CHECKING:
-    from ._result import Result
+    from ._result import Result, Stage
 
 #: How many lines of stderr a ``CommandFailed`` message quotes.
 TAIL_LINES = 10
@@ -40,23 +42,43 @@ class CmdrunError(subprocess.SubprocessError):
     """Base class of every error cmdrun raises about a command."""
 
 
+def _located(where: str, message: str) -> str:
+    """``message`` prefixed with where it happened (a pipeline's stage), if known."""
+    return f"{where}: {message}" if where else message
+
+
+def stage_name(index: int, count: int, args: Sequence[str]) -> str:
+    """``stage 2 of 3 `gzip -9```: how messages name a stage of a pipeline."""
+    return f"stage {index + 1} of {count} `{_quote(args)}`"
+
+
+def in_stage(error: Exception, where: str) -> Exception:
+    """``error`` (raised starting a program) again, its message naming the stage ``where``."""
+    if isinstance(error, CommandNotFound):
+        return CommandNotFound(error.program, error.path, where)
+    if isinstance(error, (CommandNotExecutable, StartFailed)):
+        return type(error)(error.program, error.reason, error.errno or 0, error.detail, where)
+    return error
+
+
 class CommandNotFound(CmdrunError, FileNotFoundError):
     """The program does not exist: not found on ``PATH``, or no file at the given path."""
 
-    def __init__(self, program: str, path: str | None) -> None:
+    def __init__(self, program: str, path: str | None, where: str = "") -> None:
         self.program = program
         self.path = path
+        self.where = where
         if "/" in program:
             message = f"command not found: {program!r} (no such file)"
         else:
             message = f"command not found: {program!r} (searched PATH={path or ''!r})"
-        FileNotFoundError.__init__(self, errno.ENOENT, message, program)
+        FileNotFoundError.__init__(self, errno.ENOENT, _located(where, message), program)
 
     def __str__(self) -> str:
         return str(self.strerror)
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.program, self.path))
+        return (type(self), (self.program, self.path, self.where))
 
 
 class CommandNotExecutable(CmdrunError, OSError):
@@ -67,18 +89,21 @@ class CommandNotExecutable(CmdrunError, OSError):
     ``"exec format error"``; ``errno`` is the error ``exec`` reported.
     """
 
-    def __init__(self, program: str, reason: str, err: int, detail: str = "") -> None:
+    def __init__(
+        self, program: str, reason: str, err: int, detail: str = "", where: str = ""
+    ) -> None:
         self.program = program
         self.reason = reason
         self.detail = detail
+        self.where = where
         message = f"cannot execute {program!r}: {reason}" + (f" ({detail})" if detail else "")
-        OSError.__init__(self, err, message, program)
+        OSError.__init__(self, err, _located(where, message), program)
 
     def __str__(self) -> str:
         return str(self.strerror)
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.program, self.reason, self.errno, self.detail))
+        return (type(self), (self.program, self.reason, self.errno, self.detail, self.where))
 
 
 class StartFailed(CmdrunError, OSError):
@@ -90,18 +115,21 @@ class StartFailed(CmdrunError, OSError):
     is known. Nothing was left open or running.
     """
 
-    def __init__(self, program: str, reason: str, err: int, detail: str = "") -> None:
+    def __init__(
+        self, program: str, reason: str, err: int, detail: str = "", where: str = ""
+    ) -> None:
         self.program = program
         self.reason = reason
         self.detail = detail
+        self.where = where
         message = f"could not start {program!r}: {reason}" + (f" ({detail})" if detail else "")
-        OSError.__init__(self, err, message, program)
+        OSError.__init__(self, err, _located(where, message), program)
 
     def __str__(self) -> str:
         return str(self.strerror)
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.program, self.reason, self.errno, self.detail))
+        return (type(self), (self.program, self.reason, self.errno, self.detail, self.where))
 
 
 # Control characters but newline and tab (C0, DEL, C1: a terminal acts on them) and lone
@@ -126,14 +154,37 @@ def _tail(text: str, lines: int = TAIL_LINES) -> str:
     return out if len(out) <= _TAIL_CHARS else "..." + out[-_TAIL_CHARS:]
 
 
-def _quote(args: Sequence[str]) -> str:
+def _quote(args: Sequence[str] | Pipeline) -> str:
     """The command as a shell line, safe to print (arguments may hold escape sequences)."""
-    return printable(shlex.join(args))
+    return printable(str(args) if isinstance(args, Pipeline) else shlex.join(args))
 
 
-def _with_tail(head: str, result: Result) -> str:
+def _named(args: Sequence[str] | Pipeline) -> str:
+    """``command `ls -l``` or ``pipeline `a | b```, for messages."""
+    return f"{'pipeline' if isinstance(args, Pipeline) else 'command'} `{_quote(args)}`"
+
+
+def _cmd(args: Sequence[str] | Pipeline) -> list[str] | Pipeline:
+    """The stdlib errors' ``cmd``: the argv as a list; a pipeline as it is."""
+    return args if isinstance(args, Pipeline) else list(args)
+
+
+def _failed_stage(result: Result) -> tuple[int, Stage] | None:
+    """The stage of a pipeline that decided its status (the rightmost that failed)."""
+    if not isinstance(result.args, Pipeline):
+        return None
+    stages = result.stages
+    for index in range(len(stages) - 1, -1, -1):
+        if not stages[index].ok:
+            return index, stages[index]
+    return None
+
+
+def _with_tail(head: str, result: Result, stage: Stage | None = None) -> str:
     # With merged output, stderr went to stdout: quote that instead.
     name, text = ("stderr", result.stderr) if result.stderr else ("output", result.stdout)
+    if stage is not None and stage.stderr:  # a failed stage: its own stderr
+        name, text = "its stderr", stage.stderr
     tail = printable(_tail(text))
     if not tail:
         return head
@@ -146,13 +197,23 @@ class CommandFailed(CmdrunError, subprocess.CalledProcessError):
 
     def __init__(self, result: Result) -> None:
         subprocess.CalledProcessError.__init__(
-            self, result.returncode, list(result.args), result.stdout, result.stderr
+            self,
+            result.returncode,
+            _cmd(result.args),  # type: ignore[arg-type]  # a Pipeline: run(exc.cmd) reruns it
+            result.stdout,
+            result.stderr,
         )
         self.result = result
 
     def __str__(self) -> str:
-        head = f"command `{_quote(self.result.args)}` {describe_returncode(self.result.returncode)}"
-        return _with_tail(head, self.result)
+        failed = _failed_stage(self.result)
+        if failed is None:
+            head = f"{_named(self.result.args)} {describe_returncode(self.result.returncode)}"
+            return _with_tail(head, self.result)
+        index, stage = failed
+        where = stage_name(index, len(self.result.stages), stage.args)
+        head = f"{_named(self.result.args)} failed: {where} {_as_predicate(stage.returncode)}"
+        return _with_tail(head, self.result, stage)
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.result,))
@@ -165,7 +226,11 @@ class CommandTimedOut(CmdrunError, subprocess.TimeoutExpired):
 
     def __init__(self, result: Result, timeout: float) -> None:
         subprocess.TimeoutExpired.__init__(
-            self, list(result.args), timeout, result.stdout, result.stderr
+            self,
+            _cmd(result.args),  # type: ignore[arg-type]  # a Pipeline: run(exc.cmd) reruns it
+            timeout,
+            result.stdout,
+            result.stderr,
         )
         self.result = result
 
@@ -175,7 +240,7 @@ class CommandTimedOut(CmdrunError, subprocess.TimeoutExpired):
         else:
             what = f"timed out after {self.timeout:g} s"
         head = (
-            f"command `{_quote(self.result.args)}` {what} "
+            f"{_named(self.result.args)} {what} "
             f"and was stopped ({describe_returncode(self.result.returncode)})"
         )
         return _with_tail(head, self.result)

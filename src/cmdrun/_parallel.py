@@ -23,6 +23,7 @@ from ._errors import (
     CommandTimedOut,
     StartFailed,
 )
+from ._pipeline import Pipeline
 from ._pump import MAIN_THREAD_TICK, CancelToken
 from ._result import Result, applied_limit
 from ._run import Prepared, prepare
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Unpack
 
-    from ._args import Command
+    from ._pipeline import Runnable
 
 #: Exit statuses reported for a command that could not start, as a shell reports them.
 NOT_FOUND = 127
@@ -60,7 +61,7 @@ def _check_flags(fail_fast: object, progress: object) -> None:
 
 
 def prepare_all(
-    cmds: Iterable[Command], options: BatchOptions, timeout: float | None, door: str
+    cmds: Iterable[Runnable], options: BatchOptions, timeout: float | None, door: str
 ) -> list[Prepared]:
     """Check every command and option given to ``door`` (its name, for errors) before
     anything runs; the batch never raises for them."""
@@ -68,6 +69,8 @@ def prepare_all(
         raise TypeError("run_many/as_completed never raise for a command's failure: use fail_fast")
     if isinstance(cmds, (str, bytes)):
         raise TypeError("cmds must be an iterable of commands, not a single command string")
+    if isinstance(cmds, Pipeline):
+        raise TypeError(f"cmds must be an iterable of commands, not one pipeline: [{cmds!r}]")
     each: RunOptions = {**options, "timeout": timeout, "check": False}
     return [prepare(cmd, each, door) for cmd in cmds]
 
@@ -87,7 +90,8 @@ def not_started(index: int, prepared: Prepared, exc: CmdrunError) -> Outcome:
     """The outcome of a command that could not start: status 127/126, the error in stderr."""
     status = NOT_FOUND if isinstance(exc, CommandNotFound) else NOT_EXECUTABLE
     spec = prepared.spec
-    result = Result(spec.args, status, stderr_bytes=f"{exc}\n".encode(), timeout=spec.timeout)
+    args = spec.args if spec.pipeline is None else spec.pipeline
+    result = Result(args, status, stderr_bytes=f"{exc}\n".encode(), timeout=spec.timeout)
     return Outcome(index, result, exc)
 
 
@@ -206,7 +210,7 @@ def _outcomes(
 
 
 def run_many(
-    cmds: Iterable[Command],
+    cmds: Iterable[Runnable],
     *,
     jobs: int | None = None,
     timeout: float | None = None,
@@ -245,7 +249,7 @@ def run_many(
 
 
 def as_completed(
-    cmds: Iterable[Command],
+    cmds: Iterable[Runnable],
     *,
     jobs: int | None = None,
     timeout: float | None = None,

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 #: Popen's ``start_new_session``: the child leads a new session and process group, so one
 #: signal to the group reaches it and every descendant that does not leave the group itself.
@@ -24,6 +25,20 @@ NEW_SESSION = True
 #: Python in the child (``process_group=``, Python 3.11+): what ``call`` needs to hand the
 #: child the controlling terminal (see :func:`foreground_terminal`).
 CAN_JOIN_TERMINAL = sys.version_info >= (3, 11)
+
+
+def group_options(pgid: int) -> dict[str, Any]:
+    """Popen keywords that put the child in process group ``pgid`` of this session (0: a new
+    group that the child leads), as a shell does with the stages of a job.
+
+    Python 3.11+ has ``process_group=``, which keeps CPython's fast vfork path; 3.10 calls
+    ``setpgid`` from a ``preexec_fn`` (Python code in the forked child: slower, and unsafe
+    if another thread holds a lock the child needs, which is why newer Pythons avoid it).
+    """
+    if CAN_JOIN_TERMINAL:
+        return {"process_group": pgid}
+    return {"preexec_fn": lambda: os.setpgid(0, pgid)}
+
 
 #: The largest pipe buffer an unprivileged process may ask for by default on Linux.
 BIG_PIPE = 1 << 20

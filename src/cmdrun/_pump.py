@@ -11,7 +11,9 @@ the decisions below are made once:
   output can deadlock. A child that exits or closes stdin early is not an error: EPIPE only
   ends the feeding.
 * The child's exit is watched through a pidfd in the same poll (Linux); elsewhere waitpid
-  is polled every 10 ms.
+  is polled every 10 ms. A pipeline (:class:`~cmdrun._pipeline.StageGroup`) is one child
+  whose every stage's exit is watched so (it has exited once all of them have); each
+  stage's stderr pipe is also kept apart, in the group's ``taps``.
 * :meth:`Pump.run_to_end`: when the child exits while a descendant still holds the pipes
   (a daemon it started), wait at most ``drain_timeout`` seconds for the rest of the output,
   then stop reading. That is not a timeout and the descendant is left alone. On timeout
@@ -35,6 +37,7 @@ from typing import Literal, Protocol
 
 from ._kill import Child, GroupStopper
 from ._output import Capture
+from ._pipeline import StageGroup
 from ._platform import enlarge_pipe, exit_fd
 from ._secret import Redactor
 
@@ -203,7 +206,15 @@ class Pump:
             self._streams[fd] = name
             self._size[fd] = FIRST_READ
             self._watch(fd, _READ)
-        self._exit_fd = exit_fd(child.pid)
+        self._taps: Mapping[int, Sink] | None = None
+        self._stage_fds: dict[int, int] = {}
+        self._exit_fd: int | None
+        if isinstance(child, StageGroup):
+            self._exit_fd = None
+            self._polls = self._watch_stages(child)
+        else:
+            self._exit_fd = exit_fd(child.pid)
+            self._polls = self._exit_fd is None
         if self._exit_fd is not None:
             self._poller.register(self._exit_fd, select.POLLIN)
         self._cancel_fd = -1
@@ -215,6 +226,19 @@ class Pump:
                 self._poller.register(self._cancel_fd, select.POLLIN)
 
     # -- registration -------------------------------------------------------------------
+
+    def _watch_stages(self, group: StageGroup) -> bool:
+        """Watch each stage's exit; return True if some can only be polled for."""
+        self._taps = group.taps or None
+        polls = False
+        for index, proc in enumerate(group.members):
+            fd = exit_fd(proc.pid)
+            if fd is None:  # no pidfd here (or out of fds): waitpid every 10 ms instead
+                polls = True
+                continue
+            self._stage_fds[fd] = index
+            self._poller.register(fd, select.POLLIN)
+        return polls
 
     def _watch(self, fd: int, events: int) -> None:
         old = self._events.get(fd, 0)
@@ -366,6 +390,8 @@ class Pump:
         name = self._streams[fd]
         if self.redact is not None:
             data = self.redact.feed(name, data)
+        if self._taps is not None and fd in self._taps:
+            self._taps[fd].write(data)
         self._emit(name, data)
 
     def _emit(self, name: str, data: bytes) -> None:
@@ -378,7 +404,10 @@ class Pump:
         """Deliver what the redactor held back of a stream that ends (or is abandoned)."""
         if self.redact is not None:
             name = self._streams[fd]
-            self._emit(name, self.redact.flush(name))
+            data = self.redact.flush(name)
+            if self._taps is not None and fd in self._taps:
+                self._taps[fd].write(data)
+            self._emit(name, data)
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -391,15 +420,26 @@ class Pump:
         os.close(self._exit_fd)
         self._exit_fd = None
 
+    def _reap_stages(self, fds: list[int]) -> None:
+        """Reap the stages whose exit fds fired, together: the group orders them."""
+        indices = []
+        for fd in fds:
+            indices.append(self._stage_fds.pop(fd))
+            self._poller.unregister(fd)
+            os.close(fd)
+        assert isinstance(self.child, StageGroup)
+        self.child.reaped(indices)
+
     def step(self, until: float) -> None:
         """Wait until something happens or ``until`` (monotonic) passes, and handle it."""
         now = time.monotonic()
         until = min(until, now + self.max_wait)
-        if self._exit_fd is None and self.child.returncode is None:
+        if self._polls and self.child.returncode is None:
             until = min(until, now + 0.01)  # no pidfd: look at waitpid every 10 ms
         if threading.current_thread() is threading.main_thread():
             until = min(until, now + MAIN_THREAD_TICK)
         wait = -1 if math.isinf(until) else max(0, math.ceil(min(until - now, MAX_WAIT) * 1000))
+        exited: list[int] = []
         for fd, _events in self._poller.poll(wait):
             if fd == self._exit_fd:
                 self._reap()
@@ -413,7 +453,11 @@ class Pump:
                 self._read(fd)
             if fd == self._writer and self._pending:
                 self._write()
-        if self._exit_fd is None and self.child.returncode is None:
+            if fd in self._stage_fds:
+                exited.append(fd)
+        if exited:
+            self._reap_stages(exited)
+        if self._polls and self.child.returncode is None:
             self.child.poll()
 
     def drive(self, deadline: float, drain_timeout: float) -> Iterator[None]:
@@ -486,3 +530,6 @@ class Pump:
         if self._exit_fd is not None:
             os.close(self._exit_fd)
             self._exit_fd = None
+        for fd in self._stage_fds:
+            os.close(fd)
+        self._stage_fds.clear()

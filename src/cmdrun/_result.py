@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import signal as _signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._defaults import DEFAULT_ENCODING, DEFAULT_ERRORS
 from ._errors import CommandFailed, CommandTimedOut
+from ._frozen import Frozen, build
+
+if TYPE_CHECKING:
+    from ._pipeline import Pipeline
 
 _REPR_CHARS = 60
 
@@ -17,6 +21,108 @@ def _short(data: bytes, encoding: str, errors: str) -> str:
         return repr(data.decode(encoding, errors))
     head = data[: _REPR_CHARS * 4].decode(encoding, errors)[:_REPR_CHARS]
     return f"{head!r}... ({len(data)} bytes)"
+
+
+def _signal_of(returncode: int) -> _signal.Signals | None:
+    if returncode >= 0:
+        return None
+    try:
+        return _signal.Signals(-returncode)
+    except ValueError:  # a real-time signal with no name
+        return None
+
+
+class Stage(Frozen):
+    """What one stage of a pipeline did (``Result.stages``). Immutable.
+
+    A command that is not a pipeline has one stage: itself.
+
+    Attributes:
+        args: the stage's argv.
+        pid: the process id it ran as.
+        returncode: its exit status; ``-N`` when killed by signal ``N``.
+        stderr_bytes: what it wrote to stderr (empty when stderr went to a file or was
+            merged into stdout).
+        ok: True unless this stage failed by the pipefail rule (see :func:`cmdrun.pipe`):
+            a SIGPIPE after a later stage exited is not a failure.
+    """
+
+    __slots__ = ("_text", "args", "encoding", "errors", "ok", "pid", "returncode", "stderr_bytes")
+
+    args: tuple[str, ...]
+    pid: int
+    returncode: int
+    stderr_bytes: bytes
+    ok: bool
+    encoding: str
+    errors: str
+    _text: list[str]
+
+    def __init__(
+        self,
+        args: tuple[str, ...],
+        pid: int,
+        returncode: int,
+        stderr_bytes: bytes = b"",
+        *,
+        ok: bool,
+        encoding: str = DEFAULT_ENCODING,
+        errors: str = DEFAULT_ERRORS,
+    ) -> None:
+        build(
+            self,
+            args=args,
+            pid=pid,
+            returncode=returncode,
+            stderr_bytes=stderr_bytes,
+            ok=ok,
+            encoding=encoding,
+            errors=errors,
+            _text=[],
+        )
+
+    @property
+    def stderr(self) -> str:
+        """The stage's stderr as text (decoded as the Result's)."""
+        if not self._text:
+            self._text.append(self.stderr_bytes.decode(self.encoding, self.errors))
+        return self._text[0]
+
+    @property
+    def signal(self) -> _signal.Signals | None:
+        """The signal that killed the stage, or None if it exited."""
+        return _signal_of(self.returncode)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Stage):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.args, self.pid, self.returncode, self.stderr_bytes, self.ok)
+
+    def __repr__(self) -> str:
+        parts = [f"args={self.args!r}", f"pid={self.pid}", f"returncode={self.returncode}"]
+        if self.signal is not None:
+            parts.append(f"signal={self.signal.name}")
+        if not self.ok:
+            parts.append("ok=False")
+        if self.stderr_bytes:
+            parts.append(f"stderr={_short(self.stderr_bytes, self.encoding, self.errors)}")
+        return f"Stage({', '.join(parts)})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        fields = (self.args, self.pid, self.returncode, self.stderr_bytes)
+        return (_restore_stage, (fields, self.ok, self.encoding, self.errors))
+
+
+def _restore_stage(
+    fields: tuple[tuple[str, ...], int, int, bytes], ok: bool, encoding: str, errors: str
+) -> Stage:
+    return Stage(*fields, ok=ok, encoding=encoding, errors=errors)
 
 
 _FIELDS = (
@@ -49,11 +155,15 @@ class Result:
     dataclass would cost ``import dataclasses``, about 4.5 ms, 15% of ``import cmdrun``.)
 
     Attributes:
-        args: the argv that was executed (with ``shell=True``: ``/bin/sh -c CMD``).
-        returncode: the exit status; ``-N`` when killed by signal ``N``, as in subprocess.
+        args: the argv that was executed (with ``shell=True``: ``/bin/sh -c CMD``); for a
+            pipeline the :class:`Pipeline` (``str()`` of it reads as the shell line).
+        returncode: the exit status; ``-N`` when killed by signal ``N``, as in subprocess;
+            for a pipeline, the rightmost failed stage's (see :func:`cmdrun.pipe`).
         stdout_bytes: everything the program wrote to stdout (with merged stderr: both).
-        stderr_bytes: everything the program wrote to stderr (empty when merged).
-        pid: the process id the program ran as.
+        stderr_bytes: everything the program wrote to stderr (empty when merged); for a
+            pipeline, every stage's, in the order it arrived.
+        pid: the process id the program ran as (a pipeline's first stage, which leads its
+            process group).
         duration: wall-clock seconds from start until it was reaped.
         timed_out: True when cmdrun stopped it because a timeout expired (either kind).
         timeout: the timeout it ran with, in seconds (None: no limit).
@@ -69,11 +179,13 @@ class Result:
         stderr_dropped: the same for stderr.
         cancelled: True when cmdrun stopped it because the run was cancelled (another
             command failed under ``fail_fast``, or the asyncio task was cancelled).
+        stages: what each stage of a pipeline did (:class:`Stage`); for a single command,
+            one Stage for the command itself.
     """
 
-    __slots__ = (*_FIELDS, "_text")
+    __slots__ = (*_FIELDS, "_stages", "_text")
 
-    args: tuple[str, ...]
+    args: tuple[str, ...] | Pipeline
     returncode: int
     stdout_bytes: bytes
     stderr_bytes: bytes
@@ -89,11 +201,12 @@ class Result:
     cancelled: bool
     timeout_kind: str | None
     idle_timeout: float | None
+    _stages: tuple[Stage, ...] | None
     _text: dict[str, str]
 
     def __init__(
         self,
-        args: tuple[str, ...],
+        args: tuple[str, ...] | Pipeline,
         returncode: int,
         *,
         stdout_bytes: bytes = b"",
@@ -110,6 +223,7 @@ class Result:
         cancelled: bool = False,
         timeout_kind: str | None = None,
         idle_timeout: float | None = None,
+        stages: tuple[Stage, ...] | None = None,
     ) -> None:
         if timeout_kind is None:
             timeout_kind = "total" if timed_out else None
@@ -120,6 +234,7 @@ class Result:
         values += (stdout_dropped, stderr_dropped, cancelled, timeout_kind, idle_timeout)
         for name, value in zip(_FIELDS, values, strict=True):
             object.__setattr__(self, name, value)
+        object.__setattr__(self, "_stages", stages)
         object.__setattr__(self, "_text", {})
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -147,12 +262,38 @@ class Result:
     @property
     def signal(self) -> _signal.Signals | None:
         """The signal that killed the program, or None if it exited."""
-        if self.returncode >= 0:
-            return None
-        try:
-            return _signal.Signals(-self.returncode)
-        except ValueError:  # a real-time signal with no name
-            return None
+        return _signal_of(self.returncode)
+
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        """One :class:`Stage` per stage of a pipeline, in order; for a single command, one
+        describing the command itself (made on first access)."""
+        stages = self._stages
+        if stages is None:
+            stages = self._guess_stages()
+            object.__setattr__(self, "_stages", stages)
+        return stages
+
+    def _guess_stages(self) -> tuple[Stage, ...]:
+        """The stages of a single command: the command itself. A pipeline's Result made
+        without its stages (one that never started) gets each stage with the whole's status."""
+        if isinstance(self.args, tuple):
+            commands: tuple[tuple[str, ...], ...] = (self.args,)
+            pid, stderr = self.pid, self.stderr_bytes
+        else:
+            commands, pid, stderr = self.args.commands, 0, b""
+        return tuple(
+            Stage(
+                argv,
+                pid,
+                self.returncode,
+                stderr,
+                ok=self.returncode == 0,
+                encoding=self.encoding,
+                errors=self.errors,
+            )
+            for argv in commands
+        )
 
     @property
     def ok(self) -> bool:
@@ -181,6 +322,9 @@ class Result:
             parts.append("tty=True")
         if self.cancelled:
             parts.append("cancelled=True")
+        if self._stages is not None and len(self._stages) > 1:
+            codes = ", ".join(str(stage.returncode) for stage in self._stages)
+            parts.append(f"stages=[{codes}]")
         parts += [
             f"stdout={_short(self.stdout_bytes, self.encoding, self.errors)}",
             f"stderr={_short(self.stderr_bytes, self.encoding, self.errors)}",
@@ -189,7 +333,10 @@ class Result:
         return f"Result({', '.join(parts)})"
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (_restore, ({name: getattr(self, name) for name in _FIELDS},))
+        fields = {name: getattr(self, name) for name in _FIELDS}
+        if self._stages is not None and len(self._stages) > 1:
+            fields["stages"] = self._stages
+        return (_restore, (fields,))
 
 
 def applied_limit(result: Result) -> float:

@@ -25,6 +25,7 @@ from ._frozen import Frozen, build
 from ._launcher import current_launcher, drive
 from ._log import debug_enabled, log_debug, log_info, log_warning
 from ._match import Pattern, Reply
+from ._pipeline import Runnable, refuse_pipeline
 from ._platform import follow_stop, foreground_terminal, give_terminal
 from ._result import Result
 from ._secret import Secret
@@ -106,11 +107,16 @@ def _execution(spec: Spec, deliver: DeliverLine | None) -> Generator[None, None,
     """The current launcher's execution of ``spec``, logged at DEBUG."""
     debug = debug_enabled()
     if debug:
-        log_debug("run: %s", shlex.join(spec.args))
+        log_debug("run: %s", command_line(spec))
     result = yield from current_launcher().execution(spec, deliver)
     if debug:
-        log_debug("done: %s (pid %d): %s", shlex.join(spec.args), result.pid, _outcome(result))
+        log_debug("done: %s (pid %d): %s", command_line(spec), result.pid, _outcome(result))
     return result
+
+
+def command_line(spec: Spec) -> str:
+    """What ``spec`` runs, as a shell line (a pipeline's stages joined by ``|``)."""
+    return shlex.join(spec.args) if spec.pipeline is None else str(spec.pipeline)
 
 
 def refused_terminal(result: Result, spec: Spec) -> bool:
@@ -134,6 +140,7 @@ def refused_terminal(result: Result, spec: Spec) -> bool:
     """
     if (
         result.returncode <= 0
+        or spec.pipeline is not None  # tty="auto" means pipes for a pipeline
         or result.timed_out
         or result.cancelled
         or result.tty
@@ -148,7 +155,7 @@ def refused_terminal(result: Result, spec: Spec) -> bool:
         return False
     lines = [line.strip() for line in f"{result.stdout}\n{result.stderr}".splitlines()]
     lines = [line for line in lines if line]
-    program = os.path.basename(result.args[0])
+    program = os.path.basename(spec.args[0])
     path = path_of(spec.env)
     refusals: Iterable[Pattern] = _public("TTY_REFUSALS")
     return bool(lines) and all(_own_refusal(line, program, path, refusals) for line in lines)
@@ -239,7 +246,7 @@ def auto_tty(tty: object) -> bool:
     raise ValueError(f"tty must be True, False or 'auto', not {tty!r}")
 
 
-def prepare(cmd: Command, options: RunOptions, door: str) -> Prepared:
+def prepare(cmd: Runnable, options: RunOptions, door: str) -> Prepared:
     """Check ``cmd`` and the keyword options given to ``door`` (its name, for errors).
 
     For the doors that take ``run``'s options as ``**options``; nothing runs yet.
@@ -259,7 +266,7 @@ def prepare(cmd: Command, options: RunOptions, door: str) -> Prepared:
 
 
 def run(
-    cmd: Command,
+    cmd: Runnable,
     *,
     input: Input | Secret | None = None,
     timeout: float | None = None,
@@ -296,7 +303,8 @@ def run(
 
     Args:
         cmd: a sequence of arguments, or a string split with :func:`shlex.split` (never given
-            to a shell unless ``shell=True``, which runs it with ``/bin/sh -c``).
+            to a shell unless ``shell=True``, which runs it with ``/bin/sh -c``), or a
+            :class:`Pipeline` made by :func:`pipe` (see there: stages, pipefail status).
         input: text, bytes or a :class:`Secret` fed to stdin, without deadlock however large.
         timeout: seconds before the process group is stopped (None or ``inf``: no limit).
         idle_timeout: stop the process group, as ``timeout`` does, once the program has
@@ -316,10 +324,11 @@ def run(
         drain_timeout: once the child has exited, how long to wait for descendants that
             still hold its stdout/stderr open before returning without their output.
         tty: ``"auto"`` runs on pipes and reruns once on a pseudo-terminal if the program
-            refused to run without one (see :data:`TTY_REFUSALS`); True always uses a PTY;
-            False never does. Input typed on a PTY may not have a line longer than the
-            terminal holds (4095 bytes on Linux): ``tty=True``
-            raises ``ValueError`` before starting, ``"auto"`` does not rerun (and logs why).
+            refused to run without one (see :data:`TTY_REFUSALS`; a pipeline is never
+            rerun); True always uses a PTY (not for a pipeline: ValueError); False never
+            does. Input typed on a PTY may not have a line longer than the terminal holds
+            (4095 bytes on Linux): ``tty=True`` raises ``ValueError`` before starting,
+            ``"auto"`` does not rerun (and logs why).
         term: ``TERM`` for the program when it runs on a PTY. None (the default) gives
             ``"dumb"`` (unless ``env`` sets ``TERM``): programs then print plain lines and
             prompts, without colours or cursor codes. Full-screen programs (``dialog``,
@@ -439,10 +448,13 @@ def call(
         The exit status; ``-N`` when killed by signal ``N``. A non-zero exit never raises.
 
     Raises:
+        TypeError: ``cmd`` is a pipeline (run it with :func:`run`, ``tee=True`` to see its
+            output as it comes).
         CommandTimedOut: the timeout expired and the group was stopped.
         CommandNotFound, CommandNotExecutable, StartFailed, TypeError, ValueError: as for
             :func:`run`.
     """
+    refuse_pipeline(cmd, "call", "run it with run(), and tee=True to see its output as it comes")
     if unsupported:
         _refuse_in_call(unsupported)
     spec = build_spec(

@@ -40,6 +40,7 @@ from ._launcher import current_launcher
 from ._log import debug_enabled, log_debug
 from ._match import Buffer, Match, Pattern, check_patterns, describe
 from ._output import Chunks, StreamDecoder
+from ._pipeline import refuse_pipeline
 from ._platform import echo_is_off, terminal_has_group
 from ._pump import AFTER_KILL, Pump, SessionPump
 from ._result import Result
@@ -659,11 +660,15 @@ def spawn(
 
     Raises:
         CommandNotFound, CommandNotExecutable, StartFailed, TypeError, ValueError: as for
-            ``run``; ValueError also for a ``tty`` that is not True or False (there is no
+            ``run``; TypeError also for a pipeline (a dialogue is with one program);
+            ValueError also for a ``tty`` that is not True or False (there is no
             ``"auto"``: a dialogue cannot be replayed on a PTY), for ``term`` with
             ``tty=False``, and for ``input`` with a line longer than a terminal holds.
             TypeError also for a ``logfile`` that is not a text file.
     """
+    refuse_pipeline(
+        cmd, "spawn", "run it with run() or stream(), or spawn a shell to hold the dialogue"
+    )
     transcript = None if logfile is None else _Transcript(logfile, encoding, errors)
     if tty is not True and tty is not False:
         raise ValueError(

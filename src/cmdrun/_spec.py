@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Literal, TypeAlias, TypedDict
 
 from ._args import (
-    Command,
     Input,
     check_flag,
     check_int,
@@ -37,6 +36,7 @@ from ._defaults import (
 )
 from ._frozen import Frozen
 from ._match import Pattern, Reply, Responder
+from ._pipeline import Pipeline, Runnable
 from ._secret import Redactor, Secret, seal
 
 if TYPE_CHECKING:
@@ -83,6 +83,7 @@ class Spec(Frozen):
         "on_stderr",
         "on_stdout",
         "pass_fds",
+        "pipeline",
         "respond",
         "secrets",
         "stderr_to",
@@ -114,6 +115,8 @@ class Spec(Frozen):
     on_stderr: LineCallback | None
     on_stdout: LineCallback | None
     pass_fds: tuple[int, ...]
+    #: The stages of a pipeline (``args`` is then its first stage's argv), or None.
+    pipeline: Pipeline | None
     respond: tuple[tuple[Pattern, Reply], ...]
     secrets: tuple[Secret, ...]
     stderr_to: Target | None
@@ -157,8 +160,10 @@ class Spec(Frozen):
         die_with_parent: bool = False,
         pass_fds: tuple[int, ...] = (),
         terminal: int | None = None,
+        pipeline: Pipeline | None = None,
     ) -> None:
         _set(self, "args", args)
+        _set(self, "pipeline", pipeline)
         _set(self, "pass_fds", pass_fds)
         _set(self, "terminal", terminal)
         _set(self, "die_with_parent", die_with_parent)
@@ -469,8 +474,25 @@ def _check_max_output(limit: object) -> int | None:
     return None if limit is None else check_int(limit, "max_output", 0, " number of bytes")
 
 
+def _command(cmd: Runnable, shell: object, tty: bool) -> tuple[tuple[str, ...], Pipeline | None]:
+    """The argv to run (a pipeline's first stage's) and the pipeline, if ``cmd`` is one."""
+    if not isinstance(cmd, Pipeline):
+        return normalize_command(cmd, check_flag(shell, "shell")), None
+    if shell is not False:
+        raise TypeError(
+            "shell=True takes one command line for /bin/sh, not a pipeline: leave shell out "
+            "(a pipeline needs no shell), or give the whole line as one str with shell=True"
+        )
+    if tty:
+        raise ValueError(
+            "tty=True: a pipeline runs on pipes (its stages are connected by pipes, and only "
+            "one program can own a terminal); leave tty out, or run one command on a PTY"
+        )
+    return cmd.commands[0], cmd
+
+
 def build_spec(
-    cmd: Command,
+    cmd: Runnable,
     *,
     input: Input | Secret | None = None,
     timeout: float | None = None,
@@ -519,8 +541,10 @@ def build_spec(
     rows, cols = dimensions
     if not (isinstance(rows, int) and isinstance(cols, int) and rows > 0 and cols > 0):
         raise ValueError(f"dimensions must be (rows, columns) > 0, not {dimensions!r}")
+    args, pipeline = _command(cmd, shell, tty)
     return Spec(
-        normalize_command(cmd, check_flag(shell, "shell")),
+        args,
+        pipeline=pipeline,
         input=data,
         timeout=normalize_timeout(timeout),
         idle_timeout=None

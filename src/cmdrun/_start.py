@@ -17,14 +17,16 @@ import subprocess
 from collections.abc import Sequence
 from typing import IO, Any
 
-from ._errors import StartFailed
+from ._errors import CmdrunError, StartFailed, in_stage, stage_name
 from ._frozen import Frozen
 from ._kill import Child, stop_now
 from ._output import Capture, Tail, ToFile
+from ._pipeline import StageGroup
 from ._platform import (
     NEW_SESSION,
     exit_status_discarded,
     give_terminal,
+    group_options,
     open_devnull,
     signal_group,
 )
@@ -124,6 +126,7 @@ class _Pipes:
         self.stdin: int | None = None
         self.stdout: int | None = None
         self.stderr: int | None = None
+        self.stderr_reader: int | None = None
         try:
             self._open(spec, interactive, outputs)
         except BaseException:
@@ -148,6 +151,29 @@ class _Pipes:
                 if self.stderr is None:
                     read, self.stderr = self._pipe(reader=True)
                     self.readers.append((read, "stderr"))
+                    self.stderr_reader = read
+
+    def stage_errors(self, count: int) -> list[tuple[int | None, int | None]]:
+        """For each of ``count`` stages: the fd its stderr goes to, and the fd cmdrun reads
+        it from (None when it goes to a file, or into stdout with ``merge_stderr``)."""
+        errors: list[tuple[int | None, int | None]]
+        if self.stderr == subprocess.STDOUT:  # every stage's stderr joins the final output
+            errors = [(self.stdout, None)] * (count - 1)
+            return [*errors, (subprocess.STDOUT, None)]
+        if self.stderr_reader is None:  # a file, given to them all
+            return [(self.stderr, None)] * count
+        errors = [(self.stderr, self.stderr_reader)]
+        for _ in range(count - 1):
+            read, write = self._pipe(reader=True)
+            self.readers.append((read, "stderr"))
+            errors.append((write, read))
+        return errors
+
+    def link(self) -> tuple[int, int]:
+        """A pipe between two stages: both ends are theirs, closed once all have started."""
+        read, write = os.pipe()
+        self.theirs += (read, write)
+        return read, write
 
     def _pipe(self, reader: bool = False) -> tuple[int, int]:
         """Return ``(child's end, our end)`` for stdin, ``(our end, child's end)`` for output."""
@@ -204,6 +230,63 @@ def _start(spec: Spec, pipes: _Pipes) -> subprocess.Popen[bytes]:
     if spec.terminal is not None and give_terminal(spec.terminal, proc.pid):
         signal_group(proc.pid, signal.SIGCONT)
     return proc
+
+
+def _start_stages(spec: Spec, pipes: _Pipes) -> StageGroup:
+    """Start every stage of ``spec.pipeline``, connected by pipes, in one process group of
+    this session that the first stage leads (see :func:`cmdrun.pipe` for why not a new
+    session). Nothing is reaped until every stage has started: the leader, even exited,
+    keeps the group's id alive for the later stages to join. If a stage cannot start, the
+    started ones are stopped (kill policy) and reaped, every pipe is closed, and the error
+    names the stage.
+    """
+    assert spec.pipeline is not None
+    commands = spec.pipeline.commands
+    group = StageGroup()
+    try:
+        try:
+            errors = pipes.stage_errors(len(commands))
+            links = [pipes.link() for _ in commands[1:]]
+        except OSError as exc:  # out of fds: nothing started yet
+            raise start_error(exc, spec.args, spec.env, in_exec=False) from None
+        for index in range(len(commands)):
+            stdin = pipes.stdin if index == 0 else links[index - 1][0]
+            stdout = pipes.stdout if index == len(commands) - 1 else links[index][1]
+            stderr, tap = errors[index]
+            group.add(_start_stage(spec, index, group.pid, (stdin, stdout, stderr)))
+            group.stderr.append(None if tap is None else group.tap(tap, spec.max_output))
+    except BaseException:
+        pipes.failed()
+        if group.members:
+            stop_now(group, spec.kill_grace)
+        raise
+    pipes.started()
+    return group
+
+
+def _start_stage(
+    spec: Spec, index: int, leader: int, stdio: tuple[int | None, int | None, int | None]
+) -> subprocess.Popen[bytes]:
+    """Start stage ``index`` on ``stdio`` in group ``leader`` (0: a new group it leads), or
+    raise the cmdrun error naming the stage."""
+    assert spec.pipeline is not None
+    argv = spec.pipeline.commands[index]
+    try:
+        return subprocess.Popen(
+            argv,
+            stdin=stdio[0],
+            stdout=stdio[1],
+            stderr=stdio[2],
+            cwd=spec.cwd,
+            env=spec.env,
+            pass_fds=spec.pass_fds,
+            **group_options(leader),
+        )
+    except OSError as exc:
+        if spec.cwd is not None and exc.filename == spec.cwd:
+            raise
+        error = start_error(exc, argv, spec.env)
+        raise in_stage(error, stage_name(index, len(spec.pipeline), argv)) from None
 
 
 class Started(Frozen):
@@ -293,6 +376,8 @@ def _start_child(spec: Spec, interactive: bool, outputs: _Outputs | None) -> Sta
         pipes = _Pipes(spec, interactive, outputs or _Outputs(spec))
     except OSError as exc:  # nothing is left open: out of fds is the likely cause
         raise start_error(exc, spec.args, spec.env, in_exec=False) from None
+    if spec.pipeline is not None:
+        return Started(_start_stages(spec, pipes), pipes.readers, pipes.writer)
     return Started(_start(spec, pipes), pipes.readers, pipes.writer)
 
 
@@ -316,7 +401,9 @@ def end_of_input(pump: SessionPump, started: Started) -> None:
 
 def _open_and_start(spec: Spec) -> tuple[_Outputs, Started]:
     """Open the output files and start the child; on failure nothing is left open."""
-    if isinstance(spec.stdout_to, (str, os.PathLike)) or isinstance(
+    if spec.pipeline is not None:
+        _check_stages(spec)
+    elif isinstance(spec.stdout_to, (str, os.PathLike)) or isinstance(
         spec.stderr_to, (str, os.PathLike)
     ):  # opening a path truncates it: refuse a program that cannot start before that
         check_program(spec.args[0], path_of(spec.env), spec.cwd)
@@ -329,3 +416,16 @@ def _open_and_start(spec: Spec) -> tuple[_Outputs, Started]:
     except BaseException:
         outputs.close()
         raise
+
+
+def _check_stages(spec: Spec) -> None:
+    """Refuse a pipeline with a program that cannot start before starting any stage (a few
+    ``stat`` calls per stage), naming the stage."""
+    assert spec.pipeline is not None
+    path = path_of(spec.env)
+    count = len(spec.pipeline)
+    for index, argv in enumerate(spec.pipeline.commands):
+        try:
+            check_program(argv[0], path, spec.cwd)
+        except CmdrunError as exc:
+            raise in_stage(exc, stage_name(index, count, argv)) from None

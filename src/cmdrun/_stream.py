@@ -15,7 +15,7 @@ from ._spec import RunOptions
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from ._args import Command
+    from ._pipeline import Runnable
 
 
 class Stream:
@@ -75,7 +75,7 @@ class Stream:
         self.close()
 
 
-def stream(cmd: Command, **options: Unpack[RunOptions]) -> Stream:
+def stream(cmd: Runnable, **options: Unpack[RunOptions]) -> Stream:
     """Run a command and iterate over its output lines as they arrive.
 
     Each :class:`Line` has ``stream`` (``"stdout"`` or ``"stderr"``) and ``text`` (with its
