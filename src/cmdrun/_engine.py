@@ -364,6 +364,7 @@ def simulated(
     timed_out: bool = False,
     timeout_kind: Literal["total", "idle"] | None = None,
     pid: int = 0,
+    stages: tuple[Stage, ...] | None = None,
 ) -> Result:
     """The Result a real run of ``spec`` would give for this output, for test doubles.
 
@@ -404,4 +405,5 @@ def simulated(
         timed_out=timed_out,
         tty=spec.tty,
         timeout_kind=timeout_kind,
+        stages=stages,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal as _signal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._defaults import DEFAULT_ENCODING, DEFAULT_ERRORS
 from ._errors import CommandFailed, CommandTimedOut
@@ -44,7 +44,7 @@ class Stage(Frozen):
         stderr_bytes: what it wrote to stderr (empty when stderr went to a file or was
             merged into stdout).
         ok: True unless this stage failed by the pipefail rule (see :func:`cmdrun.pipe`):
-            a SIGPIPE after a later stage exited is not a failure.
+            a stage before the last killed by SIGPIPE (or exiting 141) did not fail.
     """
 
     __slots__ = ("_text", "args", "encoding", "errors", "ok", "pid", "returncode", "stderr_bytes")
@@ -199,7 +199,7 @@ class Result:
     stdout_dropped: int
     stderr_dropped: int
     cancelled: bool
-    timeout_kind: str | None
+    timeout_kind: Literal["total", "idle"] | None
     idle_timeout: float | None
     _stages: tuple[Stage, ...] | None
     _text: dict[str, str]
@@ -221,7 +221,7 @@ class Result:
         stdout_dropped: int = 0,
         stderr_dropped: int = 0,
         cancelled: bool = False,
-        timeout_kind: str | None = None,
+        timeout_kind: Literal["total", "idle"] | None = None,
         idle_timeout: float | None = None,
         stages: tuple[Stage, ...] | None = None,
     ) -> None:

@@ -26,7 +26,8 @@ from typing import Any
 from .._engine import simulated
 from .._launcher import REAL, using_launcher
 from .._output import StreamDecoder
-from .._result import Result
+from .._pipeline import pipefail
+from .._result import Result, Stage
 from .._session import Session
 from .._spec import DeliverLine, Spec
 from ._dialogue import Exit, In, Out, Step
@@ -92,6 +93,15 @@ class _SessionRecorder:
         self._entry["duration"] = round(result.duration, 6)
 
 
+def _pipeline(spec: Spec) -> list[list[str]] | None:
+    """A pipeline's stages as a recording holds them (None for one command)."""
+    return None if spec.pipeline is None else [list(argv) for argv in spec.pipeline.commands]
+
+
+def _line(spec: Spec) -> str:
+    return shlex.join(spec.args) if spec.pipeline is None else str(spec.pipeline)
+
+
 class Cassette:
     """Records real calls (``record=True``) or answers calls from a recording.
 
@@ -145,6 +155,12 @@ class Cassette:
             "timed_out": result.timed_out,
             "timeout_kind": result.timeout_kind,
         }
+        if spec.pipeline is not None:
+            entry["pipeline"] = [list(argv) for argv in spec.pipeline.commands]
+            entry["stages"] = [
+                {"returncode": stage.returncode, **_text_fields("stderr", stage.stderr_bytes)}
+                for stage in result.stages
+            ]
         self._add(entry)
         return result
 
@@ -182,6 +198,8 @@ class Cassette:
                     continue
                 if tuple(entry["args"]) != spec.args or entry["tty"] != spec.tty:
                     continue
+                if entry.get("pipeline") != _pipeline(spec):
+                    continue
                 if entry.get("input") != wanted_input:
                     continue
                 self._used.add(i)
@@ -190,15 +208,20 @@ class Cassette:
 
     def _miss(self, spec: Spec, kind: str, wanted_input: str | None) -> CassetteMiss:
         def describe(kind: str, args: Any, tty: Any, input: Any) -> list[str]:
-            return [f"{kind}: {shlex.join(args)}", f"tty: {tty}", f"input: {input!r}"]
+            line = (
+                " | ".join(shlex.join(argv) for argv in args)
+                if args and isinstance(args[0], list)
+                else shlex.join(args)
+            )
+            return [f"{kind}: {line}", f"tty: {tty}", f"input: {input!r}"]
 
-        wanted = describe(kind, spec.args, spec.tty, wanted_input)
+        wanted = describe(kind, _pipeline(spec) or spec.args, spec.tty, wanted_input)
         candidates = [
-            describe(e["kind"], e["args"], e["tty"], e.get("input"))
+            describe(e["kind"], e.get("pipeline") or e["args"], e["tty"], e.get("input"))
             for i, e in enumerate(self._calls)
             if i not in self._used
         ]
-        message = f"cassette {self.path} has no recording of `{shlex.join(spec.args)}`"
+        message = f"cassette {self.path} has no recording of `{_line(spec)}`"
         if not candidates:
             return CassetteMiss(message + " (every recorded call was used)")
         nearest = max(
@@ -212,6 +235,24 @@ class Cassette:
 
     def _replay_run(self, spec: Spec, deliver: DeliverLine | None) -> Result:
         entry = self._take(spec, "run")
+        stages = None
+        if spec.pipeline is not None:
+            codes = [stage["returncode"] for stage in entry["stages"]]
+            failed = pipefail(codes)[1]
+            stages = tuple(
+                Stage(
+                    argv,
+                    0,
+                    code,
+                    _data(stage, "stderr"),
+                    ok=not bad,
+                    encoding=spec.encoding,
+                    errors=spec.errors,
+                )
+                for argv, stage, code, bad in zip(
+                    spec.pipeline.commands, entry["stages"], codes, failed, strict=True
+                )
+            )
         return simulated(
             spec,
             [("stdout", _data(entry, "stdout")), ("stderr", _data(entry, "stderr"))],
@@ -220,6 +261,7 @@ class Cassette:
             duration=entry["duration"],
             timed_out=entry["timed_out"],
             timeout_kind=entry.get("timeout_kind"),  # absent from older recordings: "total"
+            stages=stages,
         )
 
     def _replay_session(self, spec: Spec) -> Session:

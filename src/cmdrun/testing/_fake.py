@@ -16,14 +16,22 @@ import os
 import re
 import shlex
 import threading
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
 from .._engine import AutoAnswer, simulated
-from .._errors import CommandNotExecutable, CommandNotFound, StartFailed
+from .._errors import (
+    CmdrunError,
+    CommandNotExecutable,
+    CommandNotFound,
+    StartFailed,
+    in_stage,
+    stage_name,
+)
 from .._launcher import REAL, using_launcher
-from .._result import Result
+from .._pipeline import Pipeline, pipefail
+from .._result import Result, Stage
 from .._secret import Redactor, Secret, masked
 from .._session import Session
 from .._spec import DeliverLine, Spec
@@ -310,6 +318,11 @@ class FakeCommands:
         """
         if times is not None and (not isinstance(times, int) or times < 1):
             raise ValueError(f"times must be a positive int or None, not {times!r}")
+        if isinstance(pattern, Pipeline):
+            raise TypeError(
+                "register() fakes one program: register each stage of a pipeline on its own "
+                "(a faked pipeline feeds each stage the output of the one before)"
+            )
         if not isinstance(pattern, (str, re.Pattern)) and not isinstance(pattern, Sequence):
             raise TypeError(f"pattern must be an argv list, a str or a regex, not {pattern!r}")
         if raises is not None and not _is_exception(raises):
@@ -385,12 +398,54 @@ class FakeCommands:
         return registration, call
 
     def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
+        if spec.pipeline is not None:
+            return (yield from self._pipeline(spec, deliver))
         registration, call = self._lookup(spec, "run")
         if registration is None:
             return (yield from REAL.execution(spec, deliver))
         if registration.dialogue is not None:
             return _play(spec, registration, deliver)
         return _answered(spec, _answer_from(registration, call), deliver)
+
+    def _pipeline(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
+        """A pipeline: run for real when every stage may run for real; otherwise each stage
+        is answered in turn (one allowed to run for real runs on its own), fed the output of
+        the one before.
+
+        Every stage is recorded as a :class:`Call` whose ``input`` is what it was fed, and
+        every stage is looked up before any answers, so a registration's ``raises`` (or an
+        unregistered stage) fails the whole pipeline before any callback runs, as a real
+        pipeline checks every program before starting one. As for a real pipeline, a stage
+        stopped by a limit stops them all (SIGTERM), the exit status is the pipefail one,
+        and the caller sees the last stage's stdout and every stage's stderr.
+        """
+        assert spec.pipeline is not None
+        stages = [_stage_spec(spec, argv, i) for i, argv in enumerate(spec.pipeline.commands)]
+        if all(self._real(Call(stage, "run")) and not self._registered(stage) for stage in stages):
+            return (yield from REAL.execution(spec, deliver))
+        looked = []
+        for index, stage in enumerate(stages):
+            with _naming_stage(index, len(stages), stage.args):
+                looked.append(self._lookup(stage, "run"))
+        results: list[Result] = []
+        for index, (registration, call) in enumerate(looked):
+            stage = stages[index]
+            if results:  # fed what the stage before it printed
+                stage = stage.replace(input=results[-1].stdout_bytes)
+                call.input = input_text(stage)
+            if registration is None:
+                with _naming_stage(index, len(stages), stage.args):
+                    results.append((yield from REAL.execution(stage, None)))
+            elif registration.dialogue is not None:
+                results.append(_play(stage, registration, None))
+            else:
+                results.append(_answered(stage, _answer_from(registration, call), None))
+        return _joined(spec, stages, results, deliver)
+
+    def _registered(self, spec: Spec) -> bool:
+        call = Call(spec, "run")
+        with self._lock:
+            return any(registration.answers(call) for registration in self._registrations)
 
     def spawn(self, spec: Spec) -> Session:
         registration, call = self._lookup(spec, "spawn")
@@ -427,6 +482,68 @@ class FakeCommands:
         if self._active is not None:
             self._active.close()
             self._active = None
+
+
+@contextlib.contextmanager
+def _naming_stage(index: int, count: int, argv: tuple[str, ...]) -> Iterator[None]:
+    """Re-raise a failure to start a pipeline's stage with the stage named in its message."""
+    try:
+        yield
+    except CmdrunError as exc:
+        raise in_stage(exc, stage_name(index, count, argv)) from None
+
+
+def _stage_spec(spec: Spec, argv: tuple[str, ...], index: int) -> Spec:
+    """The spec of one stage of a faked pipeline: output kept in memory, no hooks."""
+    return spec.replace(
+        args=argv,
+        pipeline=None,
+        input=spec.input if index == 0 else None,
+        respond=(),
+        stdout_to=None,
+        stderr_to=None,
+        max_output=None,
+        on_stdout=None,
+        on_stderr=None,
+        tee=False,
+        merge_stderr=False,
+        capture=True,
+    )
+
+
+def _joined(
+    spec: Spec, stages: list[Spec], results: list[Result], deliver: DeliverLine | None
+) -> Result:
+    """The Result of a faked pipeline from its stages' own Results."""
+    stopped = [r for r in results if r.timed_out]
+    first = min(stopped, key=lambda r: r.duration) if stopped else None
+    codes = [r.returncode if first is None else -15 for r in results]
+    status, failed = pipefail(codes)
+    own_stderr = not spec.merge_stderr and spec.stderr_to is None
+    chunks = [("stdout", results[-1].stdout_bytes)]
+    chunks += [("stderr", r.stderr_bytes) for r in results]
+    return simulated(
+        spec,
+        chunks,
+        deliver,
+        returncode=status,
+        duration=max(r.duration for r in results) if first is None else first.duration,
+        timed_out=first is not None,
+        timeout_kind=None if first is None else first.timeout_kind,
+        pid=results[0].pid,
+        stages=tuple(
+            Stage(
+                stage.args,
+                r.pid,
+                code,
+                r.stderr_bytes if own_stderr else b"",
+                ok=not bad,
+                encoding=spec.encoding,
+                errors=spec.errors,
+            )
+            for stage, r, code, bad in zip(stages, results, codes, failed, strict=True)
+        ),
+    )
 
 
 def _stop(
