@@ -24,6 +24,7 @@ from ._output import Capture, Tail, ToFile
 from ._pipeline import StageGroup
 from ._platform import (
     NEW_SESSION,
+    enlarge_pipe,
     exit_status_discarded,
     give_terminal,
     group_options,
@@ -170,9 +171,15 @@ class _Pipes:
         return errors
 
     def link(self) -> tuple[int, int]:
-        """A pipe between two stages: both ends are theirs, closed once all have started."""
+        """A pipe between two stages: both ends are theirs, closed once all have started.
+
+        Its buffer is enlarged to 1 MiB up front (the shell leaves 64 KiB): a stage that
+        writes fast and one that reads in big gulps then wake each other far less often,
+        which makes a 1 GiB ``cat | gzip | wc`` a few percent faster than the shell's.
+        """
         read, write = os.pipe()
         self.theirs += (read, write)
+        enlarge_pipe(write)
         return read, write
 
     def _pipe(self, reader: bool = False) -> tuple[int, int]:
