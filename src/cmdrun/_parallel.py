@@ -28,6 +28,7 @@ from ._result import Result
 from ._run import Prepared, prepare
 from ._shield import SigintShield
 from ._spec import BatchOptions, RunOptions
+from ._stdin import refuse_shared
 from ._which import start_error
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ def prepare_all(
         raise TypeError("run_many/as_completed never raise for a command's failure: use fail_fast")
     if isinstance(cmds, (str, bytes)):
         raise TypeError("cmds must be an iterable of commands, not a single command string")
+    refuse_shared(options.get("stdin"), door)
     each: RunOptions = {**options, "timeout": timeout, "check": False}
     return [prepare(cmd, each, door) for cmd in cmds]
 
@@ -228,7 +230,8 @@ def run_many(
         fail_fast: on the first failure (first in time), stop the running commands, never
             start the pending ones, and raise that command's error.
         progress: show a progress bar on stderr (needs tqdm: ``pip install tqdm``).
-        options: the other keyword options of :func:`run` (not ``check``).
+        options: the other keyword options of :func:`run` (not ``check``); ``stdin`` only
+            as a path (opened for each command) or ``subprocess.DEVNULL``.
 
     Raises:
         CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable, StartFailed:
