@@ -13,11 +13,11 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import leakcheck
 import pytest
-from children import echo_stdin, pids_in, py
 
 import cmdrun
+import leakcheck
+from children import echo_stdin, pids_in, py
 
 CHUNK = 64 * 1024
 
@@ -284,7 +284,8 @@ def test_arun_timeout_applies_while_the_async_iterable_waits() -> None:
         yield b"never"
 
     r = asyncio.run(cmdrun.arun(["cat"], stdin=stalls(), timeout=0.5, check=False))
-    assert r.timed_out and r.stdout == "x"
+    assert r.timed_out
+    assert r.stdout == "x"
 
 
 def test_arun_with_a_path(data_file: pathlib.Path) -> None:
@@ -311,7 +312,7 @@ def test_stdin_and_input_together_are_refused(data_file: pathlib.Path) -> None:
 
 
 def test_stdin_and_respond_together_are_refused(data_file: pathlib.Path) -> None:
-    with pytest.raises(TypeError, match="stdin=.*respond="):
+    with pytest.raises(TypeError, match=r"stdin=.*respond="):
         cmdrun.run(["cat"], stdin=data_file, respond={"? ": "y"})
 
 

@@ -28,8 +28,8 @@ from ._result import Result
 from ._secret import Secret, seal, shown
 from ._shield import SigintShield
 from ._spec import DeliverLine, Spec
-from ._stdin import FromAsync, FromChunks
 from ._start import Started, _open_and_start, _Outputs, end_of_input
+from ._stdin import FromAsync, FromChunks
 from ._watchdog import WATCHDOG
 
 #: A line left unfinished this long is delivered as it is (see ``LineFeed``).

@@ -310,9 +310,9 @@ class Pump:
 
         One chunk at a time is held, and a step writes at most ``MAX_READ`` bytes and
         pulls chunks for at most ``FEED_SLICE`` seconds, so output keeps being read in
-        between (a chunk the iterator takes long to make still holds the loop meanwhile). The feed's exceptions propagate out of
-        :meth:`step`; a child that stops reading (EPIPE) just ends the feeding. The feed is
-        closed when it ends, or in :meth:`close`.
+        between (a chunk the iterator takes long to make still holds the loop meanwhile).
+        The feed's exceptions propagate out of :meth:`step`; a child that stops reading
+        (EPIPE) just ends the feeding. The feed is closed when it ends, or in :meth:`close`.
         """
         if self._writer < 0:
             feed.close()

@@ -222,9 +222,9 @@ def _source(stdin: object) -> Source:
     if isinstance(stdin, (bytes, bytearray, memoryview)):
         raise TypeError(f"stdin= takes a source, not the data itself: use input= ({_ALTERNATIVES})")
     if hasattr(stdin, "__aiter__") and not hasattr(stdin, "__iter__"):
-        return FromAsync(stdin)  # type: ignore[arg-type]
+        return FromAsync(stdin)
     if hasattr(stdin, "__iter__"):
-        return FromChunks(stdin)  # type: ignore[arg-type]
+        return FromChunks(stdin)
     raise TypeError(f"stdin={stdin!r} is not a source of input: {_ALTERNATIVES}")
 
 
