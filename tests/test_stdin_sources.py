@@ -110,6 +110,15 @@ def test_stdin_text_file_is_refused(data_file: pathlib.Path) -> None:
         cmdrun.run(["cat"], stdin=f)  # type: ignore[arg-type]
 
 
+def test_stdin_closed_or_write_only_file_is_refused(data_file: pathlib.Path) -> None:
+    with open(data_file, "rb") as f:
+        pass
+    with pytest.raises(ValueError, match="closed"):
+        cmdrun.run(["cat"], stdin=f)
+    with open(data_file, "ab") as w, pytest.raises(ValueError, match="not open for reading"):
+        cmdrun.run(["cat"], stdin=w)
+
+
 def test_stdin_file_without_fd_is_read_in_chunks() -> None:
     data = os.urandom(200_000)
     assert sha_of_stdin(stdin=io.BytesIO(data)) == sha256(data)

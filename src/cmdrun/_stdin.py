@@ -215,7 +215,8 @@ def _source(stdin: object) -> Source:
         return FromFd(_open_fd(stdin))
     if isinstance(stdin, io.TextIOBase):
         raise TypeError(
-            f"stdin={stdin!r} is a text file: open it in binary mode ('rb'), or give its path"
+            f"stdin={stdin!r} is a text file: give a binary one (open(path, 'rb'), "
+            "sys.stdin.buffer) or its path"
         )
     if callable(getattr(stdin, "read", None)):
         return _from_file(stdin)
@@ -260,6 +261,8 @@ def _open_fd(fd: int) -> int:
 
 def _from_file(file: Any) -> Source:
     """A binary file: its fd handed over, or without a real fd, its bytes read in chunks."""
+    if getattr(file, "closed", False) is True:
+        raise ValueError(f"stdin={file!r} is closed")
     readable = getattr(file, "readable", None)
     if callable(readable) and not readable():
         raise ValueError(f"stdin={file!r} is not open for reading")
@@ -360,9 +363,12 @@ class _AsyncFeed(Feed):
         """Stop fetching; the async generator is closed on its loop (its ``finally`` runs)."""
         ait, self._aiter = self._aiter, None
         fetching, self._fetching = self._fetching, None
-        if fetching is not None and not fetching.done():
-            fetching.cancel()  # cancels the task: the generator sees CancelledError, ends
-        elif ait is not None and hasattr(ait, "aclose"):
+        # Cancelling a fetch cancels its task: the generator sees CancelledError and ends.
+        if (
+            ait is not None
+            and (fetching is None or not fetching.cancel())
+            and hasattr(ait, "aclose")
+        ):
             import asyncio
 
             try:
