@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench.py [--quick] [--check]
 
-Nine things are measured, each against the obvious stdlib baseline or peer:
+Eleven things are measured, each against the obvious stdlib baseline or peer:
 
 1. **Per-call overhead**: ``cmdrun.run(["true"])`` against
    ``subprocess.run(["true"], capture_output=True)``. Almost all of the time is fork/exec and
@@ -50,6 +50,11 @@ Nine things are measured, each against the obvious stdlib baseline or peer:
 9. **Bounded memory**: 2 GiB of output (512 MiB with ``--quick``) through
    ``run(max_output=1 MiB)`` and ``run(stdout=PATH)``, each in a fresh Python process (as in
    2) whose peak RSS must stay under 64 MiB; throughput for context.
+10. **Pipelines** (``pipelines.py`` has the details): ``cat FILE | gzip -1 | wc -c`` over 1 GiB
+    through ``cmdrun.run(cmdrun.pipe(...))`` against ``bash -c 'set -o pipefail; ...'``,
+    plumbum's pipeline and a ``subprocess.Popen`` chain; peak RSS of the Python process.
+11. **Input from a file or a generator**: 1 GiB to ``wc -c`` through ``stdin=PATH`` and
+    ``stdin=`` a generator, each in a fresh process whose peak RSS must stay under 64 MiB.
 
 Why ratios and not absolute times: absolute numbers depend on the machine, its load and the
 kernel, and the machines this runs on are small and noisy. Both sides of each ratio are
@@ -78,6 +83,7 @@ from dataclasses import dataclass
 
 import interactive
 import parallel
+import pipelines
 from benchutil import Row, Versus, fresh_python, ratio_row, rotated_rounds, spread
 from interactive import (
     CmdrunDialogue,
@@ -114,6 +120,7 @@ class Settings:
     pty_run_calls: int  # per block; pexpect with its defaults gets PTY_RUN_SLEEPY_CALLS
     pty_read_rounds: int
     parallel: parallel.ParallelSettings  # sections 7-9
+    pipelines: pipelines.PipelineSettings  # sections 10-11
 
 
 FULL = Settings(
@@ -130,6 +137,7 @@ FULL = Settings(
     pty_run_calls=40,
     pty_read_rounds=5,
     parallel=parallel.FULL,
+    pipelines=pipelines.FULL,
 )
 QUICK = Settings(
     overhead_rounds=7,
@@ -145,6 +153,7 @@ QUICK = Settings(
     pty_run_calls=20,
     pty_read_rounds=3,
     parallel=parallel.QUICK,
+    pipelines=pipelines.QUICK,
 )
 
 
@@ -786,6 +795,17 @@ def bench_bounded_memory(s: Settings) -> list[Row]:
     return parallel.bench_bounded_memory(s.parallel)
 
 
+# 10-11. Pipelines, stdin= from a file or a generator: see pipelines.py
+
+
+def bench_pipeline(s: Settings) -> list[Row]:
+    return pipelines.bench_pipeline(s.pipelines)
+
+
+def bench_stdin(s: Settings) -> list[Row]:
+    return pipelines.bench_stdin(s.pipelines)
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -828,6 +848,8 @@ def main(argv: list[str] | None = None) -> int:
         bench_run_many_true,
         bench_arun,
         bench_bounded_memory,
+        bench_pipeline,
+        bench_stdin,
     ]
     if args.only:
         sections = [f for f in sections if any(word in f.__name__ for word in args.only)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import pathlib
 import subprocess
 from collections.abc import Callable
 from typing import Any
@@ -120,16 +119,12 @@ def test_stdin_devnull_contradicts_input_and_respond(extra: dict[str, Any]) -> N
         cmdrun.run(["cat"], stdin=subprocess.DEVNULL, **extra)
 
 
-@pytest.mark.parametrize("stdin", [subprocess.PIPE, 0, "text", b"bytes"])
-def test_other_stdin_values_point_to_input(stdin: object) -> None:
-    with pytest.raises(TypeError, match=r"only subprocess\.DEVNULL.*input="):
+@pytest.mark.parametrize(
+    "stdin", [subprocess.PIPE, subprocess.STDOUT, b"bytes", bytearray(b"x"), True, 3.5]
+)
+def test_stdin_values_that_are_no_source_point_to_input(stdin: object) -> None:
+    with pytest.raises(TypeError, match=r"input="):
         cmdrun.run(["cat"], stdin=stdin)  # type: ignore[arg-type]
-
-
-def test_a_stdin_file_points_to_input(tmp_path: pathlib.Path) -> None:
-    (tmp_path / "f").write_bytes(b"x")
-    with open(tmp_path / "f", "rb") as f, pytest.raises(TypeError, match="input="):
-        cmdrun.run(["cat"], stdin=f)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ from ._pump import CancelToken
 from ._result import Result
 from ._run import Prepared, prepare
 from ._spec import BatchOptions, RunOptions
+from ._stdin import FromAsync
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -93,13 +94,18 @@ async def arun(cmd: Runnable, **options: Unpack[RunOptions]) -> Result:
     """``await arun(cmd, ...)``: :func:`run` for asyncio, with the same options and errors.
 
     Cancelling the task (``task.cancel()``, ``asyncio.timeout``) stops the process group,
-    reaps it and re-raises ``CancelledError``.
+    reaps it and re-raises ``CancelledError``. ``stdin`` also takes an async iterable of
+    ``bytes``/``str`` chunks: each chunk is awaited on this loop when the program's stdin
+    has room, while its output keeps being read and its timeout keeps running.
 
     Raises:
         CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable, StartFailed,
         TypeError, ValueError: as :func:`run` does.
     """
     prepared = prepare(cmd, options, "arun")
+    if isinstance(prepared.spec.stdin, FromAsync):  # read on this loop, fed from the thread
+        spec = prepared.spec.replace(stdin=prepared.spec.stdin.on(asyncio.get_running_loop()))
+        prepared = Prepared(spec, prepared.check, prepared.auto_tty)
     outcome = await _in_thread(prepared)
     error = outcome.error
     if error is not None and (prepared.check or isinstance(error, START_ERRORS)):

@@ -30,6 +30,7 @@ from ._secret import Secret, seal, shown
 from ._shield import SigintShield
 from ._spec import DeliverLine, Spec
 from ._start import Started, _open_and_start, _Outputs, end_of_input
+from ._stdin import FromAsync, FromChunks
 from ._watchdog import WATCHDOG
 
 #: A line left unfinished this long is delivered as it is (see ``LineFeed``).
@@ -285,7 +286,11 @@ def _pump_for(
 
 def _feed_input(spec: Spec, pump: Pump, started: Started, gate: SecretGate | None) -> None:
     """Queue ``input`` and, unless answers are due later, end the input. On a PTY, a Secret
-    input and all that follows wait for the program to turn echo off (see SecretGate)."""
+    input and all that follows wait for the program to turn echo off (see SecretGate). Chunks
+    from ``stdin=`` are written as the program reads them (see ``Pump.feed``)."""
+    if isinstance(spec.stdin, (FromChunks, FromAsync)):
+        pump.feed(spec.stdin.feed(spec.encoding))
+        return
     data = spec.input_bytes()
     if gate is not None and data is not None:
         gate.write(data, secret=isinstance(spec.input, Secret))

@@ -29,6 +29,7 @@ from ._result import Result, applied_limit
 from ._run import Prepared, prepare
 from ._shield import SigintShield
 from ._spec import BatchOptions, RunOptions
+from ._stdin import refuse_shared
 from ._which import start_error
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ def prepare_all(
         raise TypeError("cmds must be an iterable of commands, not a single command string")
     if isinstance(cmds, Pipeline):
         raise TypeError(f"cmds must be an iterable of commands, not one pipeline: [{cmds!r}]")
+    refuse_shared(options.get("stdin"), door)
     each: RunOptions = {**options, "timeout": timeout, "check": False}
     return [prepare(cmd, each, door) for cmd in cmds]
 
@@ -232,7 +234,8 @@ def run_many(
         fail_fast: on the first failure (first in time), stop the running commands, never
             start the pending ones, and raise that command's error.
         progress: show a progress bar on stderr (needs tqdm: ``pip install tqdm``).
-        options: the other keyword options of :func:`run` (not ``check``).
+        options: the other keyword options of :func:`run` (not ``check``); ``stdin`` only
+            as a path (opened for each command) or ``subprocess.DEVNULL``.
 
     Raises:
         CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable, StartFailed:

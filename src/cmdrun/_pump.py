@@ -40,11 +40,14 @@ from ._output import Capture
 from ._pipeline import StageGroup
 from ._platform import enlarge_pipe, exit_fd
 from ._secret import Redactor
+from ._stdin import Feed
 
 FIRST_READ = 1 << 16
 MAX_READ = 1 << 20
 WRITE_CHUNK = 1 << 20
 AFTER_KILL = 0.1
+#: The longest one step pulls chunks from a ``stdin=`` iterable before polling again.
+FEED_SLICE = 0.005
 #: The longest single ``poll`` wait, in seconds (a day). ``poll`` refuses 2**31 ms (about
 #: 24.8 days) and more with OverflowError, so longer waits are cut into pieces: every
 #: caller of :meth:`Pump.step` loops until its own deadline anyway.
@@ -201,6 +204,7 @@ class Pump:
         self._pending = memoryview(b"")
         self._writer = -1 if writer is None else writer
         self._close_writer_when_done = False
+        self._feed: Feed | None = None
         self._ended: list[int] = []
         for fd, name in readers:
             self._streams[fd] = name
@@ -335,6 +339,70 @@ class Pump:
         else:
             self._close_fd(self._writer)
 
+    def feed(self, feed: Feed) -> None:
+        """Write what ``feed`` gives as the child reads it, then close the input (EOF).
+
+        One chunk at a time is held, and a step writes at most ``MAX_READ`` bytes and
+        pulls chunks for at most ``FEED_SLICE`` seconds, so output keeps being read in
+        between (a chunk the iterator takes long to make still holds the loop meanwhile).
+        The feed's exceptions propagate out of :meth:`step`; a child that stops reading
+        (EPIPE) just ends the feeding. The feed is closed when it ends, or in :meth:`close`.
+        """
+        if self._writer < 0:
+            feed.close()
+            return
+        self._feed = feed
+        enlarge_pipe(self._writer)
+        self._watch(self._writer, _WRITE)
+
+    def _feed_more(self) -> None:
+        feed = self._feed
+        assert feed is not None
+        budget = MAX_READ
+        until = time.monotonic() + FEED_SLICE
+        while budget > 0:
+            if not self._pending:
+                if time.monotonic() >= until:
+                    break
+                chunk = feed.pull()
+                if chunk is None:
+                    self._end_feed()
+                    return
+                if not chunk:  # not ready yet: wait for it without holding the loop
+                    self._unwatch(self._writer, _WRITE)
+                    self._poller.register(feed.wake_fd, select.POLLIN)
+                    return
+                self._pending = memoryview(chunk)
+            try:
+                written = os.write(self._writer, self._pending[:WRITE_CHUNK])
+            except BlockingIOError:
+                break
+            except OSError:  # EPIPE: the child stopped reading, which is its right
+                self._end_feed()
+                return
+            self._pending = self._pending[written:]
+            budget -= written
+        self._watch(self._writer, _WRITE)
+
+    def _fed(self) -> None:
+        """The feed's next chunk is ready."""
+        assert self._feed is not None
+        self._poller.unregister(self._feed.wake_fd)
+        self._feed_more()
+
+    def _end_feed(self) -> None:
+        """Close the feed and, if it is still open, the input pipe (the child sees EOF)."""
+        feed, self._feed = self._feed, None
+        if feed is not None:
+            if feed.wake_fd >= 0:
+                try:
+                    self._poller.unregister(feed.wake_fd)
+                except KeyError:  # it was not waiting
+                    pass
+            feed.close()
+        if self._writer >= 0:
+            self._close_fd(self._writer)
+
     def _write(self) -> None:
         try:
             written = os.write(self._writer, self._pending[:WRITE_CHUNK])
@@ -451,8 +519,13 @@ class Pump:
                 continue
             if fd in self._streams:
                 self._read(fd)
-            if fd == self._writer and self._pending:
-                self._write()
+            if fd == self._writer:
+                if self._feed is not None:
+                    self._feed_more()
+                elif self._pending:
+                    self._write()
+            elif self._feed is not None and fd == self._feed.wake_fd:
+                self._fed()
             if fd in self._stage_fds:
                 exited.append(fd)
         if exited:
@@ -517,6 +590,8 @@ class Pump:
 
     def close(self) -> None:
         """Release every fd; the pipes of a lingering descendant are simply dropped."""
+        if self._feed is not None:
+            self._end_feed()
         for fd in list(self._events):
             if fd != self._exit_fd:
                 self._close_fd(fd)

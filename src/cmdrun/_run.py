@@ -42,6 +42,7 @@ from ._spec import (
     refuse_options,
     refuse_term_on_pipes,
 )
+from ._stdin import Stdin, refuse_async
 from ._which import locate, path_of
 
 if TYPE_CHECKING:
@@ -262,7 +263,9 @@ def prepare(cmd: Runnable, options: RunOptions, door: str) -> Prepared:
     auto = auto_tty(tty)
     refuse_term_on_pipes(opts.get("term"), tty)
     spec = build_spec(cmd, tty=tty is True, **opts)  # type: ignore[arg-type]
-    return Prepared(spec, check, auto_tty=auto)
+    if door != "arun":
+        refuse_async(spec.stdin, door)
+    return Prepared(spec, check, auto_tty=auto and spec.stdin is None)
 
 
 def run(
@@ -285,7 +288,7 @@ def run(
     term: str | None = None,
     respond: Mapping[Pattern, Reply] | None = None,
     dimensions: tuple[int, int] = DEFAULT_DIMENSIONS,
-    stdin: int | None = None,
+    stdin: Stdin = None,
     stdout: OutputTarget | None = None,
     stderr: OutputTarget | None = None,
     max_output: int | None = None,
@@ -299,7 +302,8 @@ def run(
     """Run a command to completion and capture its output.
 
     The child runs in its own process group with stdin from ``/dev/null`` (unless ``input``
-    is given), so it can neither hang waiting for a terminal nor outlive a timeout.
+    or ``stdin`` is given), so it can neither hang waiting for a terminal nor outlive a
+    timeout.
 
     Args:
         cmd: a sequence of arguments, or a string split with :func:`shlex.split` (never given
@@ -342,8 +346,20 @@ def run(
             forever unless a timeout stops it: give ``idle_timeout`` (it stops the program
             once it has printed nothing for that long) or ``timeout``.
         dimensions: ``(rows, columns)`` of the pseudo-terminal, when one is used.
-        stdin: only ``subprocess.DEVNULL``, the default spelled out: the program reads
-            ``/dev/null`` unless ``input`` is given.
+        stdin: where stdin comes from instead of ``input``, for data too big to hold: a
+            path (``str``/``os.PathLike``), opened read-only at the start and handed to the
+            program, so its bytes never pass through Python; a binary file object with a
+            real fd, or an open fd, handed over as it is: the program reads from the file's
+            current position (for a seekable file cmdrun first moves the fd's offset to
+            ``f.tell()``, since a buffered reader may have read ahead) and shares the offset,
+            so seek before reading the file again; an iterable of ``bytes``/``str`` chunks
+            (``str`` encoded with ``encoding``), or a binary file without an fd
+            (``io.BytesIO``, ``gzip.open(...)``), written as the program reads it, one chunk
+            in memory at a time, then closed (EOF). A chunk source that raises stops the
+            program (kill policy) and the exception propagates unchanged; a program that
+            exits before reading it all is no error, and a generator is closed either way.
+            ``subprocess.DEVNULL`` (or None) is the default: ``/dev/null``. Not with
+            ``input``, ``respond`` or ``tty=True``; ``tty="auto"`` then stays on pipes.
         stdout: a path or binary file to write stdout to instead of memory
             (``Result.stdout`` is then empty), or ``subprocess.DEVNULL`` to discard it.
         stderr: the same for stderr.
@@ -375,6 +391,9 @@ def run(
         StartFailed: the OS refused to start it (out of fds, argument list too long).
         TypeError, ValueError: a bad argument, raised before anything runs.
         FileNotFoundError, NotADirectoryError: ``cwd`` is missing or not a directory.
+        FileNotFoundError, PermissionError, IsADirectoryError: the ``stdin`` path cannot
+            be read (raised before anything runs).
+        Exception: whatever a ``stdin`` iterable raised, after the program was stopped.
     """
     if subprocess_options:
         refuse_options(subprocess_options, "run")
@@ -408,7 +427,9 @@ def run(
         die_with_parent=die_with_parent,
         pass_fds=pass_fds,
     )
-    prepared = Prepared(spec, check_flag(check, "check"), auto)
+    refuse_async(spec.stdin, "run")
+    # stdin= is read by the first run: a rerun on a PTY would not get it again.
+    prepared = Prepared(spec, check_flag(check, "check"), auto and spec.stdin is None)
     return prepared.finish(prepared.run())
 
 

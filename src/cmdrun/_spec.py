@@ -38,6 +38,7 @@ from ._frozen import Frozen
 from ._match import Pattern, Reply, Responder
 from ._pipeline import Pipeline, Runnable
 from ._secret import Redactor, Secret, seal
+from ._stdin import Source, Stdin, check_stdin
 
 if TYPE_CHECKING:
     from ._pump import CancelToken
@@ -87,6 +88,7 @@ class Spec(Frozen):
         "respond",
         "secrets",
         "stderr_to",
+        "stdin",
         "stdout_to",
         "tee",
         "term",
@@ -119,6 +121,8 @@ class Spec(Frozen):
     pipeline: Pipeline | None
     respond: tuple[tuple[Pattern, Reply], ...]
     secrets: tuple[Secret, ...]
+    #: Where stdin comes from when not /dev/null, ``input`` or a dialogue (``stdin=``).
+    stdin: Source | None
     stderr_to: Target | None
     stdout_to: Target | None
     tee: bool
@@ -161,9 +165,11 @@ class Spec(Frozen):
         pass_fds: tuple[int, ...] = (),
         terminal: int | None = None,
         pipeline: Pipeline | None = None,
+        stdin: Source | None = None,
     ) -> None:
         _set(self, "args", args)
         _set(self, "pipeline", pipeline)
+        _set(self, "stdin", stdin)
         _set(self, "pass_fds", pass_fds)
         _set(self, "terminal", terminal)
         _set(self, "die_with_parent", die_with_parent)
@@ -360,7 +366,8 @@ class BatchOptions(TypedDict, total=False):
     term: str | None
     respond: Mapping[Pattern, Reply] | None
     dimensions: tuple[int, int]
-    stdin: int | None
+    #: Batches take only a path (opened for each command) or ``subprocess.DEVNULL``.
+    stdin: Stdin
     stdout: OutputTarget | None
     stderr: OutputTarget | None
     max_output: int | None
@@ -423,21 +430,6 @@ def _check_target(target: object, name: str) -> Target | None:
             f"{name} must be a path, a binary file or subprocess.DEVNULL, not {target!r}"
         )
     return target  # type: ignore[return-value]
-
-
-def _check_stdin(stdin: object, input: object, respond: object) -> None:
-    """``stdin=subprocess.DEVNULL`` spells out the default; anything else has a better way."""
-    if stdin is None:
-        return
-    if type(stdin) is int and stdin == subprocess.DEVNULL:
-        if input is not None or respond:
-            raise ValueError("stdin=subprocess.DEVNULL means no input: drop it, or input=/respond=")
-        return
-    raise TypeError(
-        f"stdin takes only subprocess.DEVNULL (the default: the program reads /dev/null), "
-        f"not {stdin!r}: give data with input= (str, bytes or a Secret), answer prompts with "
-        "respond=, or hold a dialogue with spawn()"
-    )
 
 
 def _check_callback(callback: object, name: str) -> LineCallback | None:
@@ -512,7 +504,7 @@ def build_spec(
     dimensions: tuple[int, int] = DEFAULT_DIMENSIONS,
     echo: bool | None = None,
     respond: Mapping[Pattern, Reply] | None = None,
-    stdin: int | None = None,
+    stdin: Stdin = None,
     stdout: OutputTarget | None = None,
     stderr: OutputTarget | None = None,
     max_output: int | None = None,
@@ -528,7 +520,7 @@ def build_spec(
     :data:`PTY_TERM`. With ``tty``, a typed line longer than :data:`PTY_LINE_LIMIT` raises.
     """
     "".encode(encoding, errors)  # an unknown codec raises LookupError now, not after the run
-    _check_stdin(stdin, input, respond)
+    source = None if stdin is None else check_stdin(stdin, input, respond, tty)
     pairs = _respond_pairs(respond)
     secrets = [reply for _, reply in pairs if isinstance(reply, Secret)]
     if isinstance(input, Secret):
@@ -572,6 +564,7 @@ def build_spec(
         tee=check_flag(tee, "tee"),
         die_with_parent=check_flag(die_with_parent, "die_with_parent"),
         pass_fds=() if pass_fds == () else _check_pass_fds(pass_fds),
+        stdin=source,
     )
 
 

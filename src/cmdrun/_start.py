@@ -33,6 +33,7 @@ from ._platform import (
 )
 from ._pump import SessionPump, Sink
 from ._spec import Spec
+from ._stdin import FromFd, FromPath
 from ._watchdog import WATCHDOG
 from ._which import check_program, path_of, start_error
 
@@ -135,7 +136,9 @@ class _Pipes:
             raise
 
     def _open(self, spec: Spec, interactive: bool, outputs: _Outputs) -> None:
-        if spec.input is not None or spec.respond or interactive:
+        if spec.stdin is not None:
+            self._stdin_from(spec)
+        elif spec.input is not None or spec.respond or interactive:
             self.stdin, self.writer = self._pipe()
         elif spec.capture:
             self.stdin = open_devnull()
@@ -181,6 +184,18 @@ class _Pipes:
         self.theirs += (read, write)
         enlarge_pipe(write)
         return read, write
+
+    def _stdin_from(self, spec: Spec) -> None:
+        """stdin from ``spec.stdin``: a file opened here (closed after the start), the
+        caller's fd as it is, or a pipe the pump feeds with chunks."""
+        source = spec.stdin
+        if isinstance(source, FromPath):
+            self.stdin = source.open()
+            self.theirs.append(self.stdin)
+        elif isinstance(source, FromFd):
+            self.stdin = source.fd()
+        else:
+            self.stdin, self.writer = self._pipe()
 
     def _pipe(self, reader: bool = False) -> tuple[int, int]:
         """Return ``(child's end, our end)`` for stdin, ``(our end, child's end)`` for output."""

@@ -88,6 +88,8 @@ def stream(cmd: Runnable, **options: Unpack[RunOptions]) -> Stream:
         cmd: as for :func:`run`.
         options: the keyword options of :func:`run`. With ``check`` (the default), the loop
             ends by raising ``CommandFailed``/``CommandTimedOut`` if the command failed.
+            ``stdin`` as for :func:`run`: a path, a file, or chunks written as the program
+            reads them while its lines come out.
 
     Returns:
         A :class:`Stream`: iterate over it; use it as a context manager to be sure the
