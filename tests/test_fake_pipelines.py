@@ -6,6 +6,7 @@ import asyncio
 import os
 import pathlib
 import re
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -215,3 +216,28 @@ def test_a_cassette_records_and_replays_a_pipeline(tmp_path: pathlib.Path) -> No
     assert caught.value.result.returncode == broken.returncode == 3
     assert caught.value.result.stages[0].stderr == broken.stages[0].stderr == "oops\n"
     assert [s.ok for s in caught.value.result.stages] == [False, True]
+
+
+def test_a_fake_reads_its_stdin_source(tmp_path: pathlib.Path) -> None:
+    """What ``stdin=`` holds reaches a fake as its input, however it was given."""
+    path = tmp_path / "in.txt"
+    path.write_text("from a file\n")
+
+    async def chunks() -> AsyncIterator[str]:
+        yield "async "
+        yield "chunks\n"
+
+    with FakeCommands() as fake, path.open("rb") as file:
+        fake.register(["cat"], callback=lambda call: call.input)
+        assert cmdrun.run(["cat"], stdin=path).stdout == "from a file\n"
+        assert cmdrun.run(["cat"], stdin=file).stdout == "from a file\n"
+        assert cmdrun.run(["cat"], stdin=iter([b"gen", "erator\n"])).stdout == "generator\n"
+        assert asyncio.run(cmdrun.arun(["cat"], stdin=chunks())).stdout == "async chunks\n"
+        piped = cmdrun.run(cmdrun.pipe(["cat"], ["cat"]), stdin=path)
+    assert piped.stdout == "from a file\n"
+    assert fake.calls[0].input == "from a file\n"
+
+
+def test_an_allowed_real_program_gets_the_stdin_source_untouched() -> None:
+    with FakeCommands(allow_real=["wc"]):
+        assert cmdrun.run(["wc", "-c"], stdin=iter([b"x" * 1000])).stdout.strip() == "1000"

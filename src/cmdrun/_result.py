@@ -199,7 +199,9 @@ class Result:
     stdout_dropped: int
     stderr_dropped: int
     cancelled: bool
-    timeout_kind: Literal["total", "idle"] | None
+    #: ``"total"``, ``"idle"`` or None (spelled ``str`` here: the hints of exported classes
+    #: must resolve in the ``cmdrun`` namespace, which has no ``Literal``).
+    timeout_kind: str | None
     idle_timeout: float | None
     _stages: tuple[Stage, ...] | None
     _text: dict[str, str]

@@ -14,6 +14,7 @@ import io
 import math
 import os
 import re
+import select
 import shlex
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -36,6 +37,7 @@ from .._secret import Redactor, Secret, masked
 from .._session import Session
 from .._spec import DeliverLine, Spec
 from .._start import Started
+from .._stdin import FromFd, FromPath
 from .._which import path_of
 from ._dialogue import Exit, FakeHang, FakePump, Out, Step, check_steps
 
@@ -403,6 +405,7 @@ class FakeCommands:
         registration, call = self._lookup(spec, "run")
         if registration is None:
             return (yield from REAL.execution(spec, deliver))
+        spec = _stdin_read(spec, call)
         if registration.dialogue is not None:
             return _play(spec, registration, deliver)
         return _answered(spec, _answer_from(registration, call), deliver)
@@ -433,6 +436,8 @@ class FakeCommands:
             if results:  # fed what the stage before it printed
                 stage = stage.replace(input=results[-1].stdout_bytes)
                 call.input = input_text(stage)
+            elif registration is not None:
+                stage = _stdin_read(stage, call)
             if registration is None:
                 with _naming_stage(index, len(stages), stage.args):
                     results.append((yield from REAL.execution(stage, None)))
@@ -493,12 +498,42 @@ def _naming_stage(index: int, count: int, argv: tuple[str, ...]) -> Iterator[Non
         raise in_stage(exc, stage_name(index, count, argv)) from None
 
 
+def _stdin_read(spec: Spec, call: Call) -> Spec:
+    """``spec`` with what its ``stdin=`` source holds read into ``input``, as a fake's
+    program would read it all; ``call.input`` shows it. Without a source: ``spec``."""
+    source = spec.stdin
+    if source is None:
+        return spec
+    if isinstance(source, FromPath):
+        with open(source.path, "rb") as file:
+            data = file.read()
+    elif isinstance(source, FromFd):
+        fd = source.fd()
+        data = b"".join(iter(lambda: os.read(fd, 1 << 16), b""))
+    else:
+        feed = source.feed(spec.encoding)
+        chunks = []
+        try:
+            while (chunk := feed.pull()) is not None:
+                if chunk:
+                    chunks.append(chunk)
+                else:  # an async source: its next chunk is on the way
+                    select.select([feed.wake_fd], [], [])
+        finally:
+            feed.close()
+        data = b"".join(chunks)
+    spec = spec.replace(stdin=None, input=data)
+    call.input = input_text(spec)
+    return spec
+
+
 def _stage_spec(spec: Spec, argv: tuple[str, ...], index: int) -> Spec:
     """The spec of one stage of a faked pipeline: output kept in memory, no hooks."""
     return spec.replace(
         args=argv,
         pipeline=None,
         input=spec.input if index == 0 else None,
+        stdin=spec.stdin if index == 0 else None,
         respond=(),
         stdout_to=None,
         stderr_to=None,
@@ -529,7 +564,7 @@ def _joined(
         returncode=status,
         duration=max(r.duration for r in results) if first is None else first.duration,
         timed_out=first is not None,
-        timeout_kind=None if first is None else first.timeout_kind,
+        timeout_kind=None if first is None else "idle" if first.timeout_kind == "idle" else "total",
         pid=results[0].pid,
         stages=tuple(
             Stage(
