@@ -216,13 +216,13 @@ def hwm():
             return int(line.split()[1]) * 1024
 cmdrun.run(["true"], stdin=iter([b"warm up"]))
 before = hwm()
-chunk = b"x" * 65536
-r = cmdrun.run(["wc", "-c"], stdin=(chunk for _ in range(4096)), timeout=120)
+chunk = b"x" * (1 << 20)
+r = cmdrun.run(["wc", "-c"], stdin=(chunk for _ in range(1024)), timeout=120)
 print(r.stdout.strip(), hwm() - before)
 """
 
 
-def test_stdin_generator_feeds_256_mib_with_flat_memory() -> None:
+def test_stdin_generator_feeds_1_gib_with_flat_memory() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run(
         [sys.executable, "-c", _FLAT_MEMORY],
@@ -233,8 +233,35 @@ def test_stdin_generator_feeds_256_mib_with_flat_memory() -> None:
         check=True,
     )
     count, growth = map(int, done.stdout.split())
-    assert count == 256 * 1024 * 1024
+    assert count == 1 << 30
     assert growth < 64 * 1024 * 1024
+
+
+def test_stdin_path_streams_1_gib_to_the_child(tmp_path: pathlib.Path) -> None:
+    """The file's fd is handed over (here to a pipeline's first stage): 1 GiB arrives whole,
+    and nothing of it passes through this process (its peak memory does not move)."""
+    big = tmp_path / "big"
+    with big.open("wb") as f:
+        f.truncate(1 << 30)  # sparse: costs no disk
+    code = (
+        _FLAT_MEMORY.split("before = hwm()", maxsplit=1)[0]
+        + "before = hwm()\n"
+        # through cat: wc -c alone would only fstat() a file it was handed
+        + f"r = cmdrun.run(cmdrun.pipe(['cat'], ['wc', '-c']), stdin={str(big)!r}, timeout=120)\n"
+        + "print(r.stdout.strip(), hwm() - before)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+        check=True,
+    )
+    count, growth = map(int, done.stdout.split())
+    assert count == 1 << 30
+    assert growth < 1 << 20
 
 
 # -- other doors ------------------------------------------------------------------------
