@@ -507,3 +507,24 @@ def test_pipes_between_stages_get_a_big_buffer() -> None:
     probe = "import fcntl; print(fcntl.fcntl(1, 1032))"  # F_GETPIPE_SZ of its stdout
     result = cmdrun.run(pipe(py(probe), ["cat"]))
     assert int(result.stdout) >= 1 << 20
+
+
+def test_idle_timeout_watches_the_last_stage_and_every_stderr() -> None:
+    talker = py("import time\nfor i in range(8):\n    print(i, flush=True); time.sleep(0.1)")
+    quiet = cmdrun.run(
+        pipe(["sh", "-c", "echo start; sleep 30"], ["cat"]), idle_timeout=0.5, check=False
+    )
+    assert quiet.timeout_kind == "idle"
+    assert quiet.stdout == "start\n"
+    assert [stage.returncode for stage in quiet.stages] == [-signal.SIGTERM] * 2
+    slow = cmdrun.run(pipe(talker, ["cat"]), idle_timeout=0.5)
+    assert slow.ok
+    assert slow.stdout.split() == [str(i) for i in range(8)]
+
+
+def test_stdin_sources_feed_the_first_stage(tmp_path: pathlib.Path) -> None:
+    source = tmp_path / "in"
+    source.write_bytes(b"b\na\nc\n")
+    assert cmdrun.run(pipe(["sort"], ["head", "-n1"]), stdin=source).stdout == "a\n"
+    chunks = (f"{n}\n" for n in range(1000))
+    assert cmdrun.run(pipe(["tail", "-n1"], ["cat"]), stdin=chunks).stdout == "999\n"
