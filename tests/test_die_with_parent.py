@@ -92,3 +92,24 @@ def _cmdline(pid: str) -> str:
         return pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def test_the_watchdog_is_up_before_the_first_child_starts() -> None:
+    """Starting the watchdog takes a Python start-up: done after the child's start, a parent
+    killed meanwhile (a loaded CI machine) left the child alone. Now registering a child
+    is only a write to a watchdog already running."""
+    code = """
+import cmdrun._start as start
+from cmdrun._watchdog import WATCHDOG
+seen = []
+real = start._start_child
+def spy(*args):
+    seen.append(WATCHDOG._fd >= 0)
+    return real(*args)
+start._start_child = spy
+import cmdrun
+cmdrun.run(["true"], die_with_parent=True)
+print(seen)
+"""
+    done = subprocess.run([PY, "-c", code], check=True, timeout=30, capture_output=True, text=True)
+    assert done.stdout.strip() == "[True]"

@@ -369,6 +369,11 @@ def start(spec: Spec, interactive: bool = False, outputs: _Outputs | None = None
             "the kernel then discards every child's exit status; restore the default with "
             "signal.signal(signal.SIGCHLD, signal.SIG_DFL)",
         )
+    if spec.die_with_parent:
+        # Up before the child: registering is then one write(), so the window in which a
+        # parent killed right after the start leaves its child alone stays microseconds,
+        # even the first time (starting the watchdog takes a Python start-up).
+        WATCHDOG.ensure_running()
     started = _start_child(spec, interactive, outputs)
     if spec.die_with_parent:
         try:

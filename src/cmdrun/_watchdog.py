@@ -91,6 +91,12 @@ class Watchdog:
             os.close(read)
         return write
 
+    def ensure_running(self) -> None:
+        """Start the watchdog now if it is not running (before a child it will watch)."""
+        with self._lock:
+            if self._fd < 0:
+                self._fd = self._start()
+
     def register(self, pgid: int, grace: float) -> None:
         """Have group ``pgid`` stopped (with ``grace``) if this process dies first."""
         line = b"+%d %r\n" % (pgid, grace)
