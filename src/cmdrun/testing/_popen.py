@@ -729,7 +729,7 @@ class FakeProcess:
     """What the patched ``asyncio.create_subprocess_exec``/``_shell`` return for a fake: an
     ``asyncio.subprocess.Process`` look-alike. ``wait`` sleeps (in the event loop) what is
     left of the fake's ``duration``, so ``asyncio.wait_for`` timeouts behave as for a real
-    program."""
+    program (and a fake with ``duration=math.inf`` is waited for until it is signalled)."""
 
     def __init__(self, fake: _Fake, stdin: Any, stdout: Any, stderr: Any) -> None:
         self._fake = fake
@@ -743,13 +743,11 @@ class FakeProcess:
         return self._fake.poll()
 
     async def wait(self) -> int:
+        # Sleeps in short steps, so that a signal sent meanwhile ends the wait; a fake that
+        # runs forever is waited for forever, as a real one (``asyncio.wait_for`` limits it).
         self._fake.observe()
-        left = self._fake.remaining()
-        if math.isinf(left):
-            await asyncio.sleep(0)
-            self._fake.wait(None)  # raises FakeHang: it would never end
-        if left > 0:
-            await asyncio.sleep(left)
+        while self._fake.poll() is None:
+            await asyncio.sleep(min(self._fake.remaining(), _ASYNC_STEP))
         return self._fake.wait(None)
 
     async def communicate(self, input: bytes | None = None) -> tuple[bytes | None, bytes | None]:
@@ -775,6 +773,8 @@ class FakeProcess:
         return f"<FakeProcess {self.pid}>"
 
 
+#: How often an asyncio wait for a fake looks at it again, in seconds.
+_ASYNC_STEP = 0.02
 _REAL_EXEC = asyncio.create_subprocess_exec
 _REAL_SHELL = asyncio.create_subprocess_shell
 
