@@ -1,5 +1,9 @@
 """FakeCommands.patch_subprocess(): plain subprocess and asyncio answered like cmdrun calls."""
 
+# Code written for subprocess, as the code under test calls it: run() without check=,
+# universal_newlines= beside text=.
+# ruff: noqa: PLW1510, UP021
+
 from __future__ import annotations
 
 import asyncio
@@ -96,7 +100,8 @@ def test_input_reaches_the_callback_and_call_input(fake: FakeCommands) -> None:
 def test_stdin_pipe_written_then_closed_is_the_input(fake: FakeCommands) -> None:
     fake.register(["cat"], callback=lambda call: call.input)
     proc = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    assert proc.stdin is not None and proc.stdout is not None
+    assert proc.stdin is not None
+    assert proc.stdout is not None
     proc.stdin.write(b"one\n")
     proc.stdin.write(b"two\n")
     proc.stdin.close()
@@ -233,7 +238,8 @@ def test_dialogue_drives_popen_line_by_line(fake: FakeCommands) -> None:
     proc = subprocess.Popen(
         ["calc"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
     )
-    assert proc.stdin is not None and proc.stdout is not None
+    assert proc.stdin is not None
+    assert proc.stdout is not None
     assert proc.stdout.read(2) == "> "
     proc.stdin.write("1+1\n")
     assert proc.stdout.readline() == "2\n"
@@ -317,10 +323,14 @@ def test_aliases_imported_before_the_patch_are_patched_and_restored() -> None:
 
 
 def test_patch_is_undone_when_the_fake_exits_even_on_error() -> None:
-    with pytest.raises(ZeroDivisionError), FakeCommands() as commands:
-        commands.patch_subprocess()
-        assert subprocess.Popen is not cmdrun._platform.REAL_POPEN
-        1 / 0  # noqa: B018
+    def failing_test() -> None:
+        with FakeCommands() as commands:
+            commands.patch_subprocess()
+            assert subprocess.Popen is not cmdrun._platform.REAL_POPEN
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        failing_test()
     assert subprocess.Popen is cmdrun._platform.REAL_POPEN
     assert asyncio.create_subprocess_exec.__module__ == "asyncio.subprocess"
 
@@ -394,7 +404,8 @@ def test_asyncio_stdin_dialogue_and_signals(fake: FakeCommands) -> None:
         proc = await asyncio.create_subprocess_exec(
             "ask", stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
-        assert proc.stdin is not None and proc.stdout is not None
+        assert proc.stdin is not None
+        assert proc.stdout is not None
         assert await proc.stdout.readexactly(6) == b"name? "
         proc.stdin.write(b"bob\n")
         await proc.stdin.drain()
