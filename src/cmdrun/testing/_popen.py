@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from types import ModuleType, TracebackType
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, cast
 
 from .._args import SHELL, normalize_command
 from .._engine import _tee
@@ -460,7 +460,7 @@ def _translate(data: bytes, encoding: str, errors: str) -> str:
     return data.decode(encoding, errors).replace("\r\n", "\n").replace("\r", "\n")
 
 
-class FakePopen(REAL_POPEN):  # type: ignore[type-arg]
+class FakePopen(subprocess.Popen[Any]):
     """``subprocess.Popen`` while :meth:`FakeCommands.patch_subprocess` is on: a call the
     test doubles answer gets a fake; any other (``allow_real``) a real ``Popen``.
 
@@ -533,7 +533,7 @@ class FakePopen(REAL_POPEN):  # type: ignore[type-arg]
     def _stdin_file(self, bufsize: int, size: int) -> IO[Any]:
         raw = _Writer(self._fake)
         if bufsize == 0 and not self.text_mode:
-            return raw  # type: ignore[return-value]
+            return cast(IO[Any], raw)
         buffered = io.BufferedWriter(raw, size)
         if not self.text_mode:
             return buffered
@@ -548,7 +548,7 @@ class FakePopen(REAL_POPEN):  # type: ignore[type-arg]
     def _reader_file(self, stream: str, bufsize: int, size: int) -> IO[Any]:
         raw = _Reader(self._fake, stream)
         if bufsize == 0 and not self.text_mode:
-            return raw  # type: ignore[return-value]
+            return cast(IO[Any], raw)
         buffered = io.BufferedReader(raw, size)
         if not self.text_mode:
             return buffered
@@ -822,13 +822,17 @@ _patch_depth = 0
 _aliases: list[tuple[ModuleType, str]] = []
 
 
+def _set(module: ModuleType, name: str, value: object) -> None:
+    # setattr: mypy rightly refuses assigning a class or another function to these names.
+    setattr(module, name, value)
+
+
 def _apply() -> None:
     """Patch subprocess and asyncio (and module-level aliases of Popen outside cmdrun)."""
-    subprocess.Popen = FakePopen  # type: ignore[misc]
-    asyncio.create_subprocess_exec = fake_exec
-    asyncio.create_subprocess_shell = fake_shell  # type: ignore[assignment]
-    asyncio.subprocess.create_subprocess_exec = fake_exec
-    asyncio.subprocess.create_subprocess_shell = fake_shell  # type: ignore[assignment]
+    _set(subprocess, "Popen", FakePopen)
+    for module in (asyncio, asyncio.subprocess):
+        _set(module, "create_subprocess_exec", fake_exec)
+        _set(module, "create_subprocess_shell", fake_shell)
     for module in list(sys.modules.values()):
         name = getattr(module, "__name__", "")
         if not isinstance(name, str) or name == "cmdrun" or name.startswith("cmdrun."):
@@ -843,11 +847,10 @@ def _apply() -> None:
 
 
 def _undo() -> None:
-    subprocess.Popen = REAL_POPEN  # type: ignore[misc]
-    asyncio.create_subprocess_exec = _REAL_EXEC
-    asyncio.create_subprocess_shell = _REAL_SHELL
-    asyncio.subprocess.create_subprocess_exec = _REAL_EXEC
-    asyncio.subprocess.create_subprocess_shell = _REAL_SHELL
+    _set(subprocess, "Popen", REAL_POPEN)
+    for module in (asyncio, asyncio.subprocess):
+        _set(module, "create_subprocess_exec", _REAL_EXEC)
+        _set(module, "create_subprocess_shell", _REAL_SHELL)
     for module, attr in _aliases:
         if getattr(module, attr, None) is FakePopen:
             setattr(module, attr, REAL_POPEN)
