@@ -12,9 +12,15 @@ import _signal  # type: ignore[import-not-found,unused-ignore]
 import fcntl
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
+
+#: The real Popen, taken when cmdrun is imported: cmdrun starts its children with it, never
+#: through ``subprocess.Popen``, which a test double may have patched since
+#: (``FakeCommands.patch_subprocess``) to answer the code under test.
+REAL_POPEN = subprocess.Popen
 
 #: Popen's ``start_new_session``: the child leads a new session and process group, so one
 #: signal to the group reaches it and every descendant that does not leave the group itself.

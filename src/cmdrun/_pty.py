@@ -57,6 +57,7 @@ from collections.abc import Callable
 
 from ._errors import CmdrunError, CommandNotExecutable, CommandNotFound, StartFailed
 from ._kill import Child, stop_now
+from ._platform import REAL_POPEN
 from ._which import exec_refusal, explain_exec_error, locate, path_of, start_error
 
 #: How PTY children are started: ``"setsid"`` (util-linux ``setsid --ctty``, no Python in
@@ -135,14 +136,24 @@ def _look_for_setsid() -> str | None:
         if not os.access(candidate, os.X_OK):
             continue
         try:
-            usage = subprocess.run(
-                [candidate, "--help"], capture_output=True, timeout=10, check=False
-            ).stdout
+            usage = _output_of([candidate, "--help"])
         except (OSError, subprocess.SubprocessError):
             continue
         if b"--ctty" in usage:
             return candidate
     return None
+
+
+def _output_of(argv: list[str]) -> bytes:
+    """``subprocess.run(argv, capture_output=True, timeout=10).stdout`` on the real Popen
+    (``subprocess.run`` looks ``Popen`` up in its module, where a test double may patch it).
+    """
+    with REAL_POPEN(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as proc:
+        try:
+            return proc.communicate(timeout=10)[0]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
 
 
 def start_pty(
@@ -244,7 +255,7 @@ def _start_with_setsid(
         on_failure.callback(os.close, master)
         always.callback(os.close, slave)
         _set_up_terminal(slave, dimensions, echo)
-        child = subprocess.Popen(
+        child = REAL_POPEN(
             [setsid, "--ctty", "--", *args],
             stdin=slave,
             stdout=slave,

@@ -24,6 +24,7 @@ from ._output import Capture, Tail, ToFile
 from ._pipeline import StageGroup
 from ._platform import (
     NEW_SESSION,
+    REAL_POPEN,
     enlarge_pipe,
     exit_status_discarded,
     give_terminal,
@@ -229,7 +230,7 @@ def _start(spec: Spec, pipes: _Pipes) -> subprocess.Popen[bytes]:
     """
     job: dict[str, Any] = {} if spec.terminal is None else {"process_group": 0}
     try:
-        proc = subprocess.Popen(
+        proc = REAL_POPEN(
             spec.args,
             stdin=pipes.stdin,
             stdout=pipes.stdout,
@@ -294,7 +295,7 @@ def _start_stage(
     assert spec.pipeline is not None
     argv = spec.pipeline.commands[index]
     try:
-        return subprocess.Popen(
+        return REAL_POPEN(
             argv,
             stdin=stdio[0],
             stdout=stdio[1],

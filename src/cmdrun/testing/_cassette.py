@@ -121,6 +121,7 @@ class Cassette:
         self._calls: list[dict[str, Any]] = []
         self._used: set[int] = set()
         self._launcher: Any = None
+        self._patches: list[Any] = []
         if not record:
             if not self.path.exists():
                 raise FileNotFoundError(
@@ -279,7 +280,37 @@ class Cassette:
         steps.append(Exit(entry["returncode"] if entry["returncode"] is not None else 0))
         return fake_session(spec, steps, echo=False)
 
+    def subprocess_program(self, spec: Spec, piped_input: bool) -> tuple[Any, None]:
+        """The program answering (or recording) a plain ``subprocess`` call, as an entry of
+        kind ``"subprocess"``: see :meth:`patch_subprocess`."""
+        from ._popen import cassette_program
+
+        return cassette_program(self, spec, piped_input)
+
     # -- activation -----------------------------------------------------------------------
+
+    def patch_subprocess(self) -> Any:
+        """Record and replay plain ``subprocess`` and asyncio subprocess calls too, until the
+        cassette's block ends (see :meth:`FakeCommands.patch_subprocess`).
+
+        A recorded call runs the real program once its input is complete (stdin closed, or
+        the code waits or reads its output), so its entry holds the whole input and output;
+        a conversation line by line over pipes is not recorded as one: fake it with a
+        ``dialogue=``.
+
+        Returns:
+            The patch (a context manager to end it sooner).
+
+        Raises:
+            RuntimeError: the cassette is not active.
+        """
+        from ._popen import SubprocessPatch
+
+        if self._launcher is None:
+            raise RuntimeError("patch_subprocess() needs an active Cassette (a `with` block)")
+        patch = SubprocessPatch()
+        self._patches.append(patch)
+        return patch
 
     def __enter__(self) -> Cassette:
         self._launcher = using_launcher(self, process_wide=True)
@@ -292,6 +323,10 @@ class Cassette:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        for patch in reversed(self._patches):
+            patch.undo()
+        self._patches.clear()
         self._launcher.__exit__(exc_type, exc, tb)
+        self._launcher = None
         if self.record and exc_type is None:
             self.save()

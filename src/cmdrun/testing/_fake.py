@@ -19,7 +19,7 @@ import shlex
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._engine import AutoAnswer, simulated
 from .._errors import (
@@ -40,6 +40,9 @@ from .._start import Started
 from .._stdin import FromFd, FromPath
 from .._which import path_of
 from ._dialogue import Exit, FakeHang, FakePump, Out, Step, check_steps
+
+if TYPE_CHECKING:
+    from ._popen import SubprocessPatch
 
 
 class _Any:
@@ -72,10 +75,14 @@ class Call:
         cwd: the working directory, or None.
         tty: whether it ran (or was to run) on a pseudo-terminal.
         timeout: its timeout, or None.
-        kind: ``"run"`` (run, call, stream, run_many, arun, ...) or ``"spawn"``.
+        kind: ``"run"`` (run, call, stream, run_many, arun, ...), ``"spawn"``, or
+            ``"subprocess"`` (plain ``subprocess``/asyncio, see
+            :meth:`FakeCommands.patch_subprocess`).
+        signals: the signals the code sent it (``send_signal``, ``terminate``, ``kill`` of a
+            faked ``subprocess.Popen``), in order; empty for cmdrun's own calls.
     """
 
-    __slots__ = ("args", "cwd", "env", "input", "kind", "timeout", "tty")
+    __slots__ = ("args", "cwd", "env", "input", "kind", "signals", "timeout", "tty")
 
     def __init__(self, spec: Spec, kind: str) -> None:
         self.args = spec.args
@@ -85,6 +92,7 @@ class Call:
         self.tty = spec.tty
         self.timeout = spec.timeout
         self.kind = kind
+        self.signals: list[int] = []
 
     @property
     def line(self) -> str:
@@ -470,7 +478,48 @@ class FakeCommands:
         # A dialogue written by hand holds no echo: the fake echoes as a terminal would.
         return fake_session(spec, steps, echo=True)
 
+    def subprocess_program(self, spec: Spec, piped_input: bool) -> tuple[Any, Call]:
+        """The fake program answering a plain ``subprocess`` call, or (None, call): run it
+        for real (see :meth:`patch_subprocess`)."""
+        from ._popen import fake_program
+
+        program, call = fake_program(self, spec, piped_input)
+        return program, call
+
     # -- activation -----------------------------------------------------------------------
+
+    def patch_subprocess(self) -> SubprocessPatch:
+        """Answer plain ``subprocess`` and asyncio subprocess calls too, until this fake exits.
+
+        While it is on, ``subprocess.Popen`` — and so ``run``, ``call``, ``check_call``,
+        ``check_output``, ``getoutput`` — and ``asyncio.create_subprocess_exec``/``_shell``
+        are answered by the same registrations, dialogues and ``allow_real`` as cmdrun's own
+        calls, process-wide (every thread), and recorded in :attr:`calls` with
+        ``kind="subprocess"``. A ``shell=True`` string is matched as cmdrun runs it,
+        ``/bin/sh -c CMD``. cmdrun's own children are never affected.
+
+        The patch replaces ``subprocess.Popen`` and module-level aliases of it made before
+        (``from subprocess import Popen``); a reference kept elsewhere (a class attribute, a
+        default argument, a local) still reaches the real ``Popen``.
+
+        Returns:
+            The patch: it is on already, and comes off when this fake exits; use it as a
+            context manager (``with fake.patch_subprocess():``) to end it sooner.
+
+        Raises:
+            RuntimeError: this fake is not active (use it in a ``with`` block or the
+                ``fake_commands`` fixture first).
+        """
+        from ._popen import SubprocessPatch
+
+        if self._active is None:
+            raise RuntimeError(
+                "patch_subprocess() needs an active FakeCommands: call it inside its "
+                "`with` block (or on the fake_commands fixture)"
+            )
+        patch = SubprocessPatch()
+        self._active.callback(patch.undo)
+        return patch
 
     def __enter__(self) -> FakeCommands:
         stack = contextlib.ExitStack()
