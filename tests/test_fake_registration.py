@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import cmdrun
-import cmdrun.testing as testing
+from cmdrun import testing
 from cmdrun.testing import ANY, ANY_REST, FakeCommands, UnregisteredCommand
 
 
@@ -89,9 +89,7 @@ def test_an_infinite_duration_is_accepted_as_a_hang(fake: FakeCommands) -> None:
     ("options", "says"),
     [({"wait": 0.5}, "use `duration=`"), ({"occurrences": 2}, "use `times=`")],
 )
-def test_pytest_subprocess_option_names_say_what_to_use(
-    options: dict[str, Any], says: str
-) -> None:
+def test_pytest_subprocess_option_names_say_what_to_use(options: dict[str, Any], says: str) -> None:
     with pytest.raises(TypeError, match=re.escape(says)):
         FakeCommands().register(["x"], **options)
 
@@ -190,7 +188,7 @@ def test_any_called_matches_a_range_of_arguments(fake: FakeCommands) -> None:
     ],
 )
 def test_any_refuses_bad_ranges(options: dict[str, Any], error: type[Exception]) -> None:
-    with pytest.raises(error, match="min|max"):
+    with pytest.raises(error, match=r"min|max"):
         ANY(**options)
 
 
@@ -304,7 +302,7 @@ def test_plain_fakes_get_distinct_fake_pids(fake: FakeCommands) -> None:
     pids = [first.pid, second.pid, *(stage.pid for stage in piped.stages)]
     assert all(pid > 0 for pid in pids)
     assert len(set(pids)) == len(pids)
-    assert first.pid == first.pid and piped.pid == piped.stages[0].pid
+    assert piped.pid == piped.stages[0].pid
 
 
 def test_as_completed_yields_fakes_in_the_order_of_their_durations(fake: FakeCommands) -> None:
@@ -326,9 +324,9 @@ def test_as_completed_over_fakes_counts_the_free_slots(fake: FakeCommands) -> No
     assert [r.stdout for r in cmdrun.run_many(cmds, jobs=3)] == ["slow", "mid", "fast"]
 
 
-def test_as_completed_orders_a_timed_out_fake_by_its_timeout(fake: FakeCommands) -> None:
-    fake.register(["hang"], duration=math.inf)
-    fake.register(["quick"], duration=1)
-    results = list(cmdrun.as_completed([["quick"], ["hang"]], jobs=2, timeout=0.5))
-    assert [r.args for r in results] == [("hang",), ("quick",)]
+def test_as_completed_orders_a_stopped_fake_by_when_it_was_stopped(fake: FakeCommands) -> None:
+    fake.register(["hang"], duration=math.inf)  # silent: idle_timeout stops it at 0.5 s
+    fake.register(["talks"], stdout="busy\n", duration=1)
+    results = list(cmdrun.as_completed([["talks"], ["hang"]], jobs=2, idle_timeout=0.5))
+    assert [r.args for r in results] == [("hang",), ("talks",)]
     assert results[0].timed_out
