@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -330,3 +331,53 @@ def test_as_completed_orders_a_stopped_fake_by_when_it_was_stopped(fake: FakeCom
     results = list(cmdrun.as_completed([["talks"], ["hang"]], jobs=2, idle_timeout=0.5))
     assert [r.args for r in results] == [("hang",), ("talks",)]
     assert results[0].timed_out
+
+
+def _within(seconds: float, work: Callable[[], list[str]]) -> list[str]:
+    """``work()``'s value, failing (instead of hanging the suite) if it takes too long."""
+    box: list[list[str] | BaseException] = []
+
+    def target() -> None:
+        try:
+            box.append(work())
+        except BaseException as exc:
+            box.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert box, f"still running after {seconds} s"
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    return box[0]
+
+
+def test_a_batch_clock_is_not_stuck_by_a_fake_that_cannot_start(fake: FakeCommands) -> None:
+    fake.register(["slow"], stdout="slow", duration=2)
+    fake.register(["quick"], stdout="quick", duration=1)
+    fake.register(["gone"], raises=cmdrun.CommandNotFound)
+    cmds = [["slow"], ["gone"], ["quick"]]
+    done = _within(10, lambda: [r.stdout for r in cmdrun.as_completed(cmds, jobs=2)])
+    assert done == ["", "quick", "slow"]  # gone: status 127 at once; quick: from 0 to 1 s
+
+
+def test_leaving_as_completed_early_does_not_hang_on_waiting_fakes(fake: FakeCommands) -> None:
+    for name, seconds in [("a", 3), ("b", 1), ("c", 2), ("d", 4)]:
+        fake.register([name], stdout=name, duration=seconds)
+
+    def first() -> list[str]:
+        for result in cmdrun.as_completed([["a"], ["b"], ["c"], ["d"]], jobs=2):
+            return [result.stdout]
+        return []
+
+    assert _within(10, first) == ["b"]
+    fake.register(["bad"], returncode=1, duration=1)
+    with pytest.raises(cmdrun.CommandFailed):
+        list(cmdrun.as_completed([["a"], ["bad"], ["c"]], jobs=2, fail_fast=True))
+
+
+def test_a_real_command_in_a_batch_takes_no_fake_time(fake: FakeCommands) -> None:
+    fake.register(["fake"], stdout="fake", duration=1)
+    fake.allow_real.append("printf")
+    cmds = [["fake"], ["printf", "real"]]
+    assert _within(10, lambda: [r.stdout for r in cmdrun.as_completed(cmds)]) == ["real", "fake"]
