@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import threading
 import warnings
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ from ._which import start_error
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
+    from queue import SimpleQueue
 
     from typing_extensions import Unpack
 
@@ -105,8 +107,65 @@ def no_token(exc: OSError, prepared: Prepared) -> CmdrunError:
     return error
 
 
-def run_one(index: int, prepared: Prepared) -> Outcome:
+class BatchClock:
+    """The time of a batch's fakes, so that ``as_completed`` yields them in the order their
+    durations make them end: a fake's duration is reported, never slept, and without this
+    clock every fake of a batch would end at once, in whatever order threads ran.
+
+    A fake waits here for its end. The clock moves only when every command running (``jobs``
+    at a time, each starting as one ends, as the pool runs them) is a fake waiting for its
+    end: it then jumps to the earliest end (on a tie, the command given first) and lets that
+    fake end. A command that runs for real takes no time on this clock: the fakes wait for
+    it. Nothing is slept, and the order depends only on the durations and ``jobs``.
+    """
+
+    __slots__ = ("_changed", "_ends", "_jobs", "_left", "_now")
+
+    def __init__(self, jobs: int, total: int) -> None:
+        self._changed = threading.Condition()
+        self._jobs = jobs
+        self._left = total  # commands not finished yet, running or waiting for a slot
+        self._now = 0.0
+        self._ends: dict[int, float] = {}  # the waiting fakes: command index -> end
+
+    def wait(self, index: int, seconds: float) -> None:
+        """Return once command ``index``, a fake taking ``seconds``, has ended."""
+        with self._changed:
+            self._ends[index] = self._now + seconds
+            self._changed.notify_all()
+            while not self._due(index):
+                self._changed.wait()
+            self._now = self._ends.pop(index)
+
+    def _due(self, index: int) -> bool:
+        if len(self._ends) < min(self._jobs, self._left):
+            return False  # a command still runs, or one is about to start in a freed slot
+        return min(self._ends, key=lambda i: (self._ends[i], i)) == index
+
+    def finished(self) -> None:
+        """One command of the batch is done (or was cancelled before it started)."""
+        with self._changed:
+            self._left -= 1
+            self._changed.notify_all()
+
+
+_batch_clock: contextvars.ContextVar[tuple[BatchClock, int] | None] = contextvars.ContextVar(
+    "cmdrun_batch_clock", default=None
+)
+
+
+def pass_batch_time(seconds: float) -> None:
+    """For fakes: wait until ``seconds`` have passed on the clock of the batch the current
+    command belongs to (outside a batch: return at once)."""
+    entry = _batch_clock.get()
+    if entry is not None:
+        entry[0].wait(entry[1], seconds)
+
+
+def run_one(index: int, prepared: Prepared, clock: BatchClock | None = None) -> Outcome:
     """Run one command of a batch; a start-up error becomes a Result with status 127/126."""
+    if clock is not None:  # each command runs in a context of its own
+        _batch_clock.set((clock, index))
     try:
         result = prepared.run()
     except START_ERRORS as exc:
@@ -146,16 +205,13 @@ def _batch_token(batch: list[Prepared]) -> CancelToken | list[CmdrunError]:
         return [no_token(exc, prepared) for prepared in batch]
 
 
-def _finishing(futures: list[Future[Outcome]]) -> Iterator[Future[Outcome]]:
-    """The futures as they finish. The waiting thread wakes every ``MAIN_THREAD_TICK``
-    seconds, so that a Ctrl-C the kernel delivered to another thread is handled promptly;
-    each future reports itself once, so a batch of any size costs O(1) per command."""
+def _finishing(finished: SimpleQueue[Future[Outcome]], count: int) -> Iterator[Future[Outcome]]:
+    """The ``count`` futures as they finish (each puts itself in ``finished``). The waiting
+    thread wakes every ``MAIN_THREAD_TICK`` seconds, so that a Ctrl-C the kernel delivered
+    to another thread is handled promptly; a batch of any size costs O(1) per command."""
     import queue
 
-    finished: queue.SimpleQueue[Future[Outcome]] = queue.SimpleQueue()
-    for future in futures:
-        future.add_done_callback(finished.put)
-    for _ in futures:
+    for _ in range(count):
         while True:
             try:
                 yield finished.get(timeout=MAIN_THREAD_TICK)
@@ -169,6 +225,7 @@ def _outcomes(
 ) -> Iterator[Outcome]:
     """Run the batch, yielding outcomes as they finish; stop everything on exit."""
     import concurrent.futures  # imports logging: not at ``import cmdrun`` time
+    from queue import SimpleQueue
 
     # The pool first: until a task is submitted it holds no thread and no fd, so nothing
     # leaks if the token's pipe cannot be made (out of fds).
@@ -186,12 +243,20 @@ def _outcomes(
     try:
         batch = [prepared.watching(token) for prepared in batch]
         bar = _progress_bar(len(batch), progress)
-        futures = [
-            pool.submit(contextvars.copy_context().run, run_one, i, prepared)
-            for i, prepared in enumerate(batch)
-        ]
+        finished: SimpleQueue[Future[Outcome]] = SimpleQueue()
+        clock = BatchClock(jobs, len(batch))
+
+        def done(future: Future[Outcome]) -> None:
+            # Queued before the clock hears of it: a fake the clock lets end next is
+            # yielded after this one.
+            finished.put(future)
+            clock.finished()
+
+        for i, prepared in enumerate(batch):
+            future = pool.submit(contextvars.copy_context().run, run_one, i, prepared, clock)
+            future.add_done_callback(done)
         shield.release()
-        for future in _finishing(futures):
+        for future in _finishing(finished, len(batch)):
             outcome = future.result()
             if bar is not None:
                 bar.update()

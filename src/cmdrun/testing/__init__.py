@@ -12,7 +12,16 @@ Usable from any test runner; with pytest, the ``fake_commands`` fixture and the
 
 from ._cassette import Cassette, CassetteMiss
 from ._dialogue import DialogueMismatch, Exit, FakeHang, In, Out
-from ._fake import ANY, ANY_REST, Answer, Call, FakeCommands, Registration, UnregisteredCommand
+from ._fake import (
+    ANY,
+    ANY_REST,
+    PROGRAM,
+    Answer,
+    Call,
+    FakeCommands,
+    Registration,
+    UnregisteredCommand,
+)
 
 __all__ = [
     "ANY",
@@ -27,6 +36,7 @@ __all__ = [
     "FakeHang",
     "In",
     "Out",
+    "PROGRAM",
     "Registration",
     "UnregisteredCommand",
 ]
@@ -34,6 +44,6 @@ __all__ = [
 # As in cmdrun: public names say they live in cmdrun.testing (tracebacks, reprs, pickles).
 for _name in __all__:
     _value = globals()[_name]
-    if callable(_value):
+    if isinstance(_value, type):  # classes; ANY and ANY_REST are instances
         _value.__module__ = __name__
 del _name, _value

@@ -12,15 +12,18 @@ import contextlib
 import errno
 import io
 import math
+import numbers
 import os
 import re
 import select
 import shlex
+import signal
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+from .._args import SHELL
 from .._engine import AutoAnswer, simulated
 from .._errors import (
     CmdrunError,
@@ -30,7 +33,8 @@ from .._errors import (
     in_stage,
     stage_name,
 )
-from .._launcher import REAL, using_launcher
+from .._launcher import REAL, current_launcher, using_launcher
+from .._parallel import pass_batch_time
 from .._pipeline import Pipeline, pipefail
 from .._result import Result, Stage
 from .._secret import Redactor, Secret, masked
@@ -39,26 +43,194 @@ from .._spec import DeliverLine, Spec
 from .._start import Started
 from .._stdin import FromFd, FromPath
 from .._which import path_of
-from ._dialogue import Exit, FakeHang, FakePump, Out, Step, check_steps
+from ._dialogue import Exit, FakeChild, FakeHang, FakePump, Out, Step, check_steps
 
 if TYPE_CHECKING:
     from ._popen import SubprocessPatch
 
 
 class _Any:
-    """Matches any one argument (``ANY``) or all remaining ones (``ANY_REST``)."""
+    """A wildcard: ``ANY`` matches one argument; called, ``ANY(min=, max=)`` matches from
+    ``min`` to ``max`` arguments (by default any number, as pytest-subprocess's
+    ``fp.any()``); ``ANY_REST``, only last, matches all the remaining ones."""
 
-    def __init__(self, name: str) -> None:
+    __slots__ = ("_name", "max", "min")
+
+    def __init__(self, least: int, most: int | None, name: str = "") -> None:
+        self.min = least
+        self.max = most
         self._name = name
 
+    def __call__(self, *, min: int = 0, max: int | None = None) -> _Any:
+        """A wildcard for ``min`` to ``max`` arguments (``max=None``: no upper bound).
+
+        Raises:
+            TypeError: ``min`` or ``max`` is not an int.
+            ValueError: a negative count, or ``max`` below ``min``.
+        """
+        _count(min, "min")
+        if max is not None:
+            _count(max, "max")
+            if max < min:
+                raise ValueError(f"ANY(min={min}, max={max}): max is below min")
+        return _Any(min, max)
+
     def __repr__(self) -> str:
-        return self._name
+        return self._name or f"ANY(min={self.min}, max={self.max})"
 
 
-ANY = _Any("ANY")
-ANY_REST = _Any("ANY_REST")
+def _count(value: object, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"ANY(): {name} must be an int, not {value!r}")
+    if value < 0:
+        raise ValueError(f"ANY(): {name} must be 0 or more, not {value}")
+
+
+ANY = _Any(1, 1, "ANY")
+ANY_REST = _Any(0, None, "ANY_REST")
+
+
+class PROGRAM:
+    """Matches an argument that names the program ``name``, by itself or by any path:
+    ``PROGRAM("ls")`` matches ``ls`` and ``/usr/bin/ls`` (pytest-subprocess's
+    ``fp.program()``).
+
+    Raises:
+        TypeError: ``name`` is not a str.
+        ValueError: ``name`` is empty or holds a ``/`` (to match one path, give the path).
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"PROGRAM() takes the program's name as a str, not {name!r}")
+        if not name or "/" in name:
+            raise ValueError(
+                f"PROGRAM({name!r}) matches a program by its basename: give a name such as "
+                "'ls' (to match one path only, put the path itself in the pattern)"
+            )
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"PROGRAM({self.name!r})"
+
 
 Pattern = Sequence[Any] | str | re.Pattern[str]
+_Part = str | _Any | PROGRAM | re.Pattern[str]
+
+
+class _Compiled:
+    """A pattern, checked once, that matches the argv of calls.
+
+    A list (or a str, split as shlex splits it) matches an argv argument by argument: a str
+    equals the argument, a regex matches all of it (``re.fullmatch``), ``PROGRAM`` matches
+    its basename, the wildcards a number of arguments. A regex given for the whole pattern
+    is searched in the shell-quoted command line. A call made with ``shell=True`` (its argv
+    is ``/bin/sh -c LINE``) is matched as that argv and as LINE itself: LINE split as shlex
+    splits it for a list or str, LINE as it is for a whole-line regex.
+    """
+
+    __slots__ = ("line", "parts", "text")
+
+    def __init__(self, pattern: object, what: str = "pattern") -> None:
+        self.line: re.Pattern[str] | None = None
+        self.parts: tuple[_Part, ...] = ()
+        if isinstance(pattern, re.Pattern):
+            if not isinstance(pattern.pattern, str):
+                raise TypeError(f"{what} must be a str regex, not a bytes one: {pattern!r}")
+            self.line = pattern
+            self.text = f"re({pattern.pattern!r})"
+            return
+        parts = _split(pattern, what)
+        if not parts:
+            raise ValueError(f"{what} is empty: it would match no command")
+        last = len(parts) - 1
+        self.parts = tuple(_part(part, i, what, i == last) for i, part in enumerate(parts))
+        self.text = pattern if isinstance(pattern, str) else " ".join(map(_shown, self.parts))
+
+    def matches(self, args: tuple[str, ...]) -> bool:
+        shell_line = args[2] if len(args) == 3 and args[:2] == (SHELL, "-c") else None
+        if self.line is not None:
+            if self.line.search(shlex.join(args)) is not None:
+                return True
+            return shell_line is not None and self.line.search(shell_line) is not None
+        if _fits(self.parts, args):
+            return True
+        if shell_line is None:
+            return False
+        try:
+            return _fits(self.parts, tuple(shlex.split(shell_line)))
+        except ValueError:  # a line shlex cannot split is matched as its argv only
+            return False
+
+
+def _split(pattern: object, what: str) -> Sequence[object]:
+    if isinstance(pattern, Pipeline):
+        raise TypeError(
+            "register() fakes one program: register each stage of a pipeline on its own "
+            "(a faked pipeline feeds each stage the output of the one before)"
+        )
+    if isinstance(pattern, str):
+        try:
+            return shlex.split(pattern)
+        except ValueError as exc:
+            raise ValueError(f"{what} {pattern!r} cannot be split: {exc}") from None
+    if isinstance(pattern, (bytes, bytearray)):
+        raise TypeError(
+            f"{what} must be an argv list, a str or a regex, not bytes ({pattern!r}): "
+            "decode it, or give a list of arguments"
+        )
+    if not isinstance(pattern, Sequence):
+        raise TypeError(f"{what} must be an argv list, a str or a regex, not {pattern!r}")
+    return pattern
+
+
+def _part(part: object, index: int, what: str, last: bool) -> _Part:
+    if part is ANY_REST and not last:
+        raise ValueError(
+            f"{what}: ANY_REST (argument {index}) stands for all the remaining arguments, so "
+            "it must come last; ANY(min=0) matches any number of arguments in between"
+        )
+    if isinstance(part, (_Any, PROGRAM)):
+        return part
+    if isinstance(part, re.Pattern):
+        if isinstance(part.pattern, str):
+            return part
+        raise TypeError(f"{what}, argument {index}: arguments are str, use a str regex")
+    if isinstance(part, (str, bytes, os.PathLike)):
+        return os.fsdecode(part)
+    raise TypeError(
+        f"{what}, argument {index} must be a str, bytes, a path, ANY, PROGRAM or a regex, "
+        f"not {part!r}"
+    )
+
+
+def _shown(part: _Part) -> str:
+    if isinstance(part, str):
+        return shlex.quote(part)
+    if isinstance(part, re.Pattern):
+        return f"re({part.pattern!r})"
+    return repr(part)
+
+
+def _fits(parts: tuple[_Part, ...], args: tuple[str, ...]) -> bool:
+    """Whether ``args`` match ``parts``, trying every count a wildcard allows."""
+    if not parts:
+        return not args
+    head, rest = parts[0], parts[1:]
+    if isinstance(head, _Any):
+        most = len(args) if head.max is None else min(head.max, len(args))
+        return any(_fits(rest, args[n:]) for n in range(head.min, most + 1))
+    return bool(args) and _fits_one(head, args[0]) and _fits(rest, args[1:])
+
+
+def _fits_one(part: str | PROGRAM | re.Pattern[str], arg: str) -> bool:
+    if isinstance(part, str):
+        return part == arg
+    if isinstance(part, PROGRAM):
+        return os.path.basename(arg) == part.name
+    return part.fullmatch(arg) is not None
 
 
 class UnregisteredCommand(AssertionError):
@@ -103,53 +275,109 @@ class Call:
         return f"Call({self.line!r}, kind={self.kind!r}, tty={self.tty})"
 
 
+Output = str | bytes | Sequence[str | bytes] | None
+
+
 class Answer:
     """What a fake command does: output, exit status, and how long it (pretends to) take.
 
     ``duration`` is reported in the Result, never slept; a call whose ``timeout`` is shorter
     sees a timeout at once, and so does a call whose ``idle_timeout`` is shorter when the
     fake prints nothing. ``math.inf`` means the program hangs.
+
+    ``stdout`` and ``stderr`` take a str, bytes, None (nothing) or a list of lines, joined
+    as pytest-subprocess joins them: with ``\\n`` between the lines and after the last one
+    (no newline at all when that makes nothing); str lines among bytes ones are UTF-8.
+
+    Raises:
+        TypeError: an argument of the wrong type, named in the message.
+        ValueError: a ``returncode`` no program can have, or a negative ``duration``.
     """
 
     __slots__ = ("duration", "returncode", "stderr", "stdout")
 
     def __init__(
         self,
-        stdout: str | bytes = "",
-        stderr: str | bytes = "",
+        stdout: Output = "",
+        stderr: Output = "",
         returncode: int = 0,
         duration: float = 0.0,
     ) -> None:
-        self.stdout = stdout
-        self.stderr = stderr
-        self.returncode = returncode
-        self.duration = duration
+        self.stdout = _output(stdout, "stdout")
+        self.stderr = _output(stderr, "stderr")
+        self.returncode = _status(returncode)
+        self.duration = _seconds(duration)
 
 
-def _matches(pattern: Pattern, args: tuple[str, ...]) -> bool:
-    if isinstance(pattern, re.Pattern):
-        return pattern.search(shlex.join(args)) is not None
-    parts = shlex.split(pattern) if isinstance(pattern, str) else list(pattern)
-    for i, part in enumerate(parts):
-        if part is ANY_REST:
-            return True
-        if i >= len(args):
-            return False
-        if part is not ANY and os.fsdecode(part) != args[i]:
-            return False
-    return len(parts) == len(args)
+def _output(value: object, name: str) -> str | bytes:
+    if value is None:
+        return ""
+    if isinstance(value, (str, bytes)):
+        return value
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a str, bytes, a list of lines or None, not {value!r}")
+    for line in value:
+        if not isinstance(line, (str, bytes)):
+            raise TypeError(f"{name}: each line must be a str or bytes, not {line!r}")
+    if all(isinstance(line, str) for line in value):
+        text = "\n".join(value)
+        return text + "\n" if text else text
+    data = b"\n".join(line if isinstance(line, bytes) else line.encode() for line in value)
+    return data + b"\n" if data else data
 
 
-def _describe(pattern: Pattern) -> str:
-    if isinstance(pattern, re.Pattern):
-        return f"re({pattern.pattern!r})"
-    if isinstance(pattern, str):
-        return pattern
-    return " ".join(repr(p) if isinstance(p, _Any) else shlex.quote(str(p)) for p in pattern)
+def _status(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"returncode must be an int, not {value!r}")
+    if not -signal.NSIG < value <= 255:
+        raise ValueError(
+            f"returncode must be an exit status (0 to 255) or -N for a program killed by "
+            f"signal N, not {value}"
+        )
+    return value
+
+
+def _seconds(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"duration must be a number of seconds, not {value!r}")
+    seconds = float(value)
+    if math.isnan(seconds) or seconds < 0:
+        raise ValueError(f"duration must be 0 or more seconds (math.inf: hangs), not {value!r}")
+    return seconds
+
+
+def _times(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"times must be a positive int or None, not {value!r}")
+    if value < 1:
+        raise ValueError(f"times must be a positive int or None, not {value!r}")
+    return value
+
+
+def _refuse_renamed(wait: object, occurrences: object) -> None:
+    """pytest-subprocess's names, answered with cmdrun's."""
+    if wait is not None:
+        raise TypeError(
+            "wait= is pytest-subprocess's name: use `duration=` (a fake's duration is "
+            "reported in the Result and never slept, so tests stay fast; a shorter "
+            "timeout= times out at once)"
+        )
+    if occurrences is not None:
+        raise TypeError(
+            "occurrences= is pytest-subprocess's name: use `times=` (None, the default, "
+            "answers every call)"
+        )
 
 
 class Registration:
-    """One ``register`` call: which commands it answers, how, and how often."""
+    """One ``register`` (or ``pass_command``) call: which commands it answers, how, and how
+    often. ``real``: the commands it answers run for real.
+
+    Raises:
+        TypeError, ValueError: a pattern that is not an argv list, a str or a regex.
+    """
 
     def __init__(
         self,
@@ -161,7 +389,9 @@ class Registration:
         raises: BaseException | type[BaseException] | None,
         dialogue: list[Step] | None,
         tty: bool | None,
+        real: bool = False,
     ) -> None:
+        self._compiled = _Compiled(pattern)
         self.pattern = pattern
         self.answer = answer
         self.times = times
@@ -169,6 +399,7 @@ class Registration:
         self.raises = raises
         self.dialogue = dialogue
         self.tty = tty
+        self.real = real
         self.used = 0
 
     def answers(self, call: Call) -> bool:
@@ -176,15 +407,15 @@ class Registration:
             return False
         if self.tty is not None and self.tty != call.tty:
             return False
-        return _matches(self.pattern, call.args)
+        return self._compiled.matches(call.args)
 
     def describe(self) -> str:
-        extra = []
+        extra = ["runs for real"] if self.real else []
         if self.tty is not None:
             extra.append(f"tty={self.tty}")
         if self.times is not None:
             extra.append(f"used {self.used}/{self.times}")
-        return _describe(self.pattern) + (f" ({', '.join(extra)})" if extra else "")
+        return self._compiled.text + (f" ({', '.join(extra)})" if extra else "")
 
 
 def _answer_from(registration: Registration, call: Call) -> Answer:
@@ -260,19 +491,27 @@ class FakeCommands:
 
     Use it as a context manager (or through the pytest fixture ``fake_commands``): while it
     is active, every command cmdrun runs — in any thread or asyncio task — is answered by a
-    registration; a command nobody registered fails with :class:`UnregisteredCommand`,
-    unless its program is named in ``allow_real``.
+    registration. A command no registration answers runs for real if ``allow_real`` or
+    :meth:`allow_unregistered` lets it; otherwise, in a ``FakeCommands`` entered while
+    another one is active, it goes to that outer one as if the inner were not there; and
+    failing all that, it fails with :class:`UnregisteredCommand`, which lists the patterns
+    of both.
 
     Args:
-        allow_real: program names (``argv[0]`` or its basename) that run for real.
+        allow_real: commands that run for real, any number of times: a str is a program
+            name (``argv[0]`` or its basename), anything else an argv pattern as
+            :meth:`register` takes it (``["git", "status"]``). The list stays open:
+            ``fake.allow_real.append(...)``. :meth:`pass_command` also counts.
     """
 
-    def __init__(self, allow_real: Sequence[str] = ()) -> None:
-        self.allow_real: list[str] = list(allow_real)
+    def __init__(self, allow_real: Sequence[str | Pattern] = ()) -> None:
+        self.allow_real: list[str | Pattern] = list(allow_real)
         self.calls: list[Call] = []
         self._registrations: list[Registration] = []
         self._lock = threading.Lock()
         self._active: contextlib.ExitStack | None = None
+        self._allow_all = False
+        self._outer: FakeCommands | None = None
 
     # -- registering ----------------------------------------------------------------------
 
@@ -280,8 +519,8 @@ class FakeCommands:
         self,
         pattern: Pattern,
         *,
-        stdout: str | bytes = "",
-        stderr: str | bytes = "",
+        stdout: Output = "",
+        stderr: Output = "",
         returncode: int = 0,
         duration: float = 0,
         times: int | None = None,
@@ -289,20 +528,32 @@ class FakeCommands:
         raises: BaseException | type[BaseException] | None = None,
         dialogue: Sequence[Step] | None = None,
         tty: bool | None = None,
+        wait: None = None,
+        occurrences: None = None,
     ) -> Registration:
         """Make commands matching ``pattern`` answer with the given output and status.
 
+        Every argument is checked here, before anything is registered.
+
         Args:
-            pattern: the argv to match exactly (a list; ``ANY`` matches one argument,
-                ``ANY_REST`` all the rest; a string is split with shlex), or a compiled
-                regex searched in the shell-quoted command line.
-            stdout, stderr, returncode: what the program prints and its exit status
-                (``-N``: killed by signal N).
-            duration: seconds it takes, reported and never slept; longer than a call's
-                timeout means that call times out (``math.inf``: it hangs). A fake with no
-                output is silent all along: a duration longer than a call's
-                ``idle_timeout`` stops it as idle (one with output is taken to talk
-                throughout).
+            pattern: which commands: an argv list (or tuple) whose elements are str, bytes
+                or paths (equal to the argument), compiled regexes (matching the whole
+                argument), ``PROGRAM("ls")`` (``ls`` by any path), ``ANY`` (one argument),
+                ``ANY(min=, max=)`` (that many) or ``ANY_REST`` (last: all the rest); a str,
+                split with shlex into such a list; or a compiled regex searched in the
+                shell-quoted command line. A ``shell=True`` call (argv ``/bin/sh -c LINE``)
+                is also matched as LINE: ``register("ls -l | wc")`` answers
+                ``run("ls -l | wc", shell=True)``, as ``register("git log")`` answers both
+                ``run(["git", "log"])`` and ``run("git log", shell=True)``.
+            stdout, stderr: what the program prints: a str, bytes, None (nothing) or a
+                list of lines (joined with newlines, one after the last line too).
+            returncode: its exit status (``-N``: killed by signal N).
+            duration: seconds it takes (a real number, 0 or more), reported and never
+                slept; longer than a call's timeout means that call times out
+                (``math.inf``: it hangs). A fake with no output is silent all along: a
+                duration longer than a call's ``idle_timeout`` stops it as idle (one with
+                output is taken to talk throughout). ``as_completed`` yields fakes in the
+                order their durations make them end.
             times: answer at most this many calls (None: every call). Registrations of the
                 same command answer in the order they were made.
             callback: ``callback(call)`` computes the answer from the :class:`Call`
@@ -317,30 +568,32 @@ class FakeCommands:
             dialogue: the program as a transcript of :class:`Out`, :class:`In` and
                 :class:`Exit` steps, for ``spawn``/``expect`` and ``run(respond=...)``.
             tty: answer only calls on a pseudo-terminal (True) or on pipes (False).
+            wait, occurrences: pytest-subprocess's names, refused with the ones to use.
 
         Returns:
             The :class:`Registration` (its ``used`` counts the calls it answered).
 
         Raises:
-            TypeError: a pattern that is not a list, str or regex, or ``raises`` that is not
-                an exception class or instance.
-            ValueError: ``times`` that is not a positive int.
+            TypeError: an argument of the wrong type (the message names it): a pattern
+                that is not an argv list, a str or a str regex (bytes are refused), an
+                element of an unknown kind, ``raises`` that is not an exception class or
+                instance, ``callback`` not callable, ``tty`` not a bool or None; or
+                ``wait=``/``occurrences=``.
+            ValueError: an empty pattern, a str that shlex cannot split, ``ANY_REST``
+                not last, ``times`` below 1, a negative ``duration``, an impossible
+                ``returncode``.
         """
-        if times is not None and (not isinstance(times, int) or times < 1):
-            raise ValueError(f"times must be a positive int or None, not {times!r}")
-        if isinstance(pattern, Pipeline):
-            raise TypeError(
-                "register() fakes one program: register each stage of a pipeline on its own "
-                "(a faked pipeline feeds each stage the output of the one before)"
-            )
-        if not isinstance(pattern, (str, re.Pattern)) and not isinstance(pattern, Sequence):
-            raise TypeError(f"pattern must be an argv list, a str or a regex, not {pattern!r}")
+        _refuse_renamed(wait, occurrences)
         if raises is not None and not _is_exception(raises):
             raise TypeError(f"raises must be an exception (class or instance), not {raises!r}")
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, not {callback!r}")
+        if tty is not None and not isinstance(tty, bool):
+            raise TypeError(f"tty must be True, False or None, not {tty!r}")
         registration = Registration(
             pattern,
-            Answer(stdout, stderr, returncode, float(duration)),
-            times=times,
+            Answer(stdout, stderr, returncode, duration),
+            times=_times(times),
             callback=callback,
             raises=raises,
             dialogue=None if dialogue is None else check_steps(dialogue),
@@ -350,11 +603,71 @@ class FakeCommands:
             self._registrations.append(registration)
         return registration
 
+    def pass_command(
+        self, pattern: Pattern, *, times: int | None = None, occurrences: None = None
+    ) -> Registration:
+        """Let commands matching ``pattern`` run for real (pytest-subprocess's name).
+
+        It takes its turn among the registrations, in the order they were made.
+
+        Args:
+            pattern: as :meth:`register` takes it.
+            times: let at most this many calls through (None, the default, as for
+                :meth:`register`: every call; pytest-subprocess's default is one).
+            occurrences: pytest-subprocess's name, refused: use ``times=``.
+
+        Returns:
+            The :class:`Registration` (its ``used`` counts the calls it let through).
+
+        Raises:
+            TypeError, ValueError: as :meth:`register` raises them.
+        """
+        _refuse_renamed(None, occurrences)
+        registration = Registration(
+            pattern,
+            Answer(),
+            times=_times(times),
+            callback=None,
+            raises=None,
+            dialogue=None,
+            tty=None,
+            real=True,
+        )
+        with self._lock:
+            self._registrations.append(registration)
+        return registration
+
+    def allow_unregistered(self, allow: bool) -> None:
+        """Run every command no registration answers for real (True), or fail it (False,
+        the default), as pytest-subprocess's switch of that name does.
+
+        Raises:
+            TypeError: ``allow`` is not a bool.
+        """
+        if not isinstance(allow, bool):
+            raise TypeError(f"allow_unregistered() takes True or False, not {allow!r}")
+        self._allow_all = allow
+
+    # pytest-subprocess's fixture helpers, so that ported tests need only the fixture renamed.
+
+    def any(self, *, min: int = 0, max: int | None = None) -> _Any:
+        """``ANY(min=, max=)``: from ``min`` to ``max`` arguments (``fp.any()``)."""
+        return ANY(min=min, max=max)
+
+    def program(self, name: str) -> PROGRAM:
+        """``PROGRAM(name)``: the program by any path (``fp.program()``)."""
+        return PROGRAM(name)
+
+    def regex(self, pattern: str, flags: int = 0) -> re.Pattern[str]:
+        """A regex matching one whole argument (``fp.regex()``)."""
+        return re.compile(pattern, flags)
+
     # -- inspecting -----------------------------------------------------------------------
 
     def call_count(self, pattern: Pattern) -> int:
         """How many calls matched ``pattern`` (registered or not)."""
-        return sum(1 for call in self.calls if _matches(pattern, call.args))
+        compiled = _Compiled(pattern)
+        return sum(1 for call in self.calls if compiled.matches(call.args))
 
     def assert_called(self, pattern: Pattern, times: int | None = None) -> None:
         """Fail unless ``pattern`` was called (exactly ``times`` times, if given)."""
@@ -362,7 +675,7 @@ class FakeCommands:
         if (times is None and count == 0) or (times is not None and count != times):
             wanted = "at least once" if times is None else f"{times} time(s)"
             raise AssertionError(
-                f"expected {_describe(pattern)} to be called {wanted}, it was called "
+                f"expected {_Compiled(pattern).text} to be called {wanted}, it was called "
                 f"{count} time(s); calls were:\n" + self._list_calls()
             )
 
@@ -375,37 +688,60 @@ class FakeCommands:
 
     # -- the launcher ---------------------------------------------------------------------
 
-    def _find(self, call: Call) -> Registration | None:
+    def _resolve(self, call: Call, *, commit: bool) -> Registration | Literal["real"] | None:
+        """Who answers ``call``: a registration, "real", or None (nobody). With ``commit``,
+        the call is recorded and the registration's use counted, here and in the outer
+        fakes it reaches."""
         with self._lock:
-            self.calls.append(call)
+            if commit:
+                self.calls.append(call)
             for registration in self._registrations:
                 if registration.answers(call):
-                    registration.used += 1
-                    return registration
+                    if commit:
+                        registration.used += 1
+                    return "real" if registration.real else registration
+        if self._real(call):
+            return "real"
+        if self._outer is not None:
+            return self._outer._resolve(call, commit=commit)
         return None
 
     def _real(self, call: Call) -> bool:
+        if self._allow_all:
+            return True
         program = call.args[0]
-        return program in self.allow_real or os.path.basename(program) in self.allow_real
+        for allowed in self.allow_real:
+            if isinstance(allowed, str):
+                if allowed in (program, os.path.basename(program)):
+                    return True
+            elif _Compiled(allowed, "an allow_real pattern").matches(call.args):
+                return True
+        return False
+
+    def _patterns(self) -> str:
+        text = "\n".join(f"  {r.describe()}" for r in self._registrations) or "  (none)"
+        if self._outer is not None:
+            text += "\nregistered in the FakeCommands this one is nested in:\n"
+            text += self._outer._patterns()
+        return text
 
     def _unregistered(self, call: Call) -> UnregisteredCommand:
-        registered = "\n".join(f"  {r.describe()}" for r in self._registrations) or "  (none)"
         return UnregisteredCommand(
             f"no fake registered for `{call.line}` ({call.kind}, tty={call.tty}); "
-            f"registered patterns:\n{registered}"
+            f"registered patterns:\n{self._patterns()}"
         )
 
     def _lookup(self, spec: Spec, kind: str) -> tuple[Registration | None, Call]:
         """The registration for this call (None: run it for real), and the recorded call."""
         call = Call(spec, kind)
-        registration = self._find(call)
-        if registration is None:
-            if self._real(call):
-                return None, call
+        found = self._resolve(call, commit=True)
+        if found is None:
             raise self._unregistered(call)
-        if registration.raises is not None:
-            raise start_error(registration.raises, spec)
-        return registration, call
+        if found == "real":
+            return None, call
+        if found.raises is not None:
+            raise start_error(found.raises, spec)
+        return found, call
 
     def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
         if spec.pipeline is not None:
@@ -415,8 +751,8 @@ class FakeCommands:
             return (yield from REAL.execution(spec, deliver))
         spec = _stdin_read(spec, call)
         if registration.dialogue is not None:
-            return _play(spec, registration, deliver)
-        return _answered(spec, _answer_from(registration, call), deliver)
+            return _ended(_play(spec, registration, deliver))
+        return _ended(_answered(spec, _answer_from(registration, call), deliver))
 
     def _pipeline(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
         """A pipeline: run for real when every stage may run for real; otherwise each stage
@@ -432,12 +768,12 @@ class FakeCommands:
         """
         assert spec.pipeline is not None
         stages = [_stage_spec(spec, argv, i) for i, argv in enumerate(spec.pipeline.commands)]
-        if all(self._real(Call(stage, "run")) and not self._registered(stage) for stage in stages):
-            return (yield from REAL.execution(spec, deliver))
         looked = []
         for index, stage in enumerate(stages):
             with _naming_stage(index, len(stages), stage.args):
                 looked.append(self._lookup(stage, "run"))
+        if all(registration is None for registration, _ in looked):
+            return (yield from REAL.execution(spec, deliver))
         results: list[Result] = []
         for index, (registration, call) in enumerate(looked):
             stage = stages[index]
@@ -453,12 +789,7 @@ class FakeCommands:
                 results.append(_play(stage, registration, None))
             else:
                 results.append(_answered(stage, _answer_from(registration, call), None))
-        return _joined(spec, stages, results, deliver)
-
-    def _registered(self, spec: Spec) -> bool:
-        call = Call(spec, "run")
-        with self._lock:
-            return any(registration.answers(call) for registration in self._registrations)
+        return _ended(_joined(spec, stages, results, deliver))
 
     def spawn(self, spec: Spec) -> Session:
         registration, call = self._lookup(spec, "spawn")
@@ -522,6 +853,8 @@ class FakeCommands:
         return patch
 
     def __enter__(self) -> FakeCommands:
+        outer = getattr(current_launcher(), "launcher", None)
+        self._outer = outer if isinstance(outer, FakeCommands) and outer is not self else None
         stack = contextlib.ExitStack()
         stack.enter_context(using_launcher(self, process_wide=True))
         self._active = stack
@@ -536,6 +869,7 @@ class FakeCommands:
         if self._active is not None:
             self._active.close()
             self._active = None
+        self._outer = None
 
 
 @contextlib.contextmanager
@@ -663,7 +997,15 @@ def _answered(spec: Spec, answer: Answer, deliver: DeliverLine | None) -> Result
         duration=answer.duration if stop is None else stop[0],
         timed_out=stop is not None,
         timeout_kind=None if stop is None else stop[1],
+        pid=FakeChild().pid,  # as a session's fake gets: unique, and no real process's
     )
+
+
+def _ended(result: Result) -> Result:
+    """``result``, once the fake it comes from has ended on the clock of its batch (a
+    batch orders its fakes by duration; outside one this returns at once)."""
+    pass_batch_time(result.duration)
+    return result
 
 
 def _play(spec: Spec, registration: Registration, deliver: DeliverLine | None) -> Result:
