@@ -5,9 +5,8 @@ Only the fixture is renamed (``fp`` -> ``fake_commands``) where the API is the s
 pytest-subprocess's name differs, the cmdrun one is used and the difference is noted:
 ``wait=`` -> ``duration=``, ``occurrences=`` -> ``times=``, ``callback=``/``stdin_callable=``
 -> ``callback=`` (which gets the :class:`Call`), ``received_signals()`` ->
-``call.signals``, ``ProcessNotRegisteredError`` -> ``UnregisteredCommand``. Scenarios that
-need the issue-12 register part (stdout as a list of lines, ``any()``, ``program()``,
-``allow_unregistered``) are marked xfail(strict) until it is merged.
+``call.signals``, ``ProcessNotRegisteredError`` -> ``UnregisteredCommand``; the rest
+(stdout as a list of lines, ``any()``, ``program()``, ``allow_unregistered``) is the same.
 """
 
 # Code written for subprocess, as the code under test calls it: run() without check=,
@@ -29,7 +28,6 @@ import pytest
 from cmdrun.testing import FakeCommands, UnregisteredCommand
 
 PYTHON = sys.executable
-needs_register_part = pytest.mark.xfail(reason="needs issue-12 register part", strict=True)
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +53,6 @@ def test_called_process_error(fake_commands: FakeCommands, cmd: str | list[str])
         subprocess.run(cmd, check=True)
 
 
-@needs_register_part
 def test_basic_process(fake_commands: FakeCommands) -> None:
     fake_commands.register(
         [PYTHON, "example_script.py"], stdout=["Stdout line 1", "Stdout line 2"], stderr=None
@@ -131,7 +128,6 @@ def test_call(fake_commands: FakeCommands) -> None:
     assert subprocess.call((PYTHON, "example_script.py")) == 0
 
 
-@needs_register_part
 def test_run(fake_commands: FakeCommands) -> None:
     fake_commands.register([PYTHON, "example_script.py"], stdout=["Stdout line 1", "Stdout line 2"])
     process = subprocess.run((PYTHON, "example_script.py"), stdout=subprocess.PIPE)
@@ -154,7 +150,6 @@ def test_universal_newlines(fake_commands: FakeCommands) -> None:
     assert output == "Stdout line 1\nStdout line 2\n"
 
 
-@needs_register_part
 def test_text(fake_commands: FakeCommands) -> None:
     fake_commands.register(
         [PYTHON, "example_script.py"], stdout=[b"Stdout line 1", b"Stdout line 2"]
@@ -253,7 +248,6 @@ def test_different_output(fake_commands: FakeCommands) -> None:
         subprocess.check_call("test")
 
 
-@needs_register_part
 def test_git(fake_commands: FakeCommands) -> None:
     fake_commands.register(["git", "branch"], stdout=["* fake_branch", "  master"])
     process = subprocess.Popen(["git", "branch"], stdout=subprocess.PIPE, universal_newlines=True)
@@ -305,7 +299,6 @@ def test_string_or_tuple(fake_commands: FakeCommands, command: object) -> None:
     assert subprocess.check_output(["ls", "-lah"]) == b"Fake line"
 
 
-@needs_register_part
 def test_with_wildcards(fake_commands: FakeCommands) -> None:
     fake_commands.register(["cp", fake_commands.any(min=2)])  # type: ignore[attr-defined]
     with pytest.raises(UnregisteredCommand):
@@ -313,7 +306,6 @@ def test_with_wildcards(fake_commands: FakeCommands) -> None:
     assert subprocess.check_call("cp /source/dir /tmp/random-dir") == 0
 
 
-@needs_register_part
 def test_with_program(fake_commands: FakeCommands) -> None:
     fake_commands.register([fake_commands.program("ls"), fake_commands.any()])  # type: ignore[attr-defined]
     assert subprocess.check_call(["/usr/bin/ls", "-lah"]) == 0
@@ -332,7 +324,6 @@ def test_call_count(fake_commands: FakeCommands) -> None:
     assert fake_commands.call_count(["ls", "-lah"]) == 1
 
 
-@needs_register_part
 def test_allow_unregistered(fake_commands: FakeCommands) -> None:
     fake_commands.allow_unregistered(True)  # type: ignore[attr-defined]
     assert subprocess.run([PYTHON, "-c", "pass"]).returncode == 0
