@@ -207,6 +207,7 @@ def _one_of_each_exception() -> list[BaseException]:
         cmdrun.SessionClosed(["sh"], "sendline", 0, True),
         cmdrun.StartFailed("x", "out of processes", 11),
         cmdrun.UnexpectedEOF(["sh"], "'$ '", "bye", 0),
+        testing.CassetteError("not valid JSON"),
         testing.CassetteMiss("no recording"),
         testing.DialogueMismatch("expected 'y'"),
         testing.FakeHang("waits for input"),

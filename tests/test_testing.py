@@ -77,7 +77,7 @@ def test_register_rejects_bad_options() -> None:
     fake = FakeCommands()
     with pytest.raises(ValueError, match="times"):
         fake.register(["x"], times=0)
-    with pytest.raises(TypeError, match="dialogue step 0"):
+    with pytest.raises(TypeError, match="dialogue step 1"):
         fake.register(["x"], dialogue=["not a step"])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="comes after Exit"):
         fake.register(["x"], dialogue=[Exit(0), Out("late")])

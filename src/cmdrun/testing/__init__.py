@@ -10,7 +10,7 @@ Usable from any test runner; with pytest, the ``fake_commands`` fixture and the
         ...  # code under test: cmdrun.run(["git", "rev-parse", "HEAD"]) -> "abc123\\n"
 """
 
-from ._cassette import Cassette, CassetteMiss
+from ._cassette import Cassette, CassetteError, CassetteMiss
 from ._dialogue import DialogueMismatch, Exit, FakeHang, In, Out
 from ._fake import (
     ANY,
@@ -29,6 +29,7 @@ __all__ = [
     "Answer",
     "Call",
     "Cassette",
+    "CassetteError",
     "CassetteMiss",
     "DialogueMismatch",
     "Exit",

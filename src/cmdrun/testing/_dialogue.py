@@ -12,12 +12,14 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .._output import Capture, as_terminal
 from .._pump import DataHook
 from .._secret import MASK, Redactor, Secret
+
+# How much of a fake's output its error messages show (the end of it).
+_SHOWN = 500
 
 # Fake pids start above Linux's largest possible pid (2**22), so a signal sent to one by
 # mistake can never reach a real process.
@@ -60,6 +62,7 @@ class In:
         self.secret = secret
 
     def accepts(self, line: str, was_secret: bool) -> bool:
+        """Whether ``line`` (typed with a Secret in it: ``was_secret``) is what this step reads."""
         if self.secret:
             return was_secret
         if isinstance(self.expected, str):
@@ -69,8 +72,9 @@ class In:
     def __repr__(self) -> str:
         if self.secret:
             return "In(secret=True)"
-        shown = self.expected if isinstance(self.expected, str) else self.expected.pattern
-        return f"In({shown!r})"
+        if isinstance(self.expected, str):
+            return f"In({self.expected!r})"
+        return f"In(re({self.expected.pattern!r}))"
 
 
 class Exit:
@@ -89,14 +93,14 @@ Step = Out | In | Exit
 
 
 def check_steps(steps: Sequence[object]) -> list[Step]:
-    """Validate a transcript.
+    """Validate a transcript (messages count steps from 1, as dialogue errors do).
 
     Raises:
         TypeError: a step that is not Out, In or Exit.
         ValueError: a step after Exit.
     """
     checked: list[Step] = []
-    for i, step in enumerate(steps):
+    for i, step in enumerate(steps, 1):
         if not isinstance(step, (Out, In, Exit)):
             raise TypeError(f"dialogue step {i} must be Out, In or Exit, not {step!r}")
         if checked and isinstance(checked[-1], Exit):
@@ -143,6 +147,8 @@ class FakePump:
         self.sinks = {"stdout": Capture(), "stderr": Capture()}
         self.on_data: DataHook | None = None
         self.redact: Redactor | None = None
+        #: Applied to each typed line before a step checks it (a cassette's portable form).
+        self.canon: Callable[[str], str] | None = None
         self._steps = list(steps)
         self._at = 0
         self._tty = tty
@@ -158,6 +164,20 @@ class FakePump:
         self._eof = False
         self._advancing = False
         self._emitted = 0
+        self._printed = ""  # the end of the output so far, as delivered (secrets masked)
+        self._played = False  # the transcript ran to its end (or to its Exit)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the transcript was played to its end (an Exit step counts as the end)."""
+        return self._played
+
+    def unfinished(self) -> str:
+        """Where the transcript stopped, for strict checks: ``dialogue of `x` stopped ...``."""
+        return (
+            f"dialogue of {self._describe} stopped at step {self._at + 1} of "
+            f"{len(self._steps)} ({self._step_repr()}): its transcript was not played to the end"
+        )
 
     # -- the Pump interface ---------------------------------------------------------------
 
@@ -216,15 +236,25 @@ class FakePump:
         self._advance()
 
     def step(self, until: float) -> None:
-        """Play what can be played; wait (until ``until``) only when nothing happened."""
+        """Play what can be played.
+
+        When nothing more can be played, the fake waits for input while its caller waits
+        for output (``expect``, ``read``): nothing can ever arrive, so it fails at once
+        instead of sleeping until ``until``.
+
+        Raises:
+            FakeHang: the fake waits for input that nothing will send.
+        """
         emitted = self._emitted
         self._advance()
         if self._eof or self._emitted != emitted:
             return
-        now = time.monotonic()
-        if math.isinf(until):
-            raise FakeHang(self._blocked_message("and nothing will ever send it (no timeout)"))
-        time.sleep(max(0.0, min(until - now, 60.0)))
+        raise FakeHang(
+            self._blocked_message(
+                "while the code waits for it to print something: nothing will ever arrive"
+                + ("" if math.isinf(until) else " (it would sleep out the whole timeout)")
+            )
+        )
 
     def run_to_end(self, deadline: float, drain_timeout: float) -> bool:
         """Play to the end; a fake blocked on input is stopped at ``deadline``, at once."""
@@ -253,6 +283,7 @@ class FakePump:
 
     def _deliver(self, stream: str, data: bytes) -> None:
         if data:
+            self._printed = (self._printed + data.decode(self._encoding, "replace"))[-_SHOWN:]
             self.sinks[stream].write(data)
             if self.on_data is not None:
                 self.on_data(stream, data)
@@ -282,12 +313,14 @@ class FakePump:
     def _play(self) -> None:
         while not self._eof:
             if self._at >= len(self._steps):
+                self._played = True
                 self._finish(0)
                 return
             step = self._steps[self._at]
             if isinstance(step, Out):
                 self._emit(step.stream, step.text)
             elif isinstance(step, Exit):
+                self._played = True
                 self._finish(step.code)
                 return
             elif not self._take_line(step):
@@ -297,22 +330,45 @@ class FakePump:
     def _take_line(self, step: In) -> bool:
         if "\n" not in self._input:
             if self._input_closed:
+                # The program ends (as one reading EOF where it needs a line would), so
+                # closing the session afterwards does not raise the same mismatch again.
+                self._finish(1)
                 raise DialogueMismatch(
-                    f"fake {self._describe}: input ended (EOF) at step {self._at}, "
-                    f"where it expects {step!r}"
+                    f"fake {self._describe}: input ended (EOF) at step {self._at + 1}, "
+                    f"where it expects {step!r}{self._context()}"
                 )
             return False
         line, self._input = self._input.split("\n", 1)
         line = line.rstrip("\r")
         was_secret = self._secret_lines.pop(0)
-        if not step.accepts(line, was_secret):
-            got = MASK if was_secret else repr(line)
-            raise DialogueMismatch(
-                f"fake {self._describe}: at step {self._at} it expects {step!r}, got {got}\n"
-                f"  transcript: {self._steps!r}"
-            )
-        return True
+        if self.canon is not None and not was_secret:
+            line = self.canon(line)
+        if step.accepts(line, was_secret):
+            return True
+        # A line typed where a secret belongs is probably one, wrapped in Secret or not:
+        # neither it nor its terminal echo is ever shown.
+        hide = line if (was_secret or step.secret) and line else None
+        if was_secret:
+            got = MASK
+        elif step.secret:
+            got = f"a line typed as plain text, not as a Secret ({len(line)} characters, not shown)"
+        else:
+            got = repr(line)
+        raise DialogueMismatch(
+            f"fake {self._describe}: at step {self._at + 1} it expects {step!r}, got {got}"
+            + self._context(hide)
+        )
+
+    def _step_repr(self) -> str:
+        return repr(self._steps[self._at]) if self._at < len(self._steps) else "the end"
+
+    def _context(self, hide: str | None = None) -> str:
+        """The output so far and the transcript, for messages (``hide`` masked)."""
+        printed = self._printed if hide is None else self._printed.replace(hide, MASK)
+        return f"\n  output so far: {printed!r}\n  transcript: {self._steps!r}"
 
     def _blocked_message(self, why: str) -> str:
-        step = self._steps[self._at] if self._at < len(self._steps) else None
-        return f"fake {self._describe} waits for input at step {self._at} ({step!r}) {why}"
+        return (
+            f"fake {self._describe} waits for input at step {self._at + 1} "
+            f"({self._step_repr()}) {why}{self._context()}"
+        )

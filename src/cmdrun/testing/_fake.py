@@ -32,7 +32,7 @@ from .._errors import (
     in_stage,
     stage_name,
 )
-from .._launcher import REAL, current_launcher, using_launcher
+from .._launcher import REAL, Launcher, _Adapted, _Stepped, current_launcher, using_launcher
 from .._parallel import pass_batch_time
 from .._pipeline import Pipeline, pipefail
 from .._result import Result, Stage
@@ -498,16 +498,26 @@ class FakeCommands:
             name (``argv[0]`` or its basename), anything else an argv pattern as
             :meth:`register` takes it (``["git", "status"]``). The list stays open:
             ``fake.allow_real.append(...)``. :meth:`pass_command` also counts.
+
+    Attributes:
+        strict: when the block ends without an exception, fail (AssertionError) if a
+            registration with ``times`` answered fewer calls, or a fake dialogue was not
+            played to its end. Off by default; the pytest ini option ``cmdrun_strict``
+            turns it on for ``fake_commands``.
     """
 
     def __init__(self, allow_real: Sequence[str | Pattern] = ()) -> None:
         self.allow_real: list[str | Pattern] = list(allow_real)
         self.calls: list[Call] = []
+        self.strict = False
         self._registrations: list[Registration] = []
         self._lock = threading.Lock()
         self._active: contextlib.ExitStack | None = None
         self._allow_all = False
         self._outer: FakeCommands | None = None
+        self._played: list[FakePump] = []  # every dialogue played, for strict checks
+        # Where calls no registration answers go (a cassette), instead of failing.
+        self._beneath: _Stepped | None = None
 
     # -- registering ----------------------------------------------------------------------
 
@@ -732,6 +742,8 @@ class FakeCommands:
         call = Call(spec, kind)
         found = self._resolve(call, commit=True)
         if found is None:
+            if self._beneath is not None:  # a cassette answers what no fake does
+                return None, call
             raise self._unregistered(call)
         if found == "real":
             return None, call
@@ -744,10 +756,10 @@ class FakeCommands:
             return (yield from self._pipeline(spec, deliver))
         registration, call = self._lookup(spec, "run")
         if registration is None:
-            return (yield from REAL.execution(spec, deliver))
+            return (yield from self._next_layer(call).execution(spec, deliver))
         spec = _stdin_read(spec, call)
         if registration.dialogue is not None:
-            return _ended(_play(spec, registration, deliver))
+            return _ended(_play(spec, registration, deliver, self._played))
         return _ended(_answered(spec, _answer_from(registration, call), deliver))
 
     def _pipeline(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
@@ -769,7 +781,12 @@ class FakeCommands:
             with _naming_stage(index, len(stages), stage.args):
                 looked.append(self._lookup(stage, "run"))
         if all(registration is None for registration, _ in looked):
-            return (yield from REAL.execution(spec, deliver))
+            # No stage is faked: the whole pipeline runs for real, or comes from the layer
+            # beneath (a cassette records and replays it as one entry).
+            if all(self._real(call) for _, call in looked):
+                return (yield from REAL.execution(spec, deliver))
+            if self._beneath is not None:
+                return (yield from self._beneath.execution(spec, deliver))
         results: list[Result] = []
         for index, (registration, call) in enumerate(looked):
             stage = stages[index]
@@ -780,9 +797,9 @@ class FakeCommands:
                 stage = _stdin_read(stage, call)
             if registration is None:
                 with _naming_stage(index, len(stages), stage.args):
-                    results.append((yield from REAL.execution(stage, None)))
+                    results.append((yield from self._next_layer(call).execution(stage, None)))
             elif registration.dialogue is not None:
-                results.append(_play(stage, registration, None))
+                results.append(_play(stage, registration, None, self._played))
             else:
                 results.append(_answered(stage, _answer_from(registration, call), None))
         return _ended(_joined(spec, stages, results, deliver))
@@ -790,7 +807,7 @@ class FakeCommands:
     def spawn(self, spec: Spec) -> Session:
         registration, call = self._lookup(spec, "spawn")
         if registration is None:
-            return REAL.spawn(spec)
+            return self._next_layer(call).spawn(spec)
         steps = registration.dialogue
         if steps is None:  # a plain answer is a program that prints it and exits
             answer = _answer_from(registration, call)
@@ -803,7 +820,46 @@ class FakeCommands:
                 Exit(answer.returncode),
             ]
         # A dialogue written by hand holds no echo: the fake echoes as a terminal would.
-        return fake_session(spec, steps, echo=True)
+        return fake_session(spec, steps, echo=True, played=self._played)
+
+    def _next_layer(self, call: Call) -> _Stepped:
+        """Where a call no registration answers goes: the real program when ``allow_real``
+        names it, else the layer beneath (a cassette)."""
+        if self._beneath is None or self._real(call):
+            return REAL
+        return self._beneath
+
+    def _answer_the_rest_with(self, launcher: Launcher) -> None:
+        """Send calls no registration answers to ``launcher`` (the test's cassette) instead
+        of failing them as unregistered; ``allow_real`` programs still run for real."""
+        self._beneath = _Adapted(launcher)
+
+    # -- strict checks --------------------------------------------------------------------
+
+    def _strict_problems(self) -> list[str]:
+        with self._lock:
+            problems = [
+                f"registration {_Compiled(r.pattern).text} (times={r.times}) answered "
+                f"{r.used} of {r.times} call(s)"
+                for r in self._registrations
+                if r.times is not None and r.used < r.times
+            ]
+            problems += [pump.unfinished() for pump in self._played if not pump.finished]
+        return problems
+
+    def _check_strict(self) -> None:
+        """Fail when strict and something registered was not used up.
+
+        Raises:
+            AssertionError: naming each registration not used up and each dialogue not
+                played to its end.
+        """
+        problems = self._strict_problems() if self.strict else []
+        if problems:
+            listed = "\n".join(f"  - {problem}" for problem in problems)
+            raise AssertionError(
+                f"strict fake_commands: {len(problems)} problem(s) at the end:\n{listed}"
+            )
 
     def subprocess_program(self, spec: Spec, piped_input: bool) -> tuple[Any, Call]:
         """The fake program answering a plain ``subprocess`` call, or (None, call): run it
@@ -862,10 +918,16 @@ class FakeCommands:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._close(check=exc_type is None)
+
+    def _close(self, *, check: bool) -> None:
+        """Put the previous launcher back; then, with ``check``, the strict checks."""
         if self._active is not None:
             self._active.close()
             self._active = None
         self._outer = None
+        if check:
+            self._check_strict()
 
 
 @contextlib.contextmanager
@@ -1004,8 +1066,14 @@ def _ended(result: Result) -> Result:
     return result
 
 
-def _play(spec: Spec, registration: Registration, deliver: DeliverLine | None) -> Result:
-    """Play a dialogue for a one-shot run: input as typed-ahead lines, respond= answering."""
+def _play(
+    spec: Spec,
+    registration: Registration,
+    deliver: DeliverLine | None,
+    played: list[FakePump],
+) -> Result:
+    """Play a dialogue for a one-shot run: input as typed-ahead lines, respond= answering.
+    The pump is added to ``played`` (for strict checks)."""
     assert registration.dialogue is not None
     pump = FakePump(
         registration.dialogue,
@@ -1014,6 +1082,7 @@ def _play(spec: Spec, registration: Registration, deliver: DeliverLine | None) -
         encoding=spec.encoding,
         describe=f"`{shlex.join(spec.args)}`",
     )
+    played.append(pump)
     if spec.respond:
         answer = AutoAnswer(spec.respond, spec.encoding, spec.errors, on_secret=pump.mark_secret)
         answer.typist = pump
@@ -1072,15 +1141,36 @@ class _FakeSession(Session):
             )
 
 
-def fake_session(spec: Spec, steps: Sequence[Step], *, echo: bool) -> Session:
-    """A :class:`Session` playing ``steps``, indistinguishable from a real one but for speed."""
+def fake_session(
+    spec: Spec,
+    steps: Sequence[Step],
+    *,
+    echo: bool,
+    played: list[FakePump] | None = None,
+    where: str = "",
+    canon: Callable[[str], str] | None = None,
+) -> Session:
+    """A :class:`Session` playing ``steps``, indistinguishable from a real one but for speed.
+
+    Args:
+        spec: the call.
+        steps: the transcript.
+        echo: echo typed text on a terminal.
+        played: a list the pump is added to (for strict checks).
+        where: added to the fake's description in messages (e.g. the cassette entry).
+        canon: applied to each typed line before an ``In`` step checks it (a cassette's
+            portable form).
+    """
     pump = FakePump(
         steps,
         tty=spec.tty,
         echo=echo,
         encoding=spec.encoding,
-        describe=f"`{shlex.join(spec.args)}`",
+        describe=f"`{shlex.join(spec.args)}`{where}",
     )
+    pump.canon = canon
+    if played is not None:
+        played.append(pump)
     started = Started(pump.child, [], None, *((b"\x04", b"\x03") if spec.tty else ()))
     session = _FakeSession(spec, started, spec.timeout, pump)
     data = spec.input_bytes()

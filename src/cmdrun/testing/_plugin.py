@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from ._cassette import Cassette
-from ._fake import FakeCommands
+if TYPE_CHECKING:
+    from ._cassette import Cassette
+    from ._fake import FakeCommands
+
+# The report of a test's call phase, kept on its item: the fixtures' teardown reads it to
+# save a cassette (and run strict checks) only when the test passed.
+_CALL_REPORT = pytest.StashKey[pytest.TestReport]()
+_MARKER_OPTIONS = ("strict", "normalize")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -16,42 +23,111 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="cmdrun: run commands for real and (re)write the cassettes of tests marked "
-        "cmdrun_cassette, instead of answering from them",
+        "cmdrun_cassette (only tests that pass write theirs), instead of answering from them",
+    )
+    parser.addini(
+        "cmdrun_strict",
+        type="bool",
+        default=False,
+        help="cmdrun: fail a test whose fake_commands registrations with times= were not used "
+        "up, whose fake dialogues did not run to their end, or whose cassette was not "
+        "replayed in full and in order",
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "cmdrun_cassette(path): answer the test's cmdrun calls from the JSON cassette at "
-        "path (relative to the test file); record it with --cmdrun-record",
+        "cmdrun_cassette(path, strict=None, normalize=None): answer the test's cmdrun calls "
+        "from the JSON cassette at path (relative to the test file); record it with "
+        "--cmdrun-record. normalize(text) -> text makes more of the arguments portable",
     )
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_REPORT] = report
+    return report
+
+
+def _passed(node: pytest.Item) -> bool:
+    """Whether the test's own code ran and passed (a failed setup never ran it)."""
+    report = node.stash.get(_CALL_REPORT, None)
+    return report is not None and report.passed
+
+
 @pytest.fixture
-def fake_commands() -> Iterator[FakeCommands]:
+def fake_commands(request: pytest.FixtureRequest) -> Iterator[FakeCommands]:
     """Fake programs for the test: every cmdrun call must match a ``register``-ed pattern.
 
     Installed process-wide (threads the code under test starts see it too) for the test's
-    duration; the real launcher is back afterwards, whether the test passed or failed.
+    duration; the real launcher is back afterwards, whether the test passed or failed. In a
+    test marked ``cmdrun_cassette``, calls no registration answers go to the cassette, from
+    every thread. With ``strict`` (or the ini option ``cmdrun_strict``), a test that passed
+    fails at teardown if something registered was not used up.
     """
-    with FakeCommands() as fake:
+    from ._fake import FakeCommands
+
+    # The cassette is set up first, whatever the fixture order, so that the fakes are the
+    # outer layer for every thread: registrations, then the recording.
+    cassette = None
+    if request.node.get_closest_marker("cmdrun_cassette") is not None:
+        cassette = request.getfixturevalue("cmdrun_cassette")
+    fake = FakeCommands()
+    fake.strict = bool(request.config.getini("cmdrun_strict"))
+    if cassette is not None:
+        fake._answer_the_rest_with(cassette)
+    fake.__enter__()
+    try:
         yield fake
+    finally:
+        fake._close(check=_passed(request.node))
 
 
 @pytest.fixture
 def cmdrun_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette | None]:
-    """The cassette of a test marked ``cmdrun_cassette(path)`` (None without the marker)."""
+    """The cassette of a test marked ``cmdrun_cassette(path)`` (None without the marker).
+
+    While recording, the file is written only if the test passed. Paths under the test's
+    ``tmp_path``, the interpreter and the test's directory are stored as ``{tmp_path}``,
+    ``{python}`` and ``{test_dir}``; the marker's ``normalize=`` rewrites more.
+    """
     marker = request.node.get_closest_marker("cmdrun_cassette")
     if marker is None:
         yield None
         return
     if not marker.args:
         raise pytest.UsageError("cmdrun_cassette needs the cassette's path")
-    path = request.node.path.parent / marker.args[0]
-    record = bool(request.config.getoption("--cmdrun-record"))
-    with Cassette(path, record=record) as cassette:
+    unknown = set(marker.kwargs) - set(_MARKER_OPTIONS)
+    if unknown:
+        raise pytest.UsageError(
+            f"cmdrun_cassette takes strict= and normalize=, not {', '.join(sorted(unknown))}"
+        )
+    import sys
+
+    from ._cassette import Cassette
+
+    test_dir = request.node.path.parent
+    places = {"python": sys.executable, "test_dir": str(test_dir)}
+    if "tmp_path" in request.fixturenames:
+        places["tmp_path"] = str(request.getfixturevalue("tmp_path"))
+    strict = marker.kwargs.get("strict")
+    cassette = Cassette(
+        test_dir / marker.args[0],
+        record=bool(request.config.getoption("--cmdrun-record")),
+        strict=bool(request.config.getini("cmdrun_strict") if strict is None else strict),
+        normalize=marker.kwargs.get("normalize"),
+        placeholders=places,
+    )
+    cassette.__enter__()
+    try:
         yield cassette
+    finally:
+        cassette._close(ok=_passed(request.node))
 
 
 @pytest.fixture(autouse=True)

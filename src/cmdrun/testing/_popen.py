@@ -229,21 +229,17 @@ def cassette_program(cassette: Any, spec: Spec, piped_input: bool) -> tuple[_Pro
     program (with all the input once it is in); replaying, it answers from the entry of
     kind ``"subprocess"`` with these arguments and this input."""
     from ._cassette import _data, _text_fields
-    from ._fake import input_text
 
     def answer(data: bytes | None) -> Outcome:
         run = spec.replace(input=data)
         if not cassette.record:
-            entry = cassette._take(run, "subprocess")
+            _, entry = cassette._take(run, "subprocess")
             out, err = _data(entry, "stdout"), _data(entry, "stderr")
             return out, err, entry["returncode"], entry["duration"]
         result = drive(REAL.execution(run, None))
-        cassette._add(
+        entry = cassette._identity(run, "subprocess")  # portable: placeholders, normalize
+        entry.update(
             {
-                "kind": "subprocess",
-                "args": list(spec.args),
-                "tty": False,
-                "input": input_text(run),
                 "timeout": None,
                 "returncode": result.returncode,
                 **_text_fields("stdout", result.stdout_bytes),
@@ -253,6 +249,7 @@ def cassette_program(cassette: Any, spec: Spec, piped_input: bool) -> tuple[_Pro
                 "timeout_kind": None,
             }
         )
+        cassette._add(entry)
         return result.stdout_bytes, result.stderr_bytes, result.returncode, result.duration
 
     return _Batch(answer, piped_input), None
