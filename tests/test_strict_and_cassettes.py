@@ -6,6 +6,7 @@ Most tests run small test files with pytester, the way users meet the plugin.
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import re
 import shutil
@@ -484,3 +485,53 @@ def test_fakes_then_cassette_in_every_thread(pytester: pytest.Pytester, fakes_fi
         """,
     )
     result.assert_outcomes(passed=1)
+
+
+def test_plain_subprocess_follows_the_same_layers(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a cassette marker, fake_commands and patch_subprocess() in one test, a plain
+    subprocess call no fake answers comes from the cassette, as cmdrun's own calls do."""
+    source = """
+        import os, subprocess
+        import pytest
+        import cmdrun
+
+        @pytest.mark.cmdrun_cassette("layers.json")
+        def test_layers(fake_commands):
+            if os.environ.get("HIDE_PROGRAMS"):  # replay: no real echo may run
+                os.environ["PATH"] = "/nonexistent"
+            fake_commands.patch_subprocess()
+            fake_commands.register(["hostname"], stdout="faked\\n")
+            assert subprocess.run(["hostname"], capture_output=True, text=True).stdout == "faked\\n"
+            out = subprocess.run(["echo", "recorded"], capture_output=True, text=True).stdout
+            assert out == "recorded\\n"
+            assert cmdrun.run(["echo", "recorded too"]).stdout == "recorded too\\n"
+        """
+    run_tests(pytester, source, "--cmdrun-record").assert_outcomes(passed=1)
+    text = (pytester.path / "layers.json").read_text()
+    assert '"kind": "subprocess"' in text
+    assert "hostname" not in text  # answered by the fake: not recorded
+    # Replayed with no echo on PATH: the cassette answers.
+    monkeypatch.setenv("HIDE_PROGRAMS", "1")
+    monkeypatch.setenv("PATH", os.environ["PATH"])  # put back after the test
+    run_tests(pytester, source).assert_outcomes(passed=1)
+
+
+def test_strict_sees_an_unfinished_dialogue_played_through_popen(pytester: pytest.Pytester) -> None:
+    source = """
+        import subprocess
+        from cmdrun.testing import In, Out
+
+        def test_half(fake_commands):
+            fake_commands.strict = True
+            fake_commands.patch_subprocess()
+            fake_commands.register(["tool"], dialogue=[Out("Name? "), In("ann"), Out("hi ann\\n")])
+            proc = subprocess.Popen(["tool"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            assert proc.stdout.read(6) == b"Name? "
+            proc.kill()
+            proc.wait()
+        """
+    result = run_tests(pytester, source)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*dialogue of `tool` stopped at step 2 of 3*"])
