@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench.py [--quick] [--check]
 
-Eleven things are measured, each against the obvious stdlib baseline or peer:
+Twelve things are measured, each against the obvious stdlib baseline or peer:
 
 1. **Per-call overhead**: ``cmdrun.run(["true"])`` against
    ``subprocess.run(["true"], capture_output=True)``. Almost all of the time is fork/exec and
@@ -55,6 +55,10 @@ Eleven things are measured, each against the obvious stdlib baseline or peer:
     plumbum's pipeline and a ``subprocess.Popen`` chain; peak RSS of the Python process.
 11. **Input from a file or a generator**: 1 GiB to ``wc -c`` through ``stdin=PATH`` and
     ``stdin=`` a generator, each in a fresh process whose peak RSS must stay under 64 MiB.
+12. **The pytest plugin** (``plugin.py`` has the details): the CPU time cmdrun's plugin adds to
+    pytest's start-up and to every test that does not use it, against ``-p no:cmdrun``; the
+    same for pytest-subprocess's plugin, and a test faking one call with ``fake_commands``
+    against one with ``fp``, for context.
 
 Why ratios and not absolute times: absolute numbers depend on the machine, its load and the
 kernel, and the machines this runs on are small and noisy. Both sides of each ratio are
@@ -84,6 +88,7 @@ from dataclasses import dataclass
 import interactive
 import parallel
 import pipelines
+import plugin
 from benchutil import Row, Versus, fresh_python, ratio_row, rotated_rounds, spread
 from interactive import (
     CmdrunDialogue,
@@ -121,6 +126,7 @@ class Settings:
     pty_read_rounds: int
     parallel: parallel.ParallelSettings  # sections 7-9
     pipelines: pipelines.PipelineSettings  # sections 10-11
+    plugin: plugin.PluginSettings  # section 12
 
 
 FULL = Settings(
@@ -138,6 +144,7 @@ FULL = Settings(
     pty_read_rounds=5,
     parallel=parallel.FULL,
     pipelines=pipelines.FULL,
+    plugin=plugin.FULL,
 )
 QUICK = Settings(
     overhead_rounds=7,
@@ -154,6 +161,7 @@ QUICK = Settings(
     pty_read_rounds=3,
     parallel=parallel.QUICK,
     pipelines=pipelines.QUICK,
+    plugin=plugin.QUICK,
 )
 
 
@@ -806,6 +814,13 @@ def bench_stdin(s: Settings) -> list[Row]:
     return pipelines.bench_stdin(s.pipelines)
 
 
+# 12. The pytest plugin's cost: see plugin.py
+
+
+def bench_plugin(s: Settings) -> list[Row]:
+    return plugin.bench_plugin(s.plugin)
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -850,6 +865,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_bounded_memory,
         bench_pipeline,
         bench_stdin,
+        bench_plugin,
     ]
     if args.only:
         sections = [f for f in sections if any(word in f.__name__ for word in args.only)]
