@@ -51,12 +51,13 @@ class PluginSettings:
     """How many rounds and tests for this module's measurements."""
 
     rounds: int
+    startup_rounds: int  # more: one run is short, and a whole process's CPU time is noisy
     tests: int  # trivial tests in the file that measures the per-test cost
     faked_tests: int  # tests in each file that fakes one command per test
 
 
-FULL = PluginSettings(rounds=15, tests=2000, faked_tests=500)
-QUICK = PluginSettings(rounds=5, tests=1000, faked_tests=200)
+FULL = PluginSettings(rounds=15, startup_rounds=40, tests=2000, faked_tests=500)
+QUICK = PluginSettings(rounds=7, startup_rounds=15, tests=1000, faked_tests=200)
 
 #: Loaded into every measured pytest process with ``-p``: writes its CPU times as JSON.
 TIMER_PLUGIN = """
@@ -123,6 +124,7 @@ def make_workdir(tmp: str, s: PluginSettings) -> Workdir:
     (path / "pytest.ini").write_text("[pytest]\n")
     (path / "cmdrun_bench_timer.py").write_text(TIMER_PLUGIN)
     files = {
+        "test_one.py": ("", TRIVIAL_TEST, 1),
         "test_trivial.py": ("", TRIVIAL_TEST, s.tests),
         "test_fake_commands.py": ("import cmdrun\n", FAKE_COMMANDS_TEST, s.faked_tests),
         "test_fp.py": ("import subprocess\n", FP_TEST, s.faked_tests),
@@ -142,20 +144,20 @@ def _difference(with_: list[float], without: list[float], scale: float) -> tuple
     return value, spread(per_round)
 
 
-def _cost_rows(
-    plugin: str, times: dict[str, list[dict[str, float]]], s: PluginSettings
-) -> list[Row]:
+Runs = dict[str, list[dict[str, float]]]  # the timing plugin's figures per variant and round
+
+
+def _cost_rows(plugin: str, startups: Runs, tests: Runs, s: PluginSettings) -> list[Row]:
     """Start-up and per-test rows for ``plugin``: the default run minus ``-p no:plugin``."""
-    with_, without = times["default"], times[f"no:{plugin}"]
+    without = f"no:{plugin}"
     startup, startup_iqr = _difference(
-        [t["startup"] for t in with_], [t["startup"] for t in without], 1e3
+        [t["startup"] for t in startups["default"]], [t["startup"] for t in startups[without]], 1e3
     )
     per_test, per_test_iqr = _difference(
-        [t["tests"] for t in with_], [t["tests"] for t in without], 1e6 / s.tests
+        [t["tests"] for t in tests["default"]], [t["tests"] for t in tests[without]], 1e6 / s.tests
     )
-    base_startup = statistics.median(t["startup"] for t in without) * 1e3
-    base_per_test = statistics.median(t["tests"] for t in without) * 1e6 / s.tests
-    rounds = f"{s.rounds} rotated rounds"
+    base_startup = statistics.median(t["startup"] for t in startups[without]) * 1e3
+    base_per_test = statistics.median(t["tests"] for t in tests[without]) * 1e6 / s.tests
     ours = plugin == "cmdrun"
     name = "cmdrun's plugin" if ours else f"context: {plugin}'s plugin"
     return [
@@ -164,7 +166,8 @@ def _cost_rows(
             f"{startup:.1f} ms",
             f"<= {STARTUP_LIMIT_MS:.0f} ms" if ours else "",
             startup <= STARTUP_LIMIT_MS if ours else None,
-            f"{base_startup:.0f} ms without it; per-round IQR {startup_iqr} ms; {rounds}",
+            f"{base_startup:.0f} ms without it; per-round IQR {startup_iqr} ms; "
+            f"{s.startup_rounds} rotated rounds",
         ),
         Row(
             f"a test that does not use it: CPU µs added per test by {name}",
@@ -172,8 +175,46 @@ def _cost_rows(
             f"<= {PER_TEST_LIMIT_US:.0f} µs" if ours else "",
             per_test <= PER_TEST_LIMIT_US if ours else None,
             f"{base_per_test:.0f} µs per test without it (collect, run, report); per-round "
-            f"IQR {per_test_iqr} µs; {s.tests} tests, {rounds}",
+            f"IQR {per_test_iqr} µs; {s.tests} tests, {s.rounds} rotated rounds",
         ),
+    ]
+
+
+#: Run in a fresh interpreter: the CPU time of importing a plugin module once pytest is loaded.
+IMPORT_PLUGIN = """
+import json, sys, time
+import pytest, _pytest.pytester
+start = time.process_time()
+__import__(sys.argv[1])
+print(json.dumps({"seconds": time.process_time() - start}))
+"""
+
+
+def _import_rows(work: Workdir, s: PluginSettings, modules: dict[str, str]) -> list[Row]:
+    """The CPU time of importing each plugin's module after pytest: the bulk of its start-up,
+    measured alone (a much smaller noise than a whole process's)."""
+
+    def importing(module: str) -> Callable[[], float]:
+        def run() -> float:
+            argv = [sys.executable, "-c", IMPORT_PLUGIN, module]
+            out = subprocess.run(argv, env=work.env, capture_output=True, text=True, check=True)
+            seconds: float = json.loads(out.stdout)["seconds"]
+            return seconds
+
+        return run
+
+    times = rotated_rounds({name: importing(m) for name, m in modules.items()}, s.startup_rounds)
+    return [
+        Row(
+            f"{'' if name == 'cmdrun' else 'context: '}CPU ms to import {name}'s plugin module "
+            "once pytest is loaded",
+            f"{statistics.median(times[name]) * 1e3:.2f} ms",
+            "",
+            None,
+            f"`import {module}` in a fresh process; IQR {spread([x * 1e3 for x in times[name]])} "
+            f"ms; {s.startup_rounds} rotated rounds",
+        )
+        for name, module in modules.items()
     ]
 
 
@@ -195,30 +236,40 @@ def _faked_call_row(work: Workdir, s: PluginSettings) -> Row:
     )
 
 
+def _rounds(work: Workdir, test_file: str, variants: dict[str, list[str]], rounds: int) -> Runs:
+    """The timing plugin's figures for ``test_file`` under each variant, in rotated rounds."""
+    runs: Runs = {name: [] for name in variants}
+
+    def contestant(name: str) -> Callable[[], float]:
+        def run() -> float:
+            runs[name].append(work.pytest(test_file, *variants[name]))
+            return runs[name][-1]["tests"]
+
+        return run
+
+    rotated_rounds({name: contestant(name) for name in variants}, rounds)
+    return runs
+
+
 def bench_plugin(s: PluginSettings) -> list[Row]:
     """Section 12: start-up and per-test cost of the plugin; pytest-subprocess for context."""
     peer = importlib.util.find_spec("pytest_subprocess") is not None
+    plugins = {"cmdrun": "cmdrun.testing._plugin"}
+    if peer:
+        plugins[PSUB_PLUGIN] = "pytest_subprocess.fixtures"
     with tempfile.TemporaryDirectory(prefix="cmdrun-bench-plugin-") as tmp:
         work = make_workdir(tmp, s)
-        variants = {"default": (), "no:cmdrun": ("-p", "no:cmdrun")}
-        if peer:
-            variants[f"no:{PSUB_PLUGIN}"] = ("-p", f"no:{PSUB_PLUGIN}")
+        variants = {"default": [], **{f"no:{name}": ["-p", f"no:{name}"] for name in plugins}}
         for options in variants.values():  # warm up: fill the bytecode and page caches
-            work.pytest("test_trivial.py", *options)
-        runs: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
-
-        def contestant(name: str) -> Callable[[], float]:
-            def run() -> float:
-                runs[name].append(work.pytest("test_trivial.py", *variants[name]))
-                return runs[name][-1]["tests"]
-
-            return run
-
-        rotated_rounds({name: contestant(name) for name in variants}, s.rounds)
-        rows = _cost_rows("cmdrun", runs, s)
+            work.pytest("test_one.py", *options)
+        startups = _rounds(work, "test_one.py", variants, s.startup_rounds)
+        tests = _rounds(work, "test_trivial.py", variants, s.rounds)
+        rows = _cost_rows("cmdrun", startups, tests, s)
+        if peer:
+            rows += _cost_rows(PSUB_PLUGIN, startups, tests, s)
+        rows += _import_rows(work, s, plugins)
         if not peer:
             return [*rows, Row(f"context: {PSUB_PLUGIN}", "not installed")]
-        rows += _cost_rows(PSUB_PLUGIN, runs, s)
         rows.append(_faked_call_row(work, s))
     return rows
 
