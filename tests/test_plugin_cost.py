@@ -96,9 +96,13 @@ def test_marked_tests_set_up_their_cassette_without_asking(pytester: pytest.Pyte
 
         def test_unmarked():
             pass
+
+        @pytest.mark.parametrize("x", [1, pytest.param(2, marks=pytest.mark.cmdrun_cassette("c"))])
+        def test_one_param_marked(x):
+            pass
         """,
     )
-    assert [line.split()[-1] for line in lines if "cmdrun" in line] == ["cmdrun_cassette"] * 2
+    assert [line.split()[-1] for line in lines if "cmdrun" in line] == ["cmdrun_cassette"] * 3
 
 
 _CASSETTE = {

@@ -71,11 +71,10 @@ def _use_cassette_fixture(item: pytest.Function) -> None:
     and must not be answered from (or recorded into) its cassette, even when this test is the
     first to need that fixture; before the test's own fixtures, whose commands are part of
     the test. pytest sets fixtures up in the order of ``item.fixturenames``, which it sorts
-    widest scope first.
+    widest scope first. A copy: the parametrized tests of one function share the list, and
+    a mark given to one ``pytest.param`` is not the others'.
     """
-    names = item.fixturenames
-    if CASSETTE_FIXTURE in names:
-        names.remove(CASSETTE_FIXTURE)
+    names = [name for name in item.fixturenames if name != CASSETTE_FIXTURE]
     definitions = item._fixtureinfo.name2fixturedefs
     first_function_scoped = next(
         (
@@ -86,6 +85,7 @@ def _use_cassette_fixture(item: pytest.Function) -> None:
         len(names),
     )
     names.insert(first_function_scoped, CASSETTE_FIXTURE)
+    item.fixturenames = names
 
 
 @pytest.fixture
