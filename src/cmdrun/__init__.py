@@ -5,6 +5,7 @@ output as text without encoding crashes, errors that say what went wrong, and di
 with interactive programs over pipes or a pseudo-terminal.
 """
 
+import os as _os
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
@@ -67,6 +68,9 @@ def _import_api() -> None:
     cmdrun.CommandFailed, and pickles name a path that stays valid when the internals move:
     pickle finds classes by ``__module__`` and ``__qualname__``).
     """
+    global _api_imported
+    if _api_imported:
+        return
     import importlib
 
     for module_name, names in _API.items():
@@ -76,6 +80,14 @@ def _import_api() -> None:
             if callable(value):
                 value.__module__ = __name__
             globals()[name] = value
+    _api_imported = True
+
+
+_api_imported = False
+# A fork child must not import: a thread of the parent may have held an import lock when it
+# forked, and the child would wait for it forever. So a process that imported cmdrun imports
+# the rest before it forks, in the parent (once: later forks find it done).
+_os.register_at_fork(before=_import_api)
 
 
 def __getattr__(name: str) -> object:
