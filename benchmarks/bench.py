@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench.py [--quick] [--check]
 
-Eleven things are measured, each against the obvious stdlib baseline or peer:
+Twelve things are measured, each against the obvious stdlib baseline or peer:
 
 1. **Per-call overhead**: ``cmdrun.run(["true"])`` against
    ``subprocess.run(["true"], capture_output=True)``. Almost all of the time is fork/exec and
@@ -21,9 +21,10 @@ Eleven things are measured, each against the obvious stdlib baseline or peer:
    process inherits the RSS high-water mark of whoever exec'd it, so the child is started
    through ``/bin/sh`` (which forks rather than execs) to make its counter start from its
    own, small, memory; ``VmHWM`` from ``/proc/self/status`` is recorded as a cross-check.
-3. **Import time**: ``python -c "import cmdrun"`` against ``python -c "import subprocess"``,
-   timed as whole processes (what a CLI tool built on cmdrun pays at start-up). It also
-   checks that ``import cmdrun`` leaves ``pexpect`` unimported.
+3. **Import time**: ``python -c "import cmdrun; cmdrun.run"`` against ``python -c "import
+   subprocess"``, timed as whole processes (what a CLI tool built on cmdrun pays at
+   start-up: ``import cmdrun`` alone imports nothing more, the first public name used imports
+   the rest). It also checks that this leaves ``pexpect`` unimported.
 4. **Dialogues**: 1,000 send/expect round trips (``sendline("x")`` then ``expect("> ")``)
    with a tiny line-echo child, the same child for every contestant: a cmdrun pipe session
    and a cmdrun PTY session against ``pexpect.spawn`` with ``delaybeforesend=None`` and a raw
@@ -55,6 +56,10 @@ Eleven things are measured, each against the obvious stdlib baseline or peer:
     plumbum's pipeline and a ``subprocess.Popen`` chain; peak RSS of the Python process.
 11. **Input from a file or a generator**: 1 GiB to ``wc -c`` through ``stdin=PATH`` and
     ``stdin=`` a generator, each in a fresh process whose peak RSS must stay under 64 MiB.
+12. **The pytest plugin** (``plugin.py`` has the details): the CPU time cmdrun's plugin adds to
+    pytest's start-up and to every test that does not use it, against ``-p no:cmdrun``; the
+    same for pytest-subprocess's plugin, and a test faking one call with ``fake_commands``
+    against one with ``fp``, for context.
 
 Why ratios and not absolute times: absolute numbers depend on the machine, its load and the
 kernel, and the machines this runs on are small and noisy. Both sides of each ratio are
@@ -84,6 +89,7 @@ from dataclasses import dataclass
 import interactive
 import parallel
 import pipelines
+import plugin
 from benchutil import Row, Versus, fresh_python, ratio_row, rotated_rounds, spread
 from interactive import (
     CmdrunDialogue,
@@ -121,6 +127,7 @@ class Settings:
     pty_read_rounds: int
     parallel: parallel.ParallelSettings  # sections 7-9
     pipelines: pipelines.PipelineSettings  # sections 10-11
+    plugin: plugin.PluginSettings  # section 12
 
 
 FULL = Settings(
@@ -138,6 +145,7 @@ FULL = Settings(
     pty_read_rounds=5,
     parallel=parallel.FULL,
     pipelines=pipelines.FULL,
+    plugin=plugin.FULL,
 )
 QUICK = Settings(
     overhead_rounds=7,
@@ -154,6 +162,7 @@ QUICK = Settings(
     pty_read_rounds=3,
     parallel=parallel.QUICK,
     pipelines=pipelines.QUICK,
+    plugin=plugin.QUICK,
 )
 
 
@@ -431,7 +440,7 @@ def cached_env(cache_dir: str) -> dict[str, str]:
 
 
 def bench_import(s: Settings) -> list[Row]:
-    ours_code, base_code = "import cmdrun", "import subprocess"
+    ours_code, base_code = "import cmdrun; cmdrun.run", "import subprocess"
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="cmdrun-bench-pyc-") as cache_dir:
         # "cached" is what an installed package gets: .pyc files for cmdrun as for the
@@ -458,7 +467,7 @@ def bench_import(s: Settings) -> list[Row]:
             f"{spread([x / y for x, y in zip(ours, base, strict=True)])}; "
             f"{s.import_repeats} runs each"
         )
-        name = "import time: `python -c 'import cmdrun'` / `... 'import subprocess'`"
+        name = "import time: `python -c 'import cmdrun; cmdrun.run'` / `... 'import subprocess'`"
         if variant == "cached":
             rows.append(ratio_row(name + " (.pyc cached)", t_ours / t_base, "<=", 1.5, details))
         else:
@@ -474,7 +483,7 @@ def bench_import(s: Settings) -> list[Row]:
             )
 
     probe = subprocess.run(
-        [sys.executable, "-c", "import sys, cmdrun; print('pexpect' in sys.modules)"],
+        [sys.executable, "-c", "import sys, cmdrun; cmdrun.run; print('pexpect' in sys.modules)"],
         capture_output=True,
         text=True,
         check=True,
@@ -482,7 +491,7 @@ def bench_import(s: Settings) -> list[Row]:
     loaded = probe.stdout.strip()
     rows.append(
         Row(
-            "`pexpect` in sys.modules after `import cmdrun`",
+            "`pexpect` in sys.modules after `import cmdrun; cmdrun.run`",
             loaded,
             "False",
             loaded == "False",
@@ -806,6 +815,13 @@ def bench_stdin(s: Settings) -> list[Row]:
     return pipelines.bench_stdin(s.pipelines)
 
 
+# 12. The pytest plugin's cost: see plugin.py
+
+
+def bench_plugin(s: Settings) -> list[Row]:
+    return plugin.bench_plugin(s.plugin)
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -850,6 +866,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_bounded_memory,
         bench_pipeline,
         bench_stdin,
+        bench_plugin,
     ]
     if args.only:
         sections = [f for f in sections if any(word in f.__name__ for word in args.only)]

@@ -55,11 +55,28 @@ def test_arun_works_in_a_multiprocessing_fork_worker() -> None:
 def test_first_run_imports_nothing(door: str) -> None:
     # A lazy import on the way to a child can deadlock in a fork child, on a module lock
     # held at fork time by a thread of the parent.
+    # (``import cmdrun`` imports the rest on the first use of a public name, here before
+    # ``before``; a fork child never gets that far: see the next test.)
     code = f"""
 import sys, cmdrun
+{door} = cmdrun.{door}
 before = set(sys.modules)
-cmdrun.{door}(["true"])
+{door}(["true"])
 print(sorted(set(sys.modules) - before))
 """
     result = cmdrun.run([sys.executable, "-c", code], timeout=30)
     assert result.stdout == "[]\n"
+
+
+def test_fork_child_of_a_process_that_only_imported_cmdrun_imports_nothing() -> None:
+    code = """
+import os, sys, cmdrun
+pid = os.fork()
+if pid == 0:
+    before = set(sys.modules)
+    ok = cmdrun.run(["echo", "hi"]).stdout == "hi\\n"
+    os._exit(0 if ok and set(sys.modules) == before else 1)
+print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+    result = cmdrun.run([sys.executable, "-c", code], timeout=30)
+    assert result.stdout == "0\n"

@@ -5,40 +5,98 @@ output as text without encoding crashes, errors that say what went wrong, and di
 with interactive programs over pipes or a pseudo-terminal.
 """
 
+import os as _os
 import typing as _typing
-
-from ._errors import (
-    CmdrunError,
-    CommandFailed,
-    CommandNotExecutable,
-    CommandNotFound,
-    CommandTimedOut,
-    ExpectTimeout,
-    SessionClosed,
-    StartFailed,
-    UnexpectedEOF,
-)
-from ._match import Match, clean
-from ._output import Line
-from ._parallel import as_completed, run_many
-from ._pipeline import Pipeline, pipe
-from ._result import Result, Stage
-from ._run import TTY_REFUSAL_MAX_OUTPUT, TTY_REFUSAL_WINDOW, TTY_REFUSALS, call, run
-from ._secret import Secret
-from ._session import PipeSession, PtySession, Session, spawn
-from ._stream import Stream, stream
 
 if _typing.TYPE_CHECKING:
     from ._aio import arun, arun_many
+    from ._errors import (
+        CmdrunError,
+        CommandFailed,
+        CommandNotExecutable,
+        CommandNotFound,
+        CommandTimedOut,
+        ExpectTimeout,
+        SessionClosed,
+        StartFailed,
+        UnexpectedEOF,
+    )
+    from ._match import Match, clean
+    from ._output import Line
+    from ._parallel import as_completed, run_many
+    from ._pipeline import Pipeline, pipe
+    from ._result import Result, Stage
+    from ._run import TTY_REFUSAL_MAX_OUTPUT, TTY_REFUSAL_WINDOW, TTY_REFUSALS, call, run
+    from ._secret import Secret
+    from ._session import PipeSession, PtySession, Session, spawn
+    from ._stream import Stream, stream
 
 __version__ = "0.1.0"
 
+#: Where each public name lives (the same as the imports above, for the type checkers).
+#: ``import cmdrun`` imports none of these modules: cmdrun's pytest plugin is loaded into
+#: every pytest run, including the many that never run a command, and must cost them nothing.
+_API = {
+    "._errors": (
+        "CmdrunError",
+        "CommandFailed",
+        "CommandNotExecutable",
+        "CommandNotFound",
+        "CommandTimedOut",
+        "ExpectTimeout",
+        "SessionClosed",
+        "StartFailed",
+        "UnexpectedEOF",
+    ),
+    "._match": ("Match", "clean"),
+    "._output": ("Line",),
+    "._parallel": ("as_completed", "run_many"),
+    "._pipeline": ("Pipeline", "pipe"),
+    "._result": ("Result", "Stage"),
+    "._run": ("TTY_REFUSAL_MAX_OUTPUT", "TTY_REFUSAL_WINDOW", "TTY_REFUSALS", "call", "run"),
+    "._secret": ("Secret",),
+    "._session": ("PipeSession", "PtySession", "Session", "spawn"),
+    "._stream": ("Stream", "stream"),
+}
+
+
+def _import_api() -> None:
+    """Import every public name (but the asyncio API) into this module.
+
+    All at once, on the first use of any: from then on each public class and function says it
+    lives here, whichever door the program came in by (tracebacks and reprs show
+    cmdrun.CommandFailed, and pickles name a path that stays valid when the internals move:
+    pickle finds classes by ``__module__`` and ``__qualname__``).
+    """
+    global _api_imported
+    if _api_imported:
+        return
+    import importlib
+
+    for module_name, names in _API.items():
+        module = importlib.import_module(module_name, __name__)
+        for name in names:
+            value = getattr(module, name)
+            if callable(value):
+                value.__module__ = __name__
+            globals()[name] = value
+    _api_imported = True
+
+
+_api_imported = False
+# A fork child must not import: a thread of the parent may have held an import lock when it
+# forked, and the child would wait for it forever. So a process that imported cmdrun imports
+# the rest before it forks, in the parent (once: later forks find it done).
+_os.register_at_fork(before=_import_api)
+
 
 def __getattr__(name: str) -> object:
-    """Import the asyncio API (``arun``, ``arun_many``) on first use.
+    """Import the public API on first use; the asyncio API (``arun``, ``arun_many``) apart.
 
-    asyncio alone takes longer to import than the rest of cmdrun together, so
-    ``import cmdrun`` leaves it out until a program asks for it.
+    ``import cmdrun`` alone imports nothing else, so loading the pytest plugin costs nothing
+    to tests that do not use it; the first public name used imports the rest. asyncio alone
+    takes longer to import than the rest of cmdrun together, so only ``arun`` and
+    ``arun_many`` import it.
     """
     if name in ("arun", "arun_many"):
         from . import _aio
@@ -46,6 +104,9 @@ def __getattr__(name: str) -> object:
         function = getattr(_aio, name)
         function.__module__ = __name__
         return function
+    if any(name in names for names in _API.values()):
+        _import_api()
+        return globals()[name]
     raise AttributeError(f"module 'cmdrun' has no attribute {name!r}")
 
 
@@ -89,12 +150,3 @@ __all__ = [
     "spawn",
     "stream",
 ]
-
-# Public classes and functions say they live here, not in the private module that defines
-# them: tracebacks and reprs show cmdrun.CommandFailed, and pickles name a path that stays
-# valid when the internals move (pickle finds classes by __module__ and __qualname__).
-for _name in __all__:
-    _value = globals().get(_name)
-    if callable(_value):
-        _value.__module__ = __name__
-del _name, _value

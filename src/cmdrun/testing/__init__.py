@@ -10,18 +10,70 @@ Usable from any test runner; with pytest, the ``fake_commands`` fixture and the
         ...  # code under test: cmdrun.run(["git", "rev-parse", "HEAD"]) -> "abc123\\n"
 """
 
-from ._cassette import Cassette, CassetteError, CassetteMiss
-from ._dialogue import DialogueMismatch, Exit, FakeHang, In, Out
-from ._fake import (
-    ANY,
-    ANY_REST,
-    PROGRAM,
-    Answer,
-    Call,
-    FakeCommands,
-    Registration,
-    UnregisteredCommand,
-)
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from ._cassette import Cassette, CassetteError, CassetteMiss
+    from ._dialogue import DialogueMismatch, Exit, FakeHang, In, Out
+    from ._fake import (
+        ANY,
+        ANY_REST,
+        PROGRAM,
+        Answer,
+        Call,
+        FakeCommands,
+        Registration,
+        UnregisteredCommand,
+    )
+
+#: Where each public name lives (the same as the imports above, for the type checkers).
+#: Imported on first use: the pytest plugin, loaded into every pytest run, lives in this
+#: package and must not bring the fakes and cmdrun's engine to tests that do not use them.
+_API = {
+    "._cassette": ("Cassette", "CassetteError", "CassetteMiss"),
+    "._dialogue": ("DialogueMismatch", "Exit", "FakeHang", "In", "Out"),
+    "._fake": (
+        "ANY",
+        "ANY_REST",
+        "PROGRAM",
+        "Answer",
+        "Call",
+        "FakeCommands",
+        "Registration",
+        "UnregisteredCommand",
+    ),
+}
+
+
+def _import_api() -> None:
+    """Import every public name into this module, all at once on the first use of any.
+
+    As in cmdrun: public names say they live in cmdrun.testing (tracebacks, reprs, pickles);
+    classes only (``ANY`` and ``ANY_REST`` are instances).
+    """
+    import importlib
+
+    for module_name, names in _API.items():
+        module = importlib.import_module(module_name, __name__)
+        for name in names:
+            value = getattr(module, name)
+            if isinstance(value, type):
+                value.__module__ = __name__
+            globals()[name] = value
+
+
+def __getattr__(name: str) -> object:
+    """Import the fakes, dialogues and cassettes on first use (see ``_API``)."""
+    if any(name in names for names in _API.values()):
+        _import_api()
+        return globals()[name]
+    raise AttributeError(f"module 'cmdrun.testing' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names, the lazily imported ones included (for ``dir()`` and ``help()``)."""
+    return list(__all__)
+
 
 __all__ = [
     "ANY",
@@ -41,10 +93,3 @@ __all__ = [
     "Registration",
     "UnregisteredCommand",
 ]
-
-# As in cmdrun: public names say they live in cmdrun.testing (tracebacks, reprs, pickles).
-for _name in __all__:
-    _value = globals()[_name]
-    if isinstance(_value, type):  # classes; ANY and ANY_REST are instances
-        _value.__module__ = __name__
-del _name, _value

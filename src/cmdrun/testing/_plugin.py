@@ -1,4 +1,10 @@
-"""The pytest plugin (registered through the ``pytest11`` entry point): fixtures only."""
+"""The pytest plugin (registered through the ``pytest11`` entry point): hooks and fixtures only.
+
+Every pytest run where cmdrun is installed loads this module, so it must cost nothing to the
+tests that do not use it: it imports neither the fakes nor cmdrun's engine (the fixtures do,
+when a test asks for them), and an unmarked test gets no fixture from it. A test that carries
+the ``cmdrun_cassette`` marker is given the ``cmdrun_cassette`` fixture at collection time.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ if TYPE_CHECKING:
 # save a cassette (and run strict checks) only when the test passed.
 _CALL_REPORT = pytest.StashKey[pytest.TestReport]()
 _MARKER_OPTIONS = ("strict", "normalize")
+CASSETTE_MARKER = "cmdrun_cassette"
+CASSETTE_FIXTURE = "cmdrun_cassette"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,6 +50,55 @@ def pytest_configure(config: pytest.Config) -> None:
         "from the JSON cassette at path (relative to the test file); record it with "
         "--cmdrun-record. normalize(text) -> text makes more of the arguments portable",
     )
+
+
+def pytest_plugin_registered(plugin: object) -> None:
+    """With pytester on, import cmdrun whole now, before pytester's first snapshot.
+
+    pytester's in-process runs put ``sys.modules`` back as it was after each run: cmdrun
+    modules first imported inside a run are dropped, and the next import makes new copies,
+    while the ``cmdrun`` package (imported with this plugin) keeps the names it had cached
+    from the old ones; a fake installed through the new copies is then invisible to
+    ``cmdrun.run``. Imported before the snapshot, they are never dropped (as when this plugin
+    imported them at load). Only runs that use pytester pay for it.
+    """
+    if getattr(plugin, "__name__", None) == "_pytest.pytester":
+        import cmdrun
+        import cmdrun.testing
+
+        cmdrun._import_api()
+        cmdrun.testing._import_api()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each test marked ``cmdrun_cassette`` (itself, or its class or module) the fixture."""
+    for item in items:
+        if isinstance(item, pytest.Function) and item.get_closest_marker(CASSETTE_MARKER):
+            _use_cassette_fixture(item)
+
+
+def _use_cassette_fixture(item: pytest.Function) -> None:
+    """Put the cassette fixture first among the test's function-scoped fixtures.
+
+    After the wider-scoped ones: what a session or module fixture runs is not this test's
+    and must not be answered from (or recorded into) its cassette, even when this test is the
+    first to need that fixture; before the test's own fixtures, whose commands are part of
+    the test. pytest sets fixtures up in the order of ``item.fixturenames``, which it sorts
+    widest scope first. A copy: the parametrized tests of one function share the list, and
+    a mark given to one ``pytest.param`` is not the others'.
+    """
+    names = [name for name in item.fixturenames if name != CASSETTE_FIXTURE]
+    definitions = item._fixtureinfo.name2fixturedefs
+    first_function_scoped = next(
+        (
+            index
+            for index, name in enumerate(names)
+            if name in definitions and definitions[name][-1].scope == "function"
+        ),
+        len(names),
+    )
+    names.insert(first_function_scoped, CASSETTE_FIXTURE)
+    item.fixturenames = names
 
 
 @pytest.hookimpl(wrapper=True)
@@ -75,8 +132,8 @@ def fake_commands(request: pytest.FixtureRequest) -> Iterator[FakeCommands]:
     # The cassette is set up first, whatever the fixture order, so that the fakes are the
     # outer layer for every thread: registrations, then the recording.
     cassette = None
-    if request.node.get_closest_marker("cmdrun_cassette") is not None:
-        cassette = request.getfixturevalue("cmdrun_cassette")
+    if request.node.get_closest_marker(CASSETTE_MARKER) is not None:
+        cassette = request.getfixturevalue(CASSETTE_FIXTURE)
     fake = FakeCommands()
     fake.strict = bool(request.config.getini("cmdrun_strict"))
     if cassette is not None:
@@ -96,7 +153,7 @@ def cmdrun_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette | None]
     ``tmp_path``, the interpreter and the test's directory are stored as ``{tmp_path}``,
     ``{python}`` and ``{test_dir}``; the marker's ``normalize=`` rewrites more.
     """
-    marker = request.node.get_closest_marker("cmdrun_cassette")
+    marker = request.node.get_closest_marker(CASSETTE_MARKER)
     if marker is None:
         yield None
         return
@@ -128,10 +185,3 @@ def cmdrun_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette | None]
         yield cassette
     finally:
         cassette._close(ok=_passed(request.node))
-
-
-@pytest.fixture(autouse=True)
-def _cmdrun_cassette_marker(request: pytest.FixtureRequest) -> None:
-    """Activate the cassette of marked tests without them asking for the fixture."""
-    if request.node.get_closest_marker("cmdrun_cassette") is not None:
-        request.getfixturevalue("cmdrun_cassette")
