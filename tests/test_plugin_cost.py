@@ -168,3 +168,18 @@ def test_cassette_covers_function_fixtures_but_not_wider_ones(pytester: pytest.P
         """
     )
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_report_hook_is_added_only_once_a_test_uses_a_fixture(pytester: pytest.Pytester) -> None:
+    """The hook wrapper that keeps reports (to record cassettes only on a pass) would cost
+    every test of the run; it is registered by the first test that uses a cmdrun fixture."""
+    pytester.makepyfile(
+        test_user="""
+        def test_plain(request):
+            assert not request.config.pluginmanager.has_plugin("cmdrun-report-keeper")
+
+        def test_fake(fake_commands, request):
+            assert request.config.pluginmanager.has_plugin("cmdrun-report-keeper")
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)

@@ -101,14 +101,31 @@ def _use_cassette_fixture(item: pytest.Function) -> None:
     item.fixturenames = names
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    if report.when == "call":
-        item.stash[_CALL_REPORT] = report
-    return report
+class _ReportKeeper:
+    """Keeps each test's call-phase report on its item, for :func:`_passed`.
+
+    Registered by the fixtures on first use (:func:`_keep_reports`), not at load: a hook
+    wrapper costs every test of the run a few microseconds, and tests that use neither
+    fixture need no report kept.
+    """
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if report.when == "call":
+            item.stash[_CALL_REPORT] = report
+        return report
+
+
+_KEEPER = "cmdrun-report-keeper"
+
+
+def _keep_reports(config: pytest.Config) -> None:
+    """Start keeping reports (from this test's call phase on, which follows its set-up)."""
+    if not config.pluginmanager.has_plugin(_KEEPER):
+        config.pluginmanager.register(_ReportKeeper(), _KEEPER)
 
 
 def _passed(node: pytest.Item) -> bool:
@@ -129,6 +146,7 @@ def fake_commands(request: pytest.FixtureRequest) -> Iterator[FakeCommands]:
     """
     from ._fake import FakeCommands
 
+    _keep_reports(request.config)
     # The cassette is set up first, whatever the fixture order, so that the fakes are the
     # outer layer for every thread: registrations, then the recording.
     cassette = None
@@ -167,6 +185,8 @@ def cmdrun_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette | None]
     import sys
 
     from ._cassette import Cassette
+
+    _keep_reports(request.config)
 
     test_dir = request.node.path.parent
     places = {"python": sys.executable, "test_dir": str(test_dir)}
