@@ -183,3 +183,16 @@ def test_report_hook_is_added_only_once_a_test_uses_a_fixture(pytester: pytest.P
         """
     )
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_a_setting_assigned_before_first_use_is_kept() -> None:
+    """``import cmdrun`` imports nothing more: assigning a setting then must not be undone
+    by the import that the first use of a public name makes."""
+    code = (
+        "import cmdrun\n"
+        "cmdrun.TTY_REFUSALS = ['mine']\n"
+        "cmdrun.run(['true'])\n"
+        "print(cmdrun.TTY_REFUSALS)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['mine']"

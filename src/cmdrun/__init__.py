@@ -79,7 +79,9 @@ def _import_api() -> None:
             value = getattr(module, name)
             if callable(value):
                 value.__module__ = __name__
-            globals()[name] = value
+            # A setting assigned before the first use (``cmdrun.TTY_REFUSALS = [...]``
+            # right after ``import cmdrun``) is the caller's: it stays.
+            globals().setdefault(name, value)
     _api_imported = True
 
 
