@@ -292,6 +292,21 @@ def wait_for_file_between(first: str, second: str, path: str) -> list[str]:
     )
 
 
+def deaf_to_ctrl_c(pidfile: str) -> list[str]:
+    """A child that ignores SIGINT, appends its pid to ``pidfile`` and sleeps a minute:
+    only the kill policy's SIGTERM (or SIGKILL) ends it."""
+    return py(
+        """
+        import os, signal, sys, time
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        with open(sys.argv[1], "a") as f:
+            f.write(f"{os.getpid()}\\n")
+        time.sleep(60)
+        """,
+        pidfile,
+    )
+
+
 def ctrl_c_parent(
     call: str, child: list[str], pidfile: str, pids: int
 ) -> tuple[int, bytes, list[int]]:

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import cmdrun
-from children import ctrl_c_parent, open_fds, own_children, py, wait_dead
+from children import ctrl_c_parent, deaf_to_ctrl_c, open_fds, own_children, py, wait_dead
 
 
 def test_results_come_back_in_input_order() -> None:
@@ -102,16 +102,7 @@ def test_progress_without_tqdm_warns_once(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_ctrl_c_stops_every_running_group(tmp_path: pathlib.Path) -> None:
     pidfile = tmp_path / "pids"
-    child = py(
-        """
-        import os, signal, sys, time
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        with open(sys.argv[1], "a") as f:
-            f.write(f"{os.getpid()}\\n")
-        time.sleep(60)
-        """,
-        str(pidfile),
-    )
+    child = deaf_to_ctrl_c(str(pidfile))
     call = "cmdrun.run_many([CHILD] * 6, jobs=3, kill_grace=0.5)"
     code, out, pids = ctrl_c_parent(call, child, str(pidfile), 3)
     assert (code, out) == (42, b"KeyboardInterrupt\n")

@@ -16,7 +16,7 @@ import pytest
 
 import cmdrun
 import leakcheck
-from children import alive, ctrl_c_parent, ignore_and_hang, pids_in, py, wait_dead
+from children import alive, ctrl_c_parent, deaf_to_ctrl_c, ignore_and_hang, pids_in, py, wait_dead
 from cmdrun import CommandFailed, CommandNotExecutable, CommandNotFound, CommandTimedOut, pipe
 
 
@@ -328,16 +328,7 @@ def test_timeout_stops_a_grandchild_holding_a_pipe() -> None:
 
 def test_ctrl_c_in_the_parent_stops_every_stage(tmp_path: pathlib.Path) -> None:
     pidfile = tmp_path / "pids"
-    child = py(
-        """
-        import os, signal, sys, time
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        with open(sys.argv[1], "a") as f:
-            f.write(f"{os.getpid()}\\n")
-        time.sleep(60)
-        """,
-        str(pidfile),
-    )
+    child = deaf_to_ctrl_c(str(pidfile))
     call = "cmdrun.run(cmdrun.pipe(CHILD, CHILD, CHILD), kill_grace=0.5)"
     start = time.monotonic()
     code, out, pids = ctrl_c_parent(call, child, str(pidfile), 3)

@@ -477,7 +477,7 @@ def call(
     """
     refuse_pipeline(cmd, "call", "run it with run(), and tee=True to see its output as it comes")
     if unsupported:
-        _refuse_in_call(unsupported)
+        refuse_options(unsupported, "call", _NOT_FOR_CALL)
     spec = build_spec(
         cmd,
         input=input,
@@ -510,20 +510,6 @@ _NOT_FOR_CALL = {
         "watches it"
     ),
 }
-
-
-def _refuse_in_call(names: Iterable[str]) -> Never:
-    """Raise for keyword arguments ``call`` does not take, saying why when it is known.
-
-    Raises:
-        TypeError: always, naming the first of ``names``.
-    """
-    for name in names:
-        reason = _NOT_FOR_CALL.get(name)
-        if reason is not None:
-            raise TypeError(f"call() does not take {name}=: {reason}")
-        raise TypeError(f"call() got an unexpected keyword argument {name!r}")
-    raise TypeError("call() got no option to refuse")
 
 
 def _as_foreground_job(spec: Spec, terminal: int) -> Result:

@@ -41,6 +41,8 @@ from ._secret import Redactor, Secret, seal
 from ._stdin import Source, Stdin, check_stdin
 
 if TYPE_CHECKING:
+    from typing_extensions import Never
+
     from ._pump import CancelToken
 
 
@@ -399,17 +401,24 @@ _SUBPROCESS_HABITS = {
 }
 
 
-def refuse_options(names: Iterable[str], door: str) -> None:
-    """Raise for keyword arguments ``door`` does not take, answering ``subprocess`` habits.
+def refuse_options(
+    names: Iterable[str], door: str, reasons: Mapping[str, str] | None = None
+) -> Never:
+    """Raise for keyword arguments ``door`` does not take, saying why when it is known:
+    ``reasons`` (name to why), else the answer to a ``subprocess`` habit.
 
     Raises:
         TypeError: always, naming the first of ``names``.
     """
     for name in names:
+        reason = None if reasons is None else reasons.get(name)
+        if reason is not None:
+            raise TypeError(f"{door}() does not take {name}=: {reason}")
         habit = _SUBPROCESS_HABITS.get(name)
         if habit is not None:
             raise TypeError(f"{door}() does not take {name}=: {habit}; leave it out")
         raise TypeError(f"{door}() got an unexpected keyword argument {name!r}")
+    raise TypeError(f"{door}() got no option to refuse")
 
 
 def _check_target(target: object, name: str) -> Target | None:
