@@ -48,8 +48,9 @@ def start_many(*args: str) -> subprocess.Popen[str]:
 
 
 def line(argv: list[str]) -> str:
-    """One line of a commands file that runs ``argv``."""
-    return shlex.join(argv)
+    """One line of a commands file that runs ``argv`` (a child from children.py: its
+    multi-line ``-c`` code becomes one line, ``exec('...')``)."""
+    return shlex.join(f"exec({arg!r})" if "\n" in arg else arg for arg in argv)
 
 
 def commands_file(tmp_path: Path, *lines: str) -> str:
@@ -235,7 +236,9 @@ def test_all_succeeding_exits_0_with_a_table_in_input_order(tmp_path: Path) -> N
     path = commands_file(tmp_path, line(py("import time; time.sleep(0.5)")), "echo fast", "true")
     done = cli_many(path)
     assert done.returncode == 0, done.stderr
-    rows = [text for text in done.stdout.splitlines() if text.strip()[:1].isdigit()]
+    table = done.stdout.split("\n\n")[0].splitlines()
+    assert table[0].split() == ["line", "exit", "time", "command"]
+    rows = table[1:]
     assert [r.split()[0] for r in rows] == ["1", "2", "3"]
     assert "echo fast" in rows[1]
     assert rows[1].split()[1] == "0"
@@ -363,7 +366,12 @@ def test_fail_fast_stops_running_commands_and_never_starts_pending_ones(tmp_path
     hanging = line(hangs_with_grandchild(pid_file))
     failing = line(
         py(
-            f"import os, time\nwhile not os.path.exists({str(pid_file)!r}): time.sleep(0.01)\nraise SystemExit(5)"
+            f"""
+            import os, time
+            while not os.path.exists({str(pid_file)!r}):
+                time.sleep(0.01)
+            raise SystemExit(5)
+            """
         )
     )
     path = commands_file(tmp_path, hanging, failing, f"touch {never}", f"touch {never}")
@@ -436,3 +444,16 @@ def test_progress_line_on_a_terminal(tmp_path: Path) -> None:
         s.expect("3/3")
         result = s.wait()
     assert result.returncode == 0
+
+
+def test_progress_counter_on_a_terminal_without_tqdm(tmp_path: Path) -> None:
+    hide = tmp_path / "hide"
+    (hide / "tqdm").mkdir(parents=True)
+    (hide / "tqdm" / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
+    env = _env()
+    env["PYTHONPATH"] = f"{hide}{os.pathsep}{env['PYTHONPATH']}"
+    path = commands_file(tmp_path, "echo a", "false")
+    with cmdrun.spawn(_many_argv(path), tty=True, env=env, timeout=30) as s:
+        s.expect("[2/2], 1 failed")
+        result = s.wait()
+    assert result.returncode == 1
