@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -457,3 +458,25 @@ def test_progress_counter_on_a_terminal_without_tqdm(tmp_path: Path) -> None:
         s.expect("[2/2], 1 failed")
         result = s.wait()
     assert result.returncode == 1
+
+
+# -- the README ------------------------------------------------------------------------------
+
+
+def _readme_example() -> tuple[str, list[str], str]:
+    """The README's ``cmdrun many`` example: the file, the arguments, the output shown."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### `cmdrun many`", 1)[1].split("\n## ", 1)[0]
+    file_text, output = re.findall(r"```text\n(.*?)```", section, flags=re.DOTALL)
+    [command] = re.findall(r"```sh\n(.*?)\n```", section, flags=re.DOTALL)
+    assert command.startswith("cmdrun many ")
+    return file_text, shlex.split(command)[2:], output
+
+
+def test_readme_example_prints_the_table_shown(tmp_path: Path) -> None:
+    file_text, args, shown = _readme_example()
+    (tmp_path / "checks.txt").write_text(file_text)
+    done = cli_many(*args, cwd=tmp_path)
+    assert done.returncode == 1
+    seconds = re.compile(r"\d+\.\d\ds")
+    assert seconds.sub("S.SSs", done.stdout) == seconds.sub("S.SSs", shown)

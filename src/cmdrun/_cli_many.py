@@ -61,7 +61,8 @@ class Terminated(BaseException):
 
 
 class Line:
-    """One command of the list: where it was, what was written, and how it runs."""
+    """One command of the list: its line number, how the summary shows it (what runs,
+    quoted again: without a trailing comment), and the command given to the library."""
 
     __slots__ = ("command", "number", "text")
 
@@ -89,18 +90,21 @@ def parse_lines(text: str, shell: bool) -> list[Line]:
         except ValueError as exc:
             raise ValueError(f"line {number}: cannot split {stripped!r}: {exc}") from None
         if argv:
-            found.append(Line(number, stripped, argv))
+            found.append(Line(number, shlex.join(argv), argv))
     return found
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+def _whole(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+
+    return parse
 
 
 def _seconds(minimum_exclusive: bool) -> Callable[[str], float]:
@@ -126,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("file", nargs="?", default="-", metavar="FILE", help="the commands (default, -: stdin)")
-    add("-j", "--jobs", type=_positive_int, metavar="N", help="at most N at once (default: CPUs)")
+    add("-j", "--jobs", type=_whole(1), metavar="N", help="at most N at once (default: CPUs)")
     add("--timeout", type=_seconds(True), metavar="S", help="stop each command after S seconds")
     add(
         "--idle-timeout",
@@ -146,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--shell", action="store_true", help="run each line with /bin/sh -c (pipes, &&)")
     add(
         "--tail",
-        type=int,
+        type=_whole(0),
         default=TAIL_LINES,
         metavar="N",
         help=f"lines of a failed command's stderr to show (default: {TAIL_LINES})",
@@ -194,6 +198,18 @@ def main(argv: Sequence[str]) -> int:
         The exit status: 0 when every command succeeded, 1 when any failed, 2 for a usage
         error, 130 after Ctrl-C and 143 after SIGTERM (every running command stopped first).
     """
+    try:
+        with _SigtermRaises():
+            return _main(argv)
+    except KeyboardInterrupt:
+        _say("interrupted (Ctrl-C); every running command was stopped first")
+        return EXIT_INTERRUPTED
+    except Terminated:
+        _say("terminated (SIGTERM); every running command was stopped first")
+        return EXIT_TERMINATED
+
+
+def _main(argv: Sequence[str]) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -206,15 +222,7 @@ def main(argv: Sequence[str]) -> int:
             parser.error(str(exc))
     except SystemExit as exc:  # argparse's way out: --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    with _SigtermRaises():
-        try:
-            return _run(lines, batch, args)
-        except KeyboardInterrupt:
-            _say("interrupted (Ctrl-C): the running commands were stopped")
-            return EXIT_INTERRUPTED
-        except Terminated:
-            _say("terminated (SIGTERM): the running commands were stopped")
-            return EXIT_TERMINATED
+    return _run(lines, batch, args)
 
 
 def _say(message: str) -> None:
@@ -365,7 +373,10 @@ def _tail(line: Line, outcome: Outcome, tail: int) -> str:
     if not written:
         return head + "--- no output\n"
     shown = written[-tail:] if tail > 0 else []
-    head += f"--- {stream}, last {len(shown)} of {len(written)} lines:\n"
+    if len(shown) == len(written):
+        head += f"--- {stream} ({len(written)} line{'s' * (len(written) > 1)}):\n"
+    else:
+        head += f"--- {stream}, last {len(shown)} of {len(written)} lines:\n"
     return head + "".join(f"{text}\n" for text in shown)
 
 
