@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import cmdrun
 from children import alive, ignore_term_and_hang, py, wait_dead, write_both
 
@@ -480,3 +482,28 @@ def test_readme_example_prints_the_table_shown(tmp_path: Path) -> None:
     assert done.returncode == 1
     seconds = re.compile(r"\d+\.\d\ds")
     assert seconds.sub("S.SSs", done.stdout) == seconds.sub("S.SSs", shown)
+
+
+# -- pure parts, in process ------------------------------------------------------------------
+
+
+def test_parse_lines_keeps_line_numbers_and_drops_comments() -> None:
+    from cmdrun._cli_many import parse_lines
+
+    text = "# c\n\necho 'a b'  # trailing\n  ls -l\n"
+    assert [(x.number, x.command, x.text) for x in parse_lines(text, shell=False)] == [
+        (3, ["echo", "a b"], "echo 'a b'"),
+        (4, ["ls", "-l"], "ls -l"),
+    ]
+    assert [(x.number, x.command) for x in parse_lines(text, shell=True)] == [
+        (3, "echo 'a b'  # trailing"),
+        (4, "ls -l"),
+    ]
+
+
+def test_parse_lines_names_the_line_it_cannot_split() -> None:
+    from cmdrun._cli_many import parse_lines
+
+    with pytest.raises(ValueError, match=r"^line 2: "):
+        parse_lines('true\necho "open\n', shell=False)
+    assert len(parse_lines('echo "open\n', shell=True)) == 1  # sh will say what is wrong
