@@ -129,7 +129,13 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
-    add("file", nargs="?", default="-", metavar="FILE", help="the commands (default, -: stdin)")
+    add(
+        "file",
+        nargs="?",
+        default="-",
+        metavar="FILE",
+        help="the commands, one a line (- or none: stdin)",
+    )
     add("-j", "--jobs", type=_whole(1), metavar="N", help="at most N at once (default: CPUs)")
     add("--timeout", type=_seconds(True), metavar="S", help="stop each command after S seconds")
     add(
@@ -153,7 +159,7 @@ def _parser() -> argparse.ArgumentParser:
         type=_whole(0),
         default=TAIL_LINES,
         metavar="N",
-        help=f"lines of a failed command's stderr to show (default: {TAIL_LINES})",
+        help=f"last lines of a failed command's output to show (default: {TAIL_LINES})",
     )
     return parser
 
