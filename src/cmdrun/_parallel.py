@@ -178,6 +178,24 @@ def run_one(index: int, prepared: Prepared, clock: BatchClock | None = None) -> 
     return Outcome(index, result, error)
 
 
+def _unless_cancelled(
+    token: CancelToken, index: int, prepared: Prepared, clock: BatchClock
+) -> Outcome | None:
+    """Run one command of a batch, unless the batch was cancelled before its turn (None):
+    a worker may take a pending command between the cancel and the pool's shutdown."""
+    if token.cancelled:
+        return None
+    return run_one(index, prepared, clock)
+
+
+def _failed(future: Future[Outcome | None]) -> bool:
+    """Whether ``future`` holds the outcome of a command that failed."""
+    if future.cancelled() or future.exception() is not None:
+        return False
+    outcome = future.result()
+    return outcome is not None and outcome.error is not None
+
+
 def _progress_bar(total: int, enabled: bool) -> Any:
     """A tqdm bar on stderr, or None (with a one-time warning when tqdm is missing)."""
     global _warned_progress
@@ -205,7 +223,9 @@ def _batch_token(batch: list[Prepared]) -> CancelToken | list[CmdrunError]:
         return [no_token(exc, prepared) for prepared in batch]
 
 
-def _finishing(finished: SimpleQueue[Future[Outcome]], count: int) -> Iterator[Future[Outcome]]:
+def _finishing(
+    finished: SimpleQueue[Future[Outcome | None]], count: int
+) -> Iterator[Future[Outcome | None]]:
     """The ``count`` futures as they finish (each puts itself in ``finished``). The waiting
     thread wakes every ``MAIN_THREAD_TICK`` seconds, so that a Ctrl-C the kernel delivered
     to another thread is handled promptly; a batch of any size costs O(1) per command."""
@@ -221,9 +241,20 @@ def _finishing(finished: SimpleQueue[Future[Outcome]], count: int) -> Iterator[F
 
 
 def _outcomes(
-    batch: list[Prepared], jobs: int, fail_fast: bool, progress: bool
+    batch: list[Prepared],
+    jobs: int,
+    fail_fast: bool,
+    progress: bool,
+    *,
+    cancel_on_failure: bool = False,
 ) -> Iterator[Outcome]:
-    """Run the batch, yielding outcomes as they finish; stop everything on exit."""
+    """Run the batch, yielding outcomes as they finish; stop everything on exit.
+
+    ``cancel_on_failure`` is ``fail_fast`` without the raise (``cmdrun many --fail-fast``
+    reports every command): the first failure cancels the batch from the worker thread that
+    ran it, before that thread can take another command, so the commands running are
+    stopped and yielded (``cancelled``) and the pending ones never start (never yielded).
+    """
     import concurrent.futures  # imports logging: not at ``import cmdrun`` time
     from queue import SimpleQueue
 
@@ -243,23 +274,28 @@ def _outcomes(
     try:
         batch = [prepared.watching(token) for prepared in batch]
         bar = _progress_bar(len(batch), progress)
-        finished: SimpleQueue[Future[Outcome]] = SimpleQueue()
+        finished: SimpleQueue[Future[Outcome | None]] = SimpleQueue()
         clock = BatchClock(jobs, len(batch))
 
-        def done(future: Future[Outcome]) -> None:
+        def done(future: Future[Outcome | None]) -> None:
+            if cancel_on_failure and _failed(future):
+                token.cancel()
             # Queued before the clock hears of it: a fake the clock lets end next is
             # yielded after this one.
             finished.put(future)
             clock.finished()
 
         for i, prepared in enumerate(batch):
-            future = pool.submit(contextvars.copy_context().run, run_one, i, prepared, clock)
+            run = contextvars.copy_context().run
+            future = pool.submit(run, _unless_cancelled, token, i, prepared, clock)
             future.add_done_callback(done)
         shield.release()
         for future in _finishing(finished, len(batch)):
             outcome = future.result()
             if bar is not None:
                 bar.update()
+            if outcome is None:
+                continue
             if fail_fast and outcome.error is not None:
                 token.cancel()
                 raise outcome.error
