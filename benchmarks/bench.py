@@ -60,6 +60,9 @@ Twelve things are measured, each against the obvious stdlib baseline or peer:
     pytest's start-up and to every test that does not use it, against ``-p no:cmdrun``; the
     same for pytest-subprocess's plugin, and a test faking one call with ``fake_commands``
     against one with ``fp``, for context.
+13. **The command line** (``cli.py`` has the details): ``cmdrun -- true`` as a whole process
+    against ``python -c "import subprocess; subprocess.run(['true'])"``; ``python -m cmdrun``
+    and coreutils ``timeout 10 true`` for context.
 
 Why ratios and not absolute times: absolute numbers depend on the machine, its load and the
 kernel, and the machines this runs on are small and noisy. Both sides of each ratio are
@@ -86,6 +89,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import cli
 import interactive
 import parallel
 import pipelines
@@ -128,6 +132,7 @@ class Settings:
     parallel: parallel.ParallelSettings  # sections 7-9
     pipelines: pipelines.PipelineSettings  # sections 10-11
     plugin: plugin.PluginSettings  # section 12
+    cli: cli.CliSettings  # section 13
 
 
 FULL = Settings(
@@ -146,6 +151,7 @@ FULL = Settings(
     parallel=parallel.FULL,
     pipelines=pipelines.FULL,
     plugin=plugin.FULL,
+    cli=cli.FULL,
 )
 QUICK = Settings(
     overhead_rounds=7,
@@ -163,6 +169,7 @@ QUICK = Settings(
     parallel=parallel.QUICK,
     pipelines=pipelines.QUICK,
     plugin=plugin.QUICK,
+    cli=cli.QUICK,
 )
 
 
@@ -822,6 +829,13 @@ def bench_plugin(s: Settings) -> list[Row]:
     return plugin.bench_plugin(s.plugin)
 
 
+# 13. The command line's start-up: see cli.py
+
+
+def bench_cli(s: Settings) -> list[Row]:
+    return cli.bench_cli(s.cli)
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -867,6 +881,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_pipeline,
         bench_stdin,
         bench_plugin,
+        bench_cli,
     ]
     if args.only:
         sections = [f for f in sections if any(word in f.__name__ for word in args.only)]
