@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pathlib
 import signal
 import sys
 import textwrap
@@ -558,3 +559,15 @@ def dev_tty_user(shell: str = "sh") -> list[str]:
     is no controlling terminal the shell refuses (dash: ``sh: 1: cannot create /dev/tty: No
     such device or address``, exit 2; bash: ``bash: line 1: /dev/tty: ...``, exit 1)."""
     return [shell, "-c", "exec 3<>/dev/tty || exit 1; echo 'on a terminal' >&3"]
+
+
+def cli_script() -> list[str] | None:
+    """The ``cmdrun`` console script as a user runs it (beside this interpreter, or on
+    PATH), or None where the package is not installed with its scripts."""
+    import shutil
+
+    beside = pathlib.Path(sys.executable).with_name("cmdrun")
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return [str(beside)]
+    found = shutil.which("cmdrun")
+    return None if found is None else [found]

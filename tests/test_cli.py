@@ -8,12 +8,10 @@ else the one on PATH; with neither, ``python -m cmdrun`` stands in for it.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import pathlib
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +21,7 @@ import pytest
 
 from children import (
     alive,
+    cli_script,
     die_by,
     echo_stdin,
     ignore_term_and_hang,
@@ -36,16 +35,7 @@ from children import (
     write_both,
 )
 
-
-def _script() -> list[str] | None:
-    beside = pathlib.Path(sys.executable).with_name("cmdrun")
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return [str(beside)]
-    found = shutil.which("cmdrun")
-    return None if found is None else [found]
-
-
-SCRIPT = _script()
+SCRIPT = cli_script()
 #: How the tests start the command: the console script, or ``python -m cmdrun`` without it.
 CMDRUN = SCRIPT or [sys.executable, "-m", "cmdrun"]
 
@@ -517,10 +507,6 @@ def test_double_dash_runs_a_program_named_many(tmp_path: pathlib.Path) -> None:
     assert proc.stdout == b"the program called many\n"
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("cmdrun._cli_many") is None,
-    reason="cmdrun many lives in cmdrun._cli_many, not in this branch yet",
-)
 def test_many_as_first_argument_runs_cmdrun_many() -> None:
     proc = cmdrun("many", "--help")
     assert proc.returncode == 0

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import cmdrun
-from children import alive, ignore_term_and_hang, py, wait_dead, write_both
+from children import alive, cli_script, ignore_term_and_hang, py, wait_dead, write_both
 
 SRC = str(Path(cmdrun.__file__).resolve().parent.parent)
 
@@ -28,7 +28,8 @@ def _env() -> dict[str, str]:
 
 
 def _many_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "cmdrun._cli_many", *args]
+    """``cmdrun many ARGS``: the console script, or ``python -m cmdrun`` without it."""
+    return [*(cli_script() or [sys.executable, "-m", "cmdrun"]), "many", *args]
 
 
 def cli_many(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:

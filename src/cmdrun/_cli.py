@@ -410,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["many"]:
-        from . import _cli_many  # type: ignore[attr-defined,unused-ignore]
+        from . import _cli_many
 
         return int(_cli_many.main(args[1:]))
     parser = build_parser()
