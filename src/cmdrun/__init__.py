@@ -6,9 +6,9 @@ with interactive programs over pipes or a pseudo-terminal.
 """
 
 import os as _os
-import typing as _typing
 
-if _typing.TYPE_CHECKING:
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+if TYPE_CHECKING:
     from ._aio import arun, arun_many
     from ._errors import (
         CmdrunError,
@@ -30,6 +30,7 @@ if _typing.TYPE_CHECKING:
     from ._secret import Secret
     from ._session import PipeSession, PtySession, Session, spawn
     from ._stream import Stream, stream
+del TYPE_CHECKING  # not a public name
 
 __version__ = "0.1.0"
 

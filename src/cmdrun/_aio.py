@@ -29,13 +29,13 @@ from ._parallel import (
 from ._pump import CancelToken
 from ._result import Result
 from ._run import Prepared, prepare
-from ._spec import BatchOptions, RunOptions
 from ._stdin import FromAsync
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from ._pipeline import Runnable
+    from ._spec import BatchOptions, RunOptions
 
 # Waiting for a child blocks a thread, so asyncio runs need more threads than the default
 # executor has (min(32, CPUs + 4)); idle threads are reused and cost little.

@@ -7,7 +7,10 @@ import math
 import os
 import shlex
 from collections.abc import Mapping, Sequence
-from typing import TypeAlias
+
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import TypeAlias
 
 #: What a command may be: one string (split with shlex, never given to a shell unless
 #: ``shell=True``) or a sequence of arguments.

@@ -45,11 +45,14 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any
 
 from . import __version__
 
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._pump import CancelToken
     from ._result import Result
 

@@ -7,7 +7,10 @@ one-line change here.
 
 from __future__ import annotations
 
-from typing import Final
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Final
+
 
 #: Seconds between SIGTERM and SIGKILL when the kill policy stops a process group.
 DEFAULT_KILL_GRACE: Final = 2.0

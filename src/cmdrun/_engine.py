@@ -15,7 +15,6 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
-from typing import Literal, Protocol
 
 from ._defaults import SECRET_ECHO_WAIT
 from ._kill import stop_now
@@ -32,6 +31,12 @@ from ._spec import DeliverLine, Spec
 from ._start import Started, _open_and_start, _Outputs, end_of_input
 from ._stdin import FromAsync, FromChunks
 from ._watchdog import WATCHDOG
+
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Literal, Protocol
+else:
+    Protocol = object  # a plain base at run time; type checkers see typing's
 
 #: A line left unfinished this long is delivered as it is (see ``LineFeed``).
 IDLE_LINE = 0.1

@@ -26,9 +26,10 @@ import shlex
 import signal
 import subprocess
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from ._pipeline import Pipeline
+
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
 
 if TYPE_CHECKING:
     from ._result import Result, Stage
@@ -134,7 +135,8 @@ class StartFailed(CmdrunError, OSError):
 
 # Control characters but newline and tab (C0, DEL, C1: a terminal acts on them) and lone
 # surrogates (undecodable bytes under errors="surrogateescape", which cannot be printed).
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# A pattern, compiled on first use (by re's own cache): not at import, which the CLI pays.
+_UNSAFE = "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]"
 
 
 def _escape_char(found: re.Match[str]) -> str:
@@ -145,7 +147,7 @@ def _escape_char(found: re.Match[str]) -> str:
 def printable(text: str) -> str:
     """``text`` safe to print on a terminal: control characters (except newline and tab)
     and lone surrogates escaped, as ``\\x1b`` and ``\\udcff``."""
-    return _UNSAFE.sub(_escape_char, text)
+    return re.sub(_UNSAFE, _escape_char, text)
 
 
 def _tail(text: str, lines: int = TAIL_LINES) -> str:

@@ -8,7 +8,9 @@ it pulls in) costs about 4.5 ms, some 15% of ``import cmdrun``; a slotted class 
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Frozen:

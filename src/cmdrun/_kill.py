@@ -25,11 +25,16 @@ from __future__ import annotations
 
 import signal
 import time
-from typing import Protocol
 
 from ._log import log_info
 from ._platform import group_alive, group_size, signal_group
 from ._shield import SigintShield
+
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # a plain base at run time; type checkers see typing's
 
 
 class Child(Protocol):

@@ -11,14 +11,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Generator, Iterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from ._engine import execution
 from ._result import Result
 from ._spec import DeliverLine, Spec
 
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+
 if TYPE_CHECKING:
+    from typing import Protocol, TypeVar
+
     from ._session import Session
+else:
+    Protocol = object  # a plain base at run time; type checkers see typing's
 
 
 class Launcher(Protocol):
@@ -123,7 +128,8 @@ def using_launcher(launcher: Launcher, *, process_wide: bool = False) -> Iterato
         _launcher.reset(token)
 
 
-R = TypeVar("R")
+if TYPE_CHECKING:
+    R = TypeVar("R")
 
 
 def drive(steps: Generator[None, None, R]) -> R:

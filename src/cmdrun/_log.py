@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
 
 if TYPE_CHECKING:
     import logging

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, TypeAlias
 
 from ._frozen import Frozen
 from ._secret import Secret
+
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import TypeAlias
 
 Pattern: TypeAlias = "str | re.Pattern[str]"
 Reply: TypeAlias = "str | Secret"
@@ -19,7 +22,8 @@ Reply: TypeAlias = "str | Secret"
 # ``?1049h`` screen switches), the strings OSC, DCS, SOS, PM and APC up to their terminator,
 # charset selections and other ``ESC`` + intermediates + final (``ESC ( B``, ``ESC # 8``),
 # and two-character ones (``ESC =``, ``ESC >``, ``ESC 7``, ``ESC c``).
-_ESCAPES = re.compile(
+# (The patterns below are compiled on first use, through re's own cache, not at import.)
+_ESCAPES = (
     r"\x1b\[[0-?]*[ -/]*[@-~]"
     r"|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)"
     r"|\x1b[ -/]+[0-~]"
@@ -28,12 +32,12 @@ _ESCAPES = re.compile(
 
 # Text drawn while ``ESC ( 0`` selects the DEC line-drawing set (ncurses boxes with a
 # terminal type such as xterm), up to the next charset selection.
-_LINE_DRAWING = re.compile(r"\x1b\(0(.*?)(?=\x1b\([^0]|\Z)", re.DOTALL)
+_LINE_DRAWING = r"(?s)\x1b\(0(.*?)(?=\x1b\([^0]|\Z)"
 _DEC_GRAPHICS = str.maketrans("jklmnqtuvwx`a", "┘┐┌└┼─├┤┴┬│◆▒")
 
 # A run of \r before \n is one line ending: telnet sends \r\r\n (its \r\n through a
 # terminal that maps \n to \r\n). A lone \r also ends a line.
-_LINE_END = re.compile(r"\r+\n|\r")
+_LINE_END = r"\r+\n|\r"
 
 
 def check_patterns(patterns: Sequence[object]) -> tuple[Pattern, ...]:
@@ -63,7 +67,7 @@ def describe(patterns: Iterable[Pattern]) -> str:
 
 
 def _draw_lines(shifted: re.Match[str]) -> str:
-    return _ESCAPES.sub("", shifted.group(1)).translate(_DEC_GRAPHICS)
+    return re.sub(_ESCAPES, "", shifted.group(1)).translate(_DEC_GRAPHICS)
 
 
 def clean(text: str) -> str:
@@ -76,9 +80,9 @@ def clean(text: str) -> str:
     was drawn.
     """
     if "\x1b(0" in text:
-        text = _LINE_DRAWING.sub(_draw_lines, text)
-    text = _ESCAPES.sub("", text)
-    return _LINE_END.sub("\n", text) if "\r" in text else text
+        text = re.sub(_LINE_DRAWING, _draw_lines, text)
+    text = re.sub(_ESCAPES, "", text)
+    return re.sub(_LINE_END, "\n", text) if "\r" in text else text
 
 
 class Match(Frozen):

@@ -9,9 +9,12 @@ import codecs
 import io
 import time
 from collections.abc import Callable
-from typing import IO
 
 from ._frozen import Frozen
+
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import IO
 
 
 def as_terminal(data: bytes) -> bytes:

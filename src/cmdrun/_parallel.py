@@ -29,7 +29,6 @@ from ._pump import MAIN_THREAD_TICK, CancelToken
 from ._result import Result, applied_limit
 from ._run import Prepared, prepare
 from ._shield import SigintShield
-from ._spec import BatchOptions, RunOptions
 from ._stdin import refuse_shared
 from ._which import start_error
 
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from ._pipeline import Runnable
+    from ._spec import BatchOptions, RunOptions
 
 #: Exit statuses reported for a command that could not start, as a shell reports them.
 NOT_FOUND = 127

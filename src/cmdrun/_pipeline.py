@@ -12,14 +12,16 @@ from __future__ import annotations
 import shlex
 import signal
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, TypeAlias, TypeGuard
 
 from ._args import Command, normalize_command
 from ._frozen import Frozen, build
 from ._output import Capture, Tail
 
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+
 if TYPE_CHECKING:
     import subprocess
+    from typing import TypeAlias, TypeGuard
 
 #: What every door that runs a command takes: one command, or a pipeline of them.
 Runnable: TypeAlias = "Command | Pipeline"

@@ -15,7 +15,10 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
+
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: The real Popen, taken when cmdrun is imported: cmdrun starts its children with it, never
 #: through ``subprocess.Popen``, which a test double may have patched since

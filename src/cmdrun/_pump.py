@@ -33,7 +33,6 @@ import select
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Literal, Protocol
 
 from ._kill import Child, GroupStopper
 from ._output import Capture
@@ -41,6 +40,12 @@ from ._pipeline import StageGroup
 from ._platform import enlarge_pipe, exit_fd
 from ._secret import Redactor
 from ._stdin import Feed
+
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Literal, Protocol
+else:
+    Protocol = object  # a plain base at run time; type checkers see typing's
 
 FIRST_READ = 1 << 16
 MAX_READ = 1 << 20

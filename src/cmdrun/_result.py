@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import signal as _signal
-from typing import TYPE_CHECKING, Any, Literal
 
 from ._defaults import DEFAULT_ENCODING, DEFAULT_ERRORS
 from ._errors import CommandFailed, CommandTimedOut
 from ._frozen import Frozen, build
 
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+
 if TYPE_CHECKING:
+    from typing import Any, Literal
+
     from ._pipeline import Pipeline
 
 _REPR_CHARS = 60

@@ -7,7 +7,6 @@ import re
 import shlex
 import sys
 from collections.abc import Generator, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
 
 from ._args import (
     Command,
@@ -35,7 +34,6 @@ from ._spec import (
     DeliverLine,
     LineCallback,
     OutputTarget,
-    RunOptions,
     Spec,
     build_spec,
     check_typed_lines,
@@ -45,10 +43,15 @@ from ._spec import (
 from ._stdin import Stdin, refuse_async
 from ._which import locate, path_of
 
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+
 if TYPE_CHECKING:
+    from typing import Any, Literal
+
     from typing_extensions import Never
 
     from ._pump import CancelToken
+    from ._spec import RunOptions
 
 
 # The settings below are the values the package starts with. cmdrun reads them through the

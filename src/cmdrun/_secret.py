@@ -17,9 +17,10 @@ one, or when the stream ends.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from ._defaults import DEFAULT_ENCODING
+
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
 
 if TYPE_CHECKING:
     import re

@@ -20,7 +20,10 @@ import _signal  # type: ignore[import-not-found,unused-ignore]
 import signal
 import threading
 from types import FrameType, TracebackType
-from typing import Any
+
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 _SIGINT = int(signal.SIGINT)
 

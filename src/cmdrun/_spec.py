@@ -14,7 +14,6 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import IO, TYPE_CHECKING, Literal, TypeAlias, TypedDict
 
 from ._args import (
     Input,
@@ -40,7 +39,11 @@ from ._pipeline import Pipeline, Runnable
 from ._secret import Redactor, Secret, seal
 from ._stdin import Source, Stdin, check_stdin
 
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+
 if TYPE_CHECKING:
+    from typing import IO, Literal, TypeAlias, TypedDict
+
     from typing_extensions import Never
 
     from ._pump import CancelToken
@@ -250,8 +253,9 @@ PTY_LINE_LIMIT = 4095 if sys.platform.startswith("linux") else 1023
 
 # A line end for the terminal: newline, carriage return (ICRNL makes it one) and Ctrl-D
 # (pushes the line to the reader); what runs between them is one line.
-_OVERLONG = re.compile(rb"[^\n\r\x04]{%d,}" % (PTY_LINE_LIMIT + 1))
-_OVERLONG_END = re.compile(rb"[\n\r\x04]")
+# Compiled on first use (re's own cache), not at import.
+_OVERLONG = rb"[^\n\r\x04]{%d,}" % (PTY_LINE_LIMIT + 1)
+_OVERLONG_END = rb"[\n\r\x04]"
 
 
 def overlong_line(data: bytes, pending: int = 0) -> int | None:
@@ -263,11 +267,11 @@ def overlong_line(data: bytes, pending: int = 0) -> int | None:
     if pending + len(data) <= PTY_LINE_LIMIT:
         return None
     if pending:
-        end = _OVERLONG_END.search(data)
+        end = re.search(_OVERLONG_END, data)
         first = len(data) if end is None else end.start()
         if pending + first > PTY_LINE_LIMIT:
             return pending + first
-    found = _OVERLONG.search(data)
+    found = re.search(_OVERLONG, data)
     return None if found is None else found.end() - found.start()
 
 
@@ -350,44 +354,77 @@ def _respond_pairs(respond: Mapping[Pattern, Reply] | None) -> tuple[tuple[Patte
     return tuple(respond.items())
 
 
-class BatchOptions(TypedDict, total=False):
-    """The keyword options of :func:`run` that ``run_many``/``arun_many`` pass to each command."""
+if TYPE_CHECKING:  # for type checkers only: a TypedDict costs about 1 ms to build at import,
+    # paid by every start of the command-line tool; _RUN_OPTIONS below spells out its keys.
 
-    input: Input | Secret | None
-    idle_timeout: float | None
-    cwd: str | os.PathLike[str] | None
-    env: Mapping[str, str] | None
-    inherit_env: bool
-    shell: bool
-    encoding: str
-    errors: str
-    merge_stderr: bool
-    kill_grace: float
-    drain_timeout: float
-    tty: bool | Literal["auto"]
-    term: str | None
-    respond: Mapping[Pattern, Reply] | None
-    dimensions: tuple[int, int]
-    #: Batches take only a path (opened for each command) or ``subprocess.DEVNULL``.
-    stdin: Stdin
-    stdout: OutputTarget | None
-    stderr: OutputTarget | None
-    max_output: int | None
-    on_stdout: LineCallback | None
-    on_stderr: LineCallback | None
-    tee: bool
-    die_with_parent: bool
-    pass_fds: Sequence[int]
+    class BatchOptions(TypedDict, total=False):
+        """The keyword options of :func:`run` that ``run_many``/``arun_many`` pass to each
+        command."""
+
+        input: Input | Secret | None
+        idle_timeout: float | None
+        cwd: str | os.PathLike[str] | None
+        env: Mapping[str, str] | None
+        inherit_env: bool
+        shell: bool
+        encoding: str
+        errors: str
+        merge_stderr: bool
+        kill_grace: float
+        drain_timeout: float
+        tty: bool | Literal["auto"]
+        term: str | None
+        respond: Mapping[Pattern, Reply] | None
+        dimensions: tuple[int, int]
+        #: Batches take only a path (opened for each command) or ``subprocess.DEVNULL``.
+        stdin: Stdin
+        stdout: OutputTarget | None
+        stderr: OutputTarget | None
+        max_output: int | None
+        on_stdout: LineCallback | None
+        on_stderr: LineCallback | None
+        tee: bool
+        die_with_parent: bool
+        pass_fds: Sequence[int]
+
+    class RunOptions(BatchOptions, total=False):
+        """The keyword options of :func:`run`, shared by ``stream`` and ``arun``."""
+
+        timeout: float | None
+        check: bool
 
 
-class RunOptions(BatchOptions, total=False):
-    """The keyword options of :func:`run`, shared by ``stream`` and ``arun``."""
-
-    timeout: float | None
-    check: bool
-
-
-_RUN_OPTIONS = RunOptions.__optional_keys__
+#: The keywords of ``RunOptions`` (a test checks that the two agree).
+_RUN_OPTIONS = frozenset(
+    {
+        "check",
+        "cwd",
+        "die_with_parent",
+        "dimensions",
+        "drain_timeout",
+        "encoding",
+        "env",
+        "errors",
+        "idle_timeout",
+        "inherit_env",
+        "input",
+        "kill_grace",
+        "max_output",
+        "merge_stderr",
+        "on_stderr",
+        "on_stdout",
+        "pass_fds",
+        "respond",
+        "shell",
+        "stderr",
+        "stdin",
+        "stdout",
+        "tee",
+        "term",
+        "timeout",
+        "tty",
+    }
+)
 
 
 #: ``subprocess`` keywords that cmdrun does not take, and what to do instead.

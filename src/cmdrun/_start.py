@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 from collections.abc import Sequence
-from typing import IO, Any
 
 from ._errors import CmdrunError, StartFailed, in_stage, stage_name
 from ._frozen import Frozen
@@ -37,6 +36,10 @@ from ._spec import Spec
 from ._stdin import FromFd, FromPath
 from ._watchdog import WATCHDOG
 from ._which import check_program, path_of, start_error
+
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 
 class _Outputs:

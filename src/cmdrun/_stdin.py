@@ -24,12 +24,14 @@ import stat
 import subprocess
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
-from typing import IO, TYPE_CHECKING, Any, TypeAlias
 
 from ._frozen import Frozen
 
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+
 if TYPE_CHECKING:
     import asyncio  # imported where an async source is read: it costs ~60 ms to import
+    from typing import IO, Any, TypeAlias
 
 #: What ``stdin=`` takes (``subprocess.DEVNULL`` or None: the program reads /dev/null).
 Stdin: TypeAlias = (

@@ -5,17 +5,18 @@ from __future__ import annotations
 import collections
 from collections.abc import Generator, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from ._output import Line
 from ._result import Result
 from ._run import Prepared, prepare
-from ._spec import RunOptions
+
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from ._pipeline import Runnable
+    from ._spec import RunOptions
 
 
 class Stream:

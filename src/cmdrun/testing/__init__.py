@@ -10,9 +10,8 @@ Usable from any test runner; with pytest, the ``fake_commands`` fixture and the
         ...  # code under test: cmdrun.run(["git", "rev-parse", "HEAD"]) -> "abc123\\n"
 """
 
-import typing as _typing
-
-if _typing.TYPE_CHECKING:
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+if TYPE_CHECKING:
     from ._cassette import Cassette, CassetteError, CassetteMiss
     from ._dialogue import DialogueMismatch, Exit, FakeHang, In, Out
     from ._fake import (
@@ -25,6 +24,7 @@ if _typing.TYPE_CHECKING:
         Registration,
         UnregisteredCommand,
     )
+del TYPE_CHECKING  # not a public name
 
 #: Where each public name lives (the same as the imports above, for the type checkers).
 #: Imported on first use: the pytest plugin, loaded into every pytest run, lives in this
