@@ -82,13 +82,11 @@ class CommandNotFound(CmdrunError, FileNotFoundError):
         return (type(self), (self.program, self.path, self.where))
 
 
-class CommandNotExecutable(CmdrunError, OSError):
-    """The program exists but cannot be executed; ``reason`` says why.
+class _StartRefused(CmdrunError, OSError):
+    """What the two errors below share: the program, why it did not start, and where (a
+    pipeline's stage); the message starts with the subclass's ``_HEAD``."""
 
-    ``reason`` is one of ``"permission denied"``, ``"is a directory"``,
-    ``"interpreter not found"`` (a script whose ``#!`` line names a missing program) or
-    ``"exec format error"``; ``errno`` is the error ``exec`` reported.
-    """
+    _HEAD = ""
 
     def __init__(
         self, program: str, reason: str, err: int, detail: str = "", where: str = ""
@@ -97,7 +95,7 @@ class CommandNotExecutable(CmdrunError, OSError):
         self.reason = reason
         self.detail = detail
         self.where = where
-        message = f"cannot execute {program!r}: {reason}" + (f" ({detail})" if detail else "")
+        message = f"{self._HEAD} {program!r}: {reason}" + (f" ({detail})" if detail else "")
         OSError.__init__(self, err, _located(where, message), program)
 
     def __str__(self) -> str:
@@ -107,7 +105,18 @@ class CommandNotExecutable(CmdrunError, OSError):
         return (type(self), (self.program, self.reason, self.errno, self.detail, self.where))
 
 
-class StartFailed(CmdrunError, OSError):
+class CommandNotExecutable(_StartRefused):
+    """The program exists but cannot be executed; ``reason`` says why.
+
+    ``reason`` is one of ``"permission denied"``, ``"is a directory"``,
+    ``"interpreter not found"`` (a script whose ``#!`` line names a missing program) or
+    ``"exec format error"``; ``errno`` is the error ``exec`` reported.
+    """
+
+    _HEAD = "cannot execute"
+
+
+class StartFailed(_StartRefused):
     """The program could not be started for a reason that is not the program's fault.
 
     ``reason`` names the limit that was hit: ``"argument list too long"`` (E2BIG),
@@ -116,21 +125,7 @@ class StartFailed(CmdrunError, OSError):
     is known. Nothing was left open or running.
     """
 
-    def __init__(
-        self, program: str, reason: str, err: int, detail: str = "", where: str = ""
-    ) -> None:
-        self.program = program
-        self.reason = reason
-        self.detail = detail
-        self.where = where
-        message = f"could not start {program!r}: {reason}" + (f" ({detail})" if detail else "")
-        OSError.__init__(self, err, _located(where, message), program)
-
-    def __str__(self) -> str:
-        return str(self.strerror)
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.program, self.reason, self.errno, self.detail, self.where))
+    _HEAD = "could not start"
 
 
 # Control characters but newline and tab (C0, DEL, C1: a terminal acts on them) and lone
