@@ -397,22 +397,24 @@ def test_fail_fast_stops_running_commands_and_never_starts_pending_ones(tmp_path
     assert "not started" in table.stdout
 
 
-def _stop_many(sig: int, tmp_path: Path) -> tuple[int, list[int], float]:
-    """Start two hanging commands (one ignoring SIGTERM), send ``sig`` to ``cmdrun many``;
-    return its exit status, the commands' pids and how long it took to exit."""
+def _stop_many(sig: int, tmp_path: Path) -> tuple[int, list[int], float, str]:
+    """Run one quick command and two hanging ones (one ignoring SIGTERM), send ``sig`` to
+    ``cmdrun many``; return its exit status, the hanging commands' pids, how long it took to
+    exit, and what it printed."""
     files = [tmp_path / "a.pids", tmp_path / "b.pids"]
     path = commands_file(
         tmp_path,
+        "echo quick",
         line(hangs_with_grandchild(files[0])),
         line(hangs_with_grandchild(files[1], ignore_term=True)),
     )
-    many = start_many("-j", "2", "--kill-grace", "0.5", path)
+    many = start_many("-j", "3", "--kill-grace", "0.5", path)
     try:
         pids = pids_from(*files)
         sent = time.monotonic()
         many.send_signal(sig)
-        many.communicate(timeout=15)
-        return many.returncode, pids, time.monotonic() - sent
+        out, _ = many.communicate(timeout=15)
+        return many.returncode, pids, time.monotonic() - sent, out
     finally:
         if many.poll() is None:
             many.kill()
@@ -420,14 +422,17 @@ def _stop_many(sig: int, tmp_path: Path) -> tuple[int, list[int], float]:
 
 
 def test_sigterm_to_many_stops_every_group_and_exits_143(tmp_path: Path) -> None:
-    status, pids, took = _stop_many(signal.SIGTERM, tmp_path)
+    status, pids, took, out = _stop_many(signal.SIGTERM, tmp_path)
     assert status == 143
     assert took < 10
     assert [p for p in pids if alive(p)] == []
+    # The table still tells what had finished, and which commands were stopped.
+    assert re.search(r"^\s*1  0 .* echo quick$", out, re.M), out
+    assert len(re.findall(r"^\s*[23]  stopped ", out, re.M)) == 2, out
 
 
 def test_ctrl_c_to_many_stops_every_group_and_exits_130(tmp_path: Path) -> None:
-    status, pids, took = _stop_many(signal.SIGINT, tmp_path)
+    status, pids, took, _ = _stop_many(signal.SIGINT, tmp_path)
     assert status == 130
     assert took < 10
     assert [p for p in pids if alive(p)] == []

@@ -258,12 +258,18 @@ def _run(lines: list[Line], batch: list[Prepared], args: argparse.Namespace) -> 
     """Run the batch, report as asked; the exit status."""
     outcomes: list[Outcome | None] = [None] * len(batch)
     jobs = check_jobs(args.jobs)
-    with _Progress(len(batch), sys.stderr) as advance:
-        for outcome in _outcomes(batch, jobs, False, False, cancel_on_failure=args.fail_fast):
-            outcomes[outcome.index] = outcome
-            advance(outcome)
-            if args.json:
-                _print_json(_record(outcome.index, batch[outcome.index], outcome))
+    try:
+        with _Progress(len(batch), sys.stderr) as advance:
+            for outcome in _outcomes(batch, jobs, False, False, cancel_on_failure=args.fail_fast):
+                outcomes[outcome.index] = outcome
+                advance(outcome)
+                if args.json:
+                    _print_json(_record(outcome.index, batch[outcome.index], outcome))
+    except (KeyboardInterrupt, Terminated):
+        # Every running command was stopped on the way out: show what had finished.
+        if not args.json:
+            sys.stdout.write(summary(lines, outcomes, args.tail, unfinished="stopped"))
+        raise
     if args.json:
         for index, prepared in enumerate(batch):
             if outcomes[index] is None:
@@ -332,31 +338,39 @@ def exit_label(outcome: Outcome | None) -> str:
     return str(result.returncode)
 
 
-def summary(lines: list[Line], outcomes: Sequence[Outcome | None], tail: int) -> str:
-    """The table (input order), a count, then the output tail of each failed command."""
+def summary(
+    lines: list[Line],
+    outcomes: Sequence[Outcome | None],
+    tail: int,
+    unfinished: str = "not started",
+) -> str:
+    """The table (input order), a count, then the output tail of each failed command.
+    ``unfinished`` labels the commands without an outcome (after Ctrl-C: "stopped", for
+    they were stopped or never started)."""
     rows = [("line", "exit", "time", "command")]
     for line, outcome in zip(lines, outcomes, strict=True):
         took = "-" if outcome is None else f"{outcome.result.duration:.2f}s"
-        rows.append((str(line.number), exit_label(outcome), took, line.text))
+        label = unfinished if outcome is None else exit_label(outcome)
+        rows.append((str(line.number), label, took, line.text))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     text = "".join(
         f"{row[0]:>{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}\n"
         for row in rows
     )
-    text += f"\n{_count(outcomes)}\n"
+    text += f"\n{_count(outcomes, unfinished)}\n"
     for line, outcome in zip(lines, outcomes, strict=True):
         if outcome is not None and not outcome.result.ok and not outcome.result.cancelled:
             text += _tail(line, outcome, tail)
     return text
 
 
-def _count(outcomes: Sequence[Outcome | None]) -> str:
+def _count(outcomes: Sequence[Outcome | None], unfinished: str) -> str:
     """``5 commands: 1 succeeded, 2 failed, 1 cancelled, 1 not started`` (no zero counts
-    but the first two)."""
-    kinds = {"succeeded": 0, "failed": 0, "cancelled": 0, "not started": 0}
+    but the first two; ``unfinished`` names the commands without an outcome)."""
+    kinds = {"succeeded": 0, "failed": 0, "cancelled": 0, unfinished: 0}
     for outcome in outcomes:
         if outcome is None:
-            kinds["not started"] += 1
+            kinds[unfinished] += 1
         elif outcome.result.cancelled and not outcome.result.timed_out:
             kinds["cancelled"] += 1
         else:
