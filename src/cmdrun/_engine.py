@@ -35,6 +35,8 @@ from ._watchdog import WATCHDOG
 TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Literal, Protocol
+
+    from ._pump import Wait
 else:
     Protocol = object  # a plain base at run time; type checkers see typing's
 
@@ -182,11 +184,14 @@ def _tee(stream: str, data: bytes) -> None:
         target.flush()
 
 
-def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[None, None, Result]:
-    """Run ``spec``, yielding after each step of the pump; the generator returns the Result.
+def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[Wait, None, Result]:
+    """Run ``spec``; the generator yields each wait (``(pump, until)``: see
+    :class:`~cmdrun._pump.Waiter`) to its driver and returns the Result.
 
     ``deliver(stream, line)`` gets every line as it arrives. Closing the generator early (or
-    any exception, Ctrl-C included) stops the process group by the kill policy and reaps it.
+    any exception, Ctrl-C included) stops the process group by the kill policy and reaps it;
+    an event loop's driver instead cancels the pump and drives the generator to its end, so
+    that it never blocks the loop.
 
     Raises:
         CommandNotFound: the program does not exist.
@@ -209,13 +214,13 @@ def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[None,
         _feed_input(spec, pump, started, gate)
         deadline = math.inf if spec.timeout is None else started_at + spec.timeout
         max_wait = pump.max_wait
-        for _ in pump.drive(deadline, spec.drain_timeout):
+        for until in pump.drive(deadline, spec.drain_timeout):
+            yield pump, until
             if feed is not None:
                 feed.flush_idle(time.monotonic())
             if gate is not None:
                 gate.flush(time.monotonic())
                 pump.max_wait = min(max_wait, ECHO_POLL) if gate.holding else max_wait
-            yield
         if feed is not None:
             feed.flush()
     except BaseException as exc:

@@ -13,6 +13,7 @@ from collections.abc import Generator, Iterator
 from contextvars import ContextVar
 
 from ._engine import execution
+from ._pump import advance
 from ._result import Result
 from ._spec import DeliverLine, Spec
 
@@ -21,6 +22,7 @@ TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cos
 if TYPE_CHECKING:
     from typing import Protocol, TypeVar
 
+    from ._pump import Wait
     from ._session import Session
 else:
     Protocol = object  # a plain base at run time; type checkers see typing's
@@ -32,14 +34,16 @@ class Launcher(Protocol):
 
     ``execution`` either returns the Result (a fake that answers at once), or is a
     generator that yields while the command runs and returns the Result (so that callers
-    such as ``stream`` get lines as they arrive). ``deliver(stream, line)`` must get each
-    output line; it raises only for start-up errors (CommandNotFound, CommandNotExecutable,
-    StartFailed), never for exit status.
+    such as ``stream`` get lines as they arrive). What it yields is what its driver waits
+    for before resuming it: ``(waiter, until)`` (see :class:`cmdrun._pump.Waiter`), or
+    None for nothing. ``deliver(stream, line)`` must get each output line; it raises only
+    for start-up errors (CommandNotFound, CommandNotExecutable, StartFailed), never for
+    exit status.
     """
 
     def execution(
         self, spec: Spec, deliver: DeliverLine | None
-    ) -> Generator[None, None, Result] | Result:
+    ) -> Generator[Wait, None, Result] | Result:
         """Run ``spec``, or start a generator that runs it."""
         ...
 
@@ -51,7 +55,7 @@ class Launcher(Protocol):
 class _Stepped(Protocol):
     """A launcher as callers drive it: ``execution`` always a generator."""
 
-    def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
+    def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[Wait, None, Result]:
         """Run ``spec``: a generator that yields while it runs and returns the Result."""
         ...
 
@@ -69,7 +73,7 @@ class _Adapted:
     def __init__(self, launcher: Launcher) -> None:
         self.launcher = launcher
 
-    def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
+    def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[Wait, None, Result]:
         outcome = self.launcher.execution(spec, deliver)
         if isinstance(outcome, Result):
             return outcome
@@ -87,7 +91,7 @@ class _Adapted:
 class ProcessLauncher:
     """The real thing: runs the program as a child process."""
 
-    def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
+    def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[Wait, None, Result]:
         return execution(spec, deliver)
 
     def spawn(self, spec: Spec) -> Session:
@@ -132,11 +136,13 @@ if TYPE_CHECKING:
     R = TypeVar("R")
 
 
-def drive(steps: Generator[None, None, R]) -> R:
-    """Drive a stepwise execution to its end and return what it returns."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            result: R = done.value
-            return result
+def drive(steps: Generator[Wait, None, R]) -> R:
+    """Drive a stepwise execution to its end, waiting here for what it yields, and return
+    what it returns (the synchronous driver; :func:`cmdrun._aio.adrive` is the loop's)."""
+    wait: Wait = None
+    try:
+        while True:
+            wait = advance(steps, wait)
+    except StopIteration as done:
+        result: R = done.value
+        return result

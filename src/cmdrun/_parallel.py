@@ -170,6 +170,12 @@ def run_one(index: int, prepared: Prepared, clock: BatchClock | None = None) -> 
         result = prepared.run()
     except START_ERRORS as exc:
         return not_started(index, prepared, exc)
+    return outcome_of(index, result)
+
+
+def outcome_of(index: int, result: Result) -> Outcome:
+    """The outcome of a command of a batch that ran: the error ``check`` would raise (none
+    for a command the batch stopped)."""
     error: CmdrunError | None = None
     if result.timed_out:
         error = CommandTimedOut(result, applied_limit(result))

@@ -23,6 +23,11 @@ the decisions below are made once:
   more, never waited on.
 * An idle timeout is a second deadline that moves: each chunk read (any stream) sets it
   ``idle_timeout`` seconds later. Without one, no clock is read per chunk.
+* Two drivers, one pump: :meth:`Pump.step` waits in ``poll`` (the synchronous API), while an
+  event loop waits for the fd :meth:`Pump.arm` gives (an ``epoll`` fd that holds every fd of
+  the pump, made on first use) and then calls :meth:`Pump.handle`. :meth:`Pump.drive` says
+  how long to wait and never waits itself, so the kill policy, the drain rules and the
+  timeouts are one piece of code for both.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import os
 import select
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 
 from ._kill import Child, GroupStopper
 from ._output import Capture
@@ -43,7 +48,9 @@ from ._stdin import Feed
 
 TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
 if TYPE_CHECKING:
-    from typing import Literal, Protocol
+    from typing import Any, Literal, Protocol, TypeVar
+
+    R = TypeVar("R")
 else:
     Protocol = object  # a plain base at run time; type checkers see typing's
 
@@ -67,6 +74,59 @@ _WRITE = select.POLLOUT | select.POLLERR
 
 
 DataHook = Callable[[str, bytes], None]
+
+
+class _Poller:
+    """``select.poll``, until an event loop drives the pump: then an ``epoll`` object with the
+    same registrations, whose one fd the loop watches for all of them.
+
+    Every registration is recorded, so the move can happen at any point of a run.
+    """
+
+    __slots__ = ("_epoll", "_poll", "fds")
+
+    def __init__(self) -> None:
+        self._poll: Any = select.poll()
+        self._epoll: Any = None
+        self.fds: dict[int, int] = {}
+
+    def register(self, fd: int, events: int) -> None:
+        self.fds[fd] = events
+        (self._epoll or self._poll).register(fd, events)
+
+    def modify(self, fd: int, events: int) -> None:
+        self.fds[fd] = events
+        (self._epoll or self._poll).modify(fd, events)
+
+    def unregister(self, fd: int) -> None:
+        del self.fds[fd]
+        (self._epoll or self._poll).unregister(fd)
+
+    def poll(self, milliseconds: int) -> list[tuple[int, int]]:
+        """What is ready, waiting at most ``milliseconds`` (-1: no limit)."""
+        if self._epoll is None:
+            ready: list[tuple[int, int]] = self._poll.poll(milliseconds)
+        else:
+            ready = self._epoll.poll(-1 if milliseconds < 0 else milliseconds / 1000)
+        return ready
+
+    def loop_fd(self) -> int:
+        """The fd an event loop watches: readable whenever a registered fd is ready; -1
+        when none can be made (out of fds): the loop then looks every 10 ms instead."""
+        if self._epoll is None:
+            try:
+                epoll = select.epoll()
+            except OSError:
+                return -1
+            for registered, events in self.fds.items():
+                epoll.register(registered, events)
+            self._epoll, self._poll = epoll, None
+        fd: int = self._epoll.fileno()
+        return fd
+
+    def close(self) -> None:
+        if self._epoll is not None:
+            self._epoll.close()
 
 
 class Sink(Protocol):
@@ -123,6 +183,28 @@ class SessionPump(Protocol):
         """Wait until something happens or ``until`` (monotonic) passes, and handle it."""
         ...
 
+    def arm(self, until: float) -> tuple[int, float] | None:
+        """For an event loop: the fd to wait for and for how long (seconds), then
+        :meth:`handle`; None: :meth:`step` never blocks (a fake), call it instead."""
+        ...
+
+    def handle(self) -> None:
+        """Handle what is ready, without waiting."""
+        ...
+
+    def cancel(self) -> None:
+        """Stop the program by the kill policy at the next step."""
+        ...
+
+    def drive(self, deadline: float, drain_timeout: float) -> Iterator[float]:
+        """Run until the program ended, stopping it at ``deadline``: yield each wait."""
+        ...
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the program had to be stopped (kill policy)."""
+        ...
+
     def run_to_end(self, deadline: float, drain_timeout: float) -> bool:
         """Run until the program ended, stopping it at ``deadline``; True if it was stopped."""
         ...
@@ -130,6 +212,68 @@ class SessionPump(Protocol):
     def close(self) -> None:
         """Release what the pump holds (fds)."""
         ...
+
+
+class Waiter(Protocol):
+    """What an execution yields to wait on: a pump, or one fd (:class:`FdWait`).
+
+    A synchronous driver calls :meth:`step`; an event loop waits for the fd :meth:`arm`
+    gives (None: :meth:`step` does not block, call it instead), then calls :meth:`handle`.
+    """
+
+    def step(self, until: float) -> None: ...
+
+    def arm(self, until: float) -> tuple[int, float] | None: ...
+
+    def handle(self) -> None: ...
+
+    def cancel(self) -> None:
+        """Stop what runs (kill policy) at the next step: an async call was cancelled."""
+        ...
+
+
+if TYPE_CHECKING:
+    #: What an execution generator yields: a waiter and the monotonic time until which it
+    #: may wait, or None (nothing to wait for: resume at once).
+    Wait = tuple[Waiter, float] | None
+
+
+def advance(steps: Generator[Wait, None, R], wait: Wait) -> Wait:
+    """Wait for what ``steps`` yielded (here, blocking), then resume it and return what it
+    yields next. An exception raised while waiting (a ``stdin=`` source that fails, Ctrl-C)
+    is thrown into the generator, whose clean-up stops the program before it propagates.
+
+    Raises:
+        StopIteration: ``steps`` has ended; its value is what it returned.
+    """
+    if wait is not None:
+        try:
+            wait[0].step(wait[1])
+        except BaseException as exc:
+            return steps.throw(exc)
+    return next(steps)
+
+
+class FdWait:
+    """A wait for one fd to become readable (a test double reading an async ``stdin=``)."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def step(self, until: float) -> None:
+        wait = None if math.isinf(until) else max(0.0, until - time.monotonic())
+        select.select([self.fd], [], [], wait)
+
+    def arm(self, until: float) -> tuple[int, float]:
+        return self.fd, max(0.0, until - time.monotonic())
+
+    def handle(self) -> None:
+        pass
+
+    def cancel(self) -> None:
+        pass
 
 
 class CancelToken:
@@ -202,7 +346,7 @@ class Pump:
         self.heard = 0.0 if idle_timeout is None else time.monotonic()
         #: The longest a single :meth:`step` may wait (callers that flush lines lower it).
         self.max_wait = math.inf
-        self._poller = select.poll()
+        self._poller = _Poller()
         self._events: dict[int, int] = {}
         self._streams: dict[int, str] = {}
         self._size: dict[int, int] = {}
@@ -503,17 +647,46 @@ class Pump:
         assert isinstance(self.child, StageGroup)
         self.child.reaped(indices)
 
-    def step(self, until: float) -> None:
-        """Wait until something happens or ``until`` (monotonic) passes, and handle it."""
+    def _wait_ms(self, until: float, tick: bool) -> int:
+        """How long one wait may last, in ms (-1: no limit): until ``until``, but no longer
+        than ``max_wait``, 10 ms without a pidfd, and with ``tick``, ``MAIN_THREAD_TICK``."""
         now = time.monotonic()
         until = min(until, now + self.max_wait)
         if self._polls and self.child.returncode is None:
             until = min(until, now + 0.01)  # no pidfd: look at waitpid every 10 ms
-        if threading.current_thread() is threading.main_thread():
+        if tick:
             until = min(until, now + MAIN_THREAD_TICK)
-        wait = -1 if math.isinf(until) else max(0, math.ceil(min(until - now, MAX_WAIT) * 1000))
+        if math.isinf(until):
+            return -1
+        return max(0, math.ceil(min(until - now, MAX_WAIT) * 1000))
+
+    def step(self, until: float) -> None:
+        """Wait until something happens or ``until`` (monotonic) passes, and handle it."""
+        tick = threading.current_thread() is threading.main_thread()
+        self._handle(self._poller.poll(self._wait_ms(until, tick)))
+
+    def arm(self, until: float) -> tuple[int, float]:
+        """For an event loop: the fd to wait for (readable when the pump has work) and the
+        longest wait in seconds (``inf``: no limit); call :meth:`handle` after the wait. The
+        event loop handles signals itself, so no ``MAIN_THREAD_TICK`` applies."""
+        wait = self._wait_ms(until, tick=False)
+        fd = self._poller.loop_fd()
+        if fd < 0:  # no epoll fd to be had: look again in 10 ms, as without a pidfd
+            wait = 10 if wait < 0 else min(wait, 10)
+        return fd, math.inf if wait < 0 else wait / 1000
+
+    def handle(self) -> None:
+        """Handle what is ready now, without waiting (after the loop's wait)."""
+        self._handle(self._poller.poll(0))
+
+    def cancel(self) -> None:
+        """Stop the group by the kill policy at the next step (``cancelled``), as a
+        :class:`CancelToken` does, from the thread that drives the pump."""
+        self.cancelled = True
+
+    def _handle(self, events: list[tuple[int, int]]) -> None:
         exited: list[int] = []
-        for fd, _events in self._poller.poll(wait):
+        for fd, _events in events:
             if fd == self._exit_fd:
                 self._reap()
                 continue
@@ -538,8 +711,10 @@ class Pump:
         if self._polls and self.child.returncode is None:
             self.child.poll()
 
-    def drive(self, deadline: float, drain_timeout: float) -> Iterator[None]:
-        """Pump until the child has exited and its output ended, yielding after each step.
+    def drive(self, deadline: float, drain_timeout: float) -> Iterator[float]:
+        """Pump until the child has exited and its output ended: yield how long to wait (a
+        monotonic time) and expect the caller to wait so (:meth:`step`, or :meth:`arm` and
+        :meth:`handle` on an event loop) before it resumes the generator.
 
         ``deadline`` is monotonic (``inf`` for none): past it, past the idle deadline, or
         once cancelled, the group is stopped by the kill policy (``timed_out``,
@@ -574,8 +749,12 @@ class Pump:
                 until = min(stopper.deadline, now + 0.01)  # watching the group empty
             else:
                 until = drain_until
-            self.step(until)
-            yield
+            yield until
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the group had to be stopped (kill policy)."""
+        return self.stopper.started
 
     def _due(self, deadline: float) -> float:
         """The earlier of ``deadline`` and the idle deadline (``deadline`` on a tie)."""
@@ -589,8 +768,8 @@ class Pump:
 
     def run_to_end(self, deadline: float, drain_timeout: float) -> bool:
         """:meth:`drive` to the end; return True if the group had to be stopped."""
-        for _ in self.drive(deadline, drain_timeout):
-            pass
+        for until in self.drive(deadline, drain_timeout):
+            self.step(until)
         return self.stopper.started
 
     def close(self) -> None:
@@ -613,3 +792,4 @@ class Pump:
         for fd in self._stage_fds:
             os.close(fd)
         self._stage_fds.clear()
+        self._poller.close()

@@ -26,6 +26,7 @@ from ._log import debug_enabled, log_debug, log_info, log_warning
 from ._match import Pattern, Reply
 from ._pipeline import Runnable, refuse_pipeline
 from ._platform import follow_stop, foreground_terminal, give_terminal
+from ._pump import advance
 from ._result import Result
 from ._secret import Secret
 from ._spec import (
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Never
 
-    from ._pump import CancelToken
+    from ._pump import CancelToken, Wait
     from ._spec import RunOptions
 
 
@@ -107,7 +108,7 @@ def _outcome(result: Result) -> str:
     return f"{how} in {result.duration:.3f} s" + (" on a pty" if result.tty else "")
 
 
-def _execution(spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
+def _execution(spec: Spec, deliver: DeliverLine | None) -> Generator[Wait, None, Result]:
     """The current launcher's execution of ``spec``, logged at DEBUG."""
     debug = debug_enabled()
     if debug:
@@ -198,7 +199,7 @@ class Prepared(Frozen):
         """The same command, stopped when ``cancel`` is cancelled (batches, asyncio)."""
         return Prepared(self.spec.replace(cancel=cancel), self.check, self.auto_tty)
 
-    def execution(self, deliver: DeliverLine | None = None) -> Generator[None, None, Result]:
+    def execution(self, deliver: DeliverLine | None = None) -> Generator[Wait, None, Result]:
         """Run the command step by step, with the TTY fallback; the generator returns the
         Result and never raises for what the program did. The one place the fallback is
         decided, for ``run``, the batches and ``stream`` alike."""
@@ -266,7 +267,7 @@ def prepare(cmd: Runnable, options: RunOptions, door: str) -> Prepared:
     auto = auto_tty(tty)
     refuse_term_on_pipes(opts.get("term"), tty)
     spec = build_spec(cmd, tty=tty is True, **opts)  # type: ignore[arg-type]
-    if door != "arun":
+    if door not in ("arun", "astream"):
         refuse_async(spec.stdin, door)
     return Prepared(spec, check, auto_tty=auto and spec.stdin is None)
 
@@ -520,9 +521,10 @@ def _as_foreground_job(spec: Spec, terminal: int) -> Result:
     of the job; the terminal goes back to this process's group however the run ends."""
     try:
         steps = _execution(spec, None)
+        wait: Wait = None
         while True:
             try:
-                next(steps)
+                wait = advance(steps, wait)
             except StopIteration as done:
                 result: Result = done.value
                 return result

@@ -19,9 +19,9 @@ import shlex
 import time
 import warnings
 from _weakrefset import WeakSet
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from types import TracebackType
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
 
 from ._args import Command, Input, check_int, normalize_timeout
 from ._defaults import (
@@ -36,7 +36,7 @@ from ._engine import ECHO_POLL, result_of
 from ._errors import CommandTimedOut, ExpectTimeout, SessionClosed, UnexpectedEOF
 from ._kill import interrupt as interrupt_group
 from ._kill import stop_now
-from ._launcher import current_launcher
+from ._launcher import current_launcher, drive
 from ._log import debug_enabled, log_debug
 from ._match import Buffer, Match, Pattern, check_patterns, describe
 from ._output import Chunks, StreamDecoder
@@ -46,13 +46,29 @@ from ._pump import AFTER_KILL, Pump, SessionPump
 from ._result import Result
 from ._secret import Redactor, Secret, masked, seal
 from ._shield import SigintShield
-from ._spec import Spec, build_spec, line_limit_error, overlong_line, refuse_term_on_pipes
+from ._spec import (
+    Spec,
+    build_spec,
+    line_limit_error,
+    overlong_line,
+    refuse_options,
+    refuse_term_on_pipes,
+)
 from ._start import Started, end_of_input, start
 from ._watchdog import WATCHDOG
 
 #: How long ``expect`` waits for the exit status once the output has ended, to say in
 #: ``UnexpectedEOF`` how the program ended.
 _EXIT_AFTER_EOF = 0.5
+
+T = TypeVar("T")
+if TYPE_CHECKING:
+    from ._pump import Wait
+
+#: A session's wait, as a generator: it yields each wait on the pump to its driver (here
+#: :func:`~cmdrun._launcher.drive`; the event loop's in :mod:`cmdrun._asession`) and returns
+#: what the call returns. The sync and the async session are two drivers of these.
+Steps = Generator["Wait", None, T]
 
 
 class SessionObserver(Protocol):
@@ -124,6 +140,10 @@ class Session(abc.ABC):
 
     Made by :func:`cmdrun.spawn`; a context manager that stops the program's process group
     (if it is still running) and reaps it on exit. Not thread-safe: one thread drives it.
+
+    Each call that waits is written once, as a generator of waits (``_expect``, ``_read``,
+    ...): the methods here drive them by blocking, :class:`cmdrun.AsyncSession` on an event
+    loop.
     """
 
     def __init__(
@@ -226,6 +246,9 @@ class Session(abc.ABC):
             ExpectTimeout: nothing matched in time (the message shows what arrived).
             UnexpectedEOF: the output ended first (the message says how the program ended).
         """
+        return drive(self._expect(patterns, timeout))
+
+    def _expect(self, patterns: tuple[Pattern, ...], timeout: float | None) -> Steps[Match]:
         checked = check_patterns(patterns)
         seconds = self._seconds(timeout)
         deadline = _deadline(seconds)
@@ -236,10 +259,20 @@ class Session(abc.ABC):
             if found is not None:
                 return self._matched(found)
             if pump.eof:
-                raise self._eof_error(describe(checked))
+                raise (yield from self._eof_error(describe(checked)))
             if time.monotonic() >= deadline:
                 raise self._timeout_error(describe(checked), seconds)
-            pump.step(deadline)
+            yield pump, deadline
+
+    def _type_input(self) -> Steps[None]:
+        """Type ``spawn``'s ``input``: a Secret once the program turned echo off (bounded)."""
+        data = self._spec.input_bytes()
+        if data is not None:
+            if isinstance(self, PtySession):
+                self._typing(data)
+            if isinstance(self._spec.input, Secret):
+                yield from self._noecho(_deadline(SECRET_ECHO_WAIT))
+            self._pump.write(data)
 
     def _matched(self, found: Match) -> Match:
         if debug_enabled():
@@ -255,10 +288,10 @@ class Session(abc.ABC):
     def _timeout_error(self, patterns: str, seconds: float | None) -> ExpectTimeout:
         return ExpectTimeout(self.args, patterns, self._received(), seconds)
 
-    def _eof_error(self, patterns: str) -> UnexpectedEOF:
+    def _eof_error(self, patterns: str) -> Steps[UnexpectedEOF]:
         until = time.monotonic() + _EXIT_AFTER_EOF
         while not self._pump.exited and time.monotonic() < until:
-            self._pump.step(until)
+            yield self._pump, until
         self._decode()
         self._buffer.add(self._decoder.flush())
         return UnexpectedEOF(self.args, patterns, self._received(), self._started.child.returncode)
@@ -269,12 +302,15 @@ class Session(abc.ABC):
         Raises:
             ExpectTimeout: the output did not end within ``timeout`` (default: the session's).
         """
+        return drive(self._read(timeout))
+
+    def _read(self, timeout: float | None) -> Steps[str]:
         seconds = self._seconds(timeout)
         deadline = _deadline(seconds)
         while not self._pump.eof:
             if time.monotonic() >= deadline:
                 raise self._timeout_error("EOF", seconds)
-            self._pump.step(deadline)
+            yield self._pump, deadline
         self._decode()
         self._buffer.add(self._decoder.flush())
         return self._buffer.take_all()
@@ -290,7 +326,7 @@ class Session(abc.ABC):
             BrokenPipeError: the program's input is closed (``sendeof`` on pipes).
             TypeError: ``text`` is not str, bytes, bytearray or Secret.
         """
-        self._send(text, "", "send")
+        drive(self._send(text, "", "send"))
 
     def sendline(self, text: str | bytes | bytearray | Secret = "") -> None:
         """Type ``text`` and press Enter (one write, so the line arrives whole).
@@ -298,9 +334,12 @@ class Session(abc.ABC):
         Raises:
             SessionClosed, BrokenPipeError, TypeError: as :meth:`send` does.
         """
-        self._last_line = self._send(text, "\n", "sendline")
+        drive(self._sendline(text))
 
-    def _send(self, text: str | bytes | bytearray | Secret, end: str, action: str) -> str:
+    def _sendline(self, text: str | bytes | bytearray | Secret) -> Steps[None]:
+        self._last_line = yield from self._send(text, "\n", "sendline")
+
+    def _send(self, text: str | bytes | bytearray | Secret, end: str, action: str) -> Steps[str]:
         """Type ``text`` then ``end``; return ``text`` as logs and recordings show it."""
         encoding = self._spec.encoding
         if isinstance(text, Secret):
@@ -319,7 +358,7 @@ class Session(abc.ABC):
         if isinstance(text, Secret):
             # A program that prints its prompt, then turns echo off with TCSAFLUSH, throws
             # away what was typed in between: on a terminal, wait until it reads (bounded).
-            self.wait_noecho(SECRET_ECHO_WAIT)
+            yield from self._noecho(_deadline(SECRET_ECHO_WAIT))
             data: bytes = seal(text, encoding, end)
         elif isinstance(text, bytes):
             data = text + end.encode(encoding)
@@ -351,8 +390,15 @@ class Session(abc.ABC):
             True once echo is off; False if it was still on after ``timeout``, or the
             terminal is gone. Always True at once over pipes, which never echo.
         """
-        self._seconds(timeout)  # the same checks as every other wait
+        return drive(self._noecho_until(timeout))
+
+    def _noecho_until(self, timeout: float | None) -> Steps[bool]:
+        return (yield from self._noecho(_deadline(self._seconds(timeout))))
+
+    def _noecho(self, deadline: float) -> Steps[bool]:
+        """Wait until echo is off, or ``deadline``: pipes never echo."""
         return True
+        yield  # a generator, like the terminal's
 
     def sendeof(self) -> None:
         """Signal end of input (Ctrl-D on a terminal; closing stdin on pipes).
@@ -386,7 +432,7 @@ class Session(abc.ABC):
             TypeError: ``char`` is not a str.
             SessionClosed, BrokenPipeError: as :meth:`send` does.
         """
-        self._send(control_byte(char), "", "sendcontrol")
+        drive(self._send(control_byte(char), "", "sendcontrol"))
 
     def resize(self, rows: int, cols: int) -> None:
         """Give the terminal a new size; the program gets ``SIGWINCH`` (on a PTY only).
@@ -423,9 +469,12 @@ class Session(abc.ABC):
             CommandTimedOut: it was still running after ``timeout`` (default: the
                 session's), so its process group was stopped.
         """
+        return drive(self._wait(timeout))
+
+    def _wait(self, timeout: float | None) -> Steps[Result]:
         if self._result is None:
             seconds = self._seconds(timeout)
-            timed_out = self._finish(_deadline(seconds), self._spec.drain_timeout)
+            timed_out = yield from self._finish(_deadline(seconds), self._spec.drain_timeout)
             self._result = self._make_result(seconds if timed_out else None, timed_out)
             self._notify_finished()
         if self._result.timed_out:
@@ -438,9 +487,12 @@ class Session(abc.ABC):
         Afterwards every sending method raises :class:`SessionClosed`; :meth:`read` still
         returns what was received and not consumed.
         """
+        return drive(self._close())
+
+    def _close(self) -> Steps[Result]:
         self._closed = True
         if self._result is None:
-            self._finish(time.monotonic(), AFTER_KILL)
+            yield from self._finish(time.monotonic(), AFTER_KILL)
             self._result = self._make_result(None, False)
             self._notify_finished()
         return self._result
@@ -450,9 +502,13 @@ class Session(abc.ABC):
         for observer in self._observers:
             observer.finished(self._result)
 
-    def _finish(self, deadline: float, drain: float) -> bool:
+    def _finish(self, deadline: float, drain: float) -> Steps[bool]:
+        """Run to the end, stopping the program at ``deadline``; True if it was stopped."""
+        pump = self._pump
         try:
-            return self._pump.run_to_end(deadline, drain)
+            for until in pump.drive(deadline, drain):
+                yield pump, until
+            return pump.stopped
         except BaseException:
             if self._started.child.returncode is None:
                 stop_now(self._started.child, self._spec.kill_grace)
@@ -560,10 +616,7 @@ class PtySession(Session):
         self._pump.write(self._started.intr)
         self._line_typed = 0  # Ctrl-C throws the line away
 
-    def wait_noecho(self, timeout: float | None = None) -> bool:
-        return self._await_noecho(_deadline(self._seconds(timeout)))
-
-    def _await_noecho(self, deadline: float) -> bool:
+    def _noecho(self, deadline: float) -> Steps[bool]:
         pump = self._pump
         master = self._started.writer
         while True:
@@ -574,7 +627,7 @@ class PtySession(Session):
             now = time.monotonic()
             if now >= deadline:
                 return False
-            pump.step(min(deadline, now + ECHO_POLL))
+            yield pump, min(deadline, now + ECHO_POLL)
 
     def _set_size(self, rows: int, cols: int) -> None:
         from ._pty import set_window_size
@@ -666,43 +719,115 @@ def spawn(
             ``tty=False``, and for ``input`` with a line longer than a terminal holds.
             TypeError also for a ``logfile`` that is not a text file.
     """
-    refuse_pipeline(
-        cmd, "spawn", "run it with run() or stream(), or spawn a shell to hold the dialogue"
-    )
-    transcript = None if logfile is None else _Transcript(logfile, encoding, errors)
-    if tty is not True and tty is not False:
-        raise ValueError(
-            f"spawn()'s tty must be True (a pseudo-terminal) or False (pipes), not {tty!r}"
-            + (": 'auto' is run()'s, which may rerun a refused program" if tty == "auto" else "")
-        )
-    refuse_term_on_pipes(term, tty)
-    spec = build_spec(
+    spec, transcript = session_spec(
         cmd,
-        input=input,
-        timeout=timeout,
-        cwd=cwd,
-        env=env,
-        inherit_env=inherit_env,
-        encoding=encoding,
-        errors=errors,
-        kill_grace=kill_grace,
-        tty=tty,
-        term=term,
-        dimensions=dimensions,
-        die_with_parent=die_with_parent,
-        echo=echo,
-        pass_fds=pass_fds,
+        {
+            "tty": tty,
+            "term": term,
+            "timeout": timeout,
+            "cwd": cwd,
+            "env": env,
+            "inherit_env": inherit_env,
+            "encoding": encoding,
+            "errors": errors,
+            "dimensions": dimensions,
+            "kill_grace": kill_grace,
+            "input": input,
+            "die_with_parent": die_with_parent,
+            "echo": echo,
+            "pass_fds": pass_fds,
+            "logfile": logfile,
+        },
+        "spawn",
     )
-    if debug_enabled():
-        log_debug("spawn: %s (%s)", shlex.join(spec.args), "pty" if tty else "pipes")
     session = current_launcher().spawn(spec)
     if transcript is not None:
         session.observe(transcript)  # before the first step: nothing has been read yet
     return session
 
 
-def start_session(spec: Spec) -> Session:
-    """Start the real program for a session (the process launcher's ``spawn``)."""
+#: The keyword options of :func:`spawn` (and ``aspawn``), checked by tests against both.
+SPAWN_OPTIONS = frozenset(
+    {
+        "tty",
+        "term",
+        "timeout",
+        "cwd",
+        "env",
+        "inherit_env",
+        "encoding",
+        "errors",
+        "dimensions",
+        "kill_grace",
+        "input",
+        "die_with_parent",
+        "echo",
+        "pass_fds",
+        "logfile",
+    }
+)
+
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    class SpawnOptions(TypedDict, total=False):
+        """The keyword options of :func:`spawn`, for the doors that take them as
+        ``**options`` (``aspawn``)."""
+
+        tty: bool
+        term: str | None
+        timeout: float | None
+        cwd: str | os.PathLike[str] | None
+        env: Mapping[str, str] | None
+        inherit_env: bool
+        encoding: str
+        errors: str
+        dimensions: tuple[int, int]
+        kill_grace: float
+        input: Input | Secret | None
+        die_with_parent: bool
+        echo: bool
+        pass_fds: Sequence[int]
+        logfile: TextIO | None
+
+
+def session_spec(
+    cmd: Command, options: Mapping[str, Any], door: str
+) -> tuple[Spec, _Transcript | None]:
+    """Check a session's command and options (``spawn``'s, by name; absent ones take
+    spawn's defaults) and build its spec, and the transcript a ``logfile`` asks for.
+
+    Raises:
+        TypeError, ValueError: as :func:`spawn` says.
+    """
+    if not options.keys() <= SPAWN_OPTIONS:
+        refuse_options(sorted(options.keys() - SPAWN_OPTIONS), door)
+    opts = dict(options)
+    refuse_pipeline(
+        cmd, door, "run it with run() or stream(), or spawn a shell to hold the dialogue"
+    )
+    encoding = opts.setdefault("encoding", DEFAULT_ENCODING)
+    errors = opts.setdefault("errors", DEFAULT_ERRORS)
+    logfile = opts.pop("logfile", None)
+    transcript = None if logfile is None else _Transcript(logfile, encoding, errors)
+    tty = opts.setdefault("tty", True)
+    if tty is not True and tty is not False:
+        raise ValueError(
+            f"{door}()'s tty must be True (a pseudo-terminal) or False (pipes), not {tty!r}"
+            + (": 'auto' is run()'s, which may rerun a refused program" if tty == "auto" else "")
+        )
+    refuse_term_on_pipes(opts.get("term"), tty)
+    opts.setdefault("timeout", DEFAULT_SESSION_TIMEOUT)
+    opts.setdefault("echo", True)
+    spec = build_spec(cmd, **opts)
+    if debug_enabled():
+        log_debug("%s: %s (%s)", door, shlex.join(spec.args), "pty" if tty else "pipes")
+    return spec, transcript
+
+
+def start_session(spec: Spec, type_input: bool = True) -> Session:
+    """Start the real program for a session (the process launcher's ``spawn``); with
+    ``type_input``, type ``spec.input`` too (else the caller drives ``_type_input``)."""
     shield = SigintShield().__enter__()  # held until the session owns the child
     try:
         started = start(spec, interactive=True)
@@ -719,13 +844,8 @@ def start_session(spec: Spec) -> Session:
         raise
     try:
         shield.release()
-        data = spec.input_bytes()
-        if data is not None:
-            if isinstance(session, PtySession):
-                session._typing(data)
-            if isinstance(spec.input, Secret):
-                session.wait_noecho(SECRET_ECHO_WAIT)
-            session._pump.write(data)
+        if type_input:
+            drive(session._type_input())
     except BaseException:
         session.close()
         raise

@@ -7,6 +7,7 @@ from collections.abc import Generator, Iterator
 from types import TracebackType
 
 from ._output import Line
+from ._pump import advance
 from ._result import Result
 from ._run import Prepared, prepare
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from ._pipeline import Runnable
+    from ._pump import Wait
     from ._spec import RunOptions
 
 
@@ -30,7 +32,7 @@ class Stream:
     def __init__(self, prepared: Prepared) -> None:
         self._prepared = prepared
         self._lines: collections.deque[Line] = collections.deque()
-        self._steps: Generator[None, None, Result] | None = None
+        self._steps: Generator[Wait, None, Result] | None = None
         self._iterator: Generator[Line, None, None] | None = None
         self.result: Result | None = None
 
@@ -44,9 +46,10 @@ class Stream:
 
     def _lines_until_end(self) -> Generator[Line, None, None]:
         steps = self._steps = self._prepared.execution(self._deliver)
+        wait: Wait = None
         while True:  # relay the lines delivered at each step of the run (or runs)
             try:
-                next(steps)
+                wait = advance(steps, wait)
             except StopIteration as done:
                 result: Result = done.value
                 break

@@ -29,7 +29,7 @@ import sys
 import threading
 from collections.abc import Callable, Generator, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._engine import simulated
 from .._launcher import REAL, using_launcher
@@ -42,6 +42,9 @@ from .._session import Session
 from .._spec import DeliverLine, Spec
 from ._dialogue import Exit, FakePump, In, Out, Step
 from ._fake import fake_session, input_text
+
+if TYPE_CHECKING:
+    from .._pump import Wait
 
 VERSION = 1
 
@@ -350,7 +353,7 @@ class Cassette:
             for reply in _replies(spec.respond, output)
         ]
 
-    def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
+    def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[Wait, None, Result]:
         if not self.record:
             return self._replay_run(spec, deliver)
         result = yield from REAL.execution(spec, deliver)

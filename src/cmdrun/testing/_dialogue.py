@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from .._output import Capture, as_terminal
 from .._pump import DataHook
@@ -166,6 +166,7 @@ class FakePump:
         self._emitted = 0
         self._printed = ""  # the end of the output so far, as delivered (secrets masked)
         self._played = False  # the transcript ran to its end (or to its Exit)
+        self._stopped = False
 
     @property
     def finished(self) -> bool:
@@ -255,6 +256,26 @@ class FakePump:
                 + ("" if math.isinf(until) else " (it would sleep out the whole timeout)")
             )
         )
+
+    def arm(self, until: float) -> None:
+        """A fake never waits: its driver calls :meth:`step`, on an event loop too."""
+
+    def handle(self) -> None:
+        pass
+
+    def cancel(self) -> None:
+        """Stopped (by the kill policy's SIGTERM), at once."""
+        self._finish(-15)
+        self._stopped = True
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def drive(self, deadline: float, drain_timeout: float) -> Iterator[float]:
+        """:meth:`run_to_end`, as a generator that never yields (nothing to wait for)."""
+        self._stopped = self.run_to_end(deadline, drain_timeout) or self._stopped
+        return iter(())
 
     def run_to_end(self, deadline: float, drain_timeout: float) -> bool:
         """Play to the end; a fake blocked on input is stopped at ``deadline``, at once."""
