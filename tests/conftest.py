@@ -61,3 +61,10 @@ def run_fallback_cases(test_file: str) -> None:
     )
     assert cases.returncode == 0, cases.stdout + cases.stderr
     assert " skipped" not in cases.stdout
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Every ``@pytest.mark.anyio`` test runs twice: on asyncio and on trio (anyio's plugin)."""
+    backend: str = request.param
+    return backend

@@ -10,6 +10,8 @@ import os as _os
 TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from ._aio import arun, arun_many
+    from ._asession import AsyncSession, Spawning, aspawn
+    from ._astream import AsyncStream, astream
     from ._errors import (
         CmdrunError,
         CommandFailed,
@@ -61,6 +63,14 @@ _API = {
 }
 
 
+#: The async API, imported apart (only when used): see ``__getattr__``.
+_ASYNC_API = {
+    "._aio": ("arun", "arun_many"),
+    "._asession": ("AsyncSession", "Spawning", "aspawn"),
+    "._astream": ("AsyncStream", "astream"),
+}
+
+
 def _import_api() -> None:
     """Import every public name (but the asyncio API) into this module.
 
@@ -94,19 +104,21 @@ _os.register_at_fork(before=_import_api)
 
 
 def __getattr__(name: str) -> object:
-    """Import the public API on first use; the asyncio API (``arun``, ``arun_many``) apart.
+    """Import the public API on first use; the async API (``arun``, ``aspawn``, ...) apart.
 
     ``import cmdrun`` alone imports nothing else, so loading the pytest plugin costs nothing
-    to tests that do not use it; the first public name used imports the rest. asyncio alone
-    takes longer to import than the rest of cmdrun together, so only ``arun`` and
-    ``arun_many`` import it.
+    to tests that do not use it; the first public name used imports the rest. Each async
+    name imports only its own module, which imports neither asyncio nor trio: the loop that
+    runs the call is found when it is awaited (see ``cmdrun._aloop``).
     """
-    if name in ("arun", "arun_many"):
-        from . import _aio
+    for module_name, names in _ASYNC_API.items():
+        if name in names:
+            import importlib
 
-        function = getattr(_aio, name)
-        function.__module__ = __name__
-        return function
+            value = getattr(importlib.import_module(module_name, __name__), name)
+            value.__module__ = __name__
+            globals()[name] = value
+            return value
     if any(name in names for names in _API.values()):
         _import_api()
         return globals()[name]
@@ -119,6 +131,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AsyncSession",
+    "AsyncStream",
     "CmdrunError",
     "CommandFailed",
     "CommandNotExecutable",
@@ -134,6 +148,7 @@ __all__ = [
     "Secret",
     "Session",
     "SessionClosed",
+    "Spawning",
     "Stage",
     "StartFailed",
     "Stream",
@@ -145,6 +160,8 @@ __all__ = [
     "arun",
     "arun_many",
     "as_completed",
+    "aspawn",
+    "astream",
     "call",
     "clean",
     "pipe",

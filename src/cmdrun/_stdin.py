@@ -22,7 +22,6 @@ import io
 import os
 import stat
 import subprocess
-import threading
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
 from ._frozen import Frozen
@@ -30,7 +29,6 @@ from ._frozen import Frozen
 TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
 
 if TYPE_CHECKING:
-    import asyncio  # imported where an async source is read: it costs ~60 ms to import
     from typing import IO, Any, TypeAlias
 
 #: What ``stdin=`` takes (``subprocess.DEVNULL`` or None: the program reads /dev/null).
@@ -155,26 +153,18 @@ class FromChunks(Frozen):
 
 
 class FromAsync(Frozen):
-    """An async iterable of chunks, for ``arun``, read on ``loop`` (set by :meth:`on`)."""
+    """An async iterable of chunks, for ``arun``/``astream``: read by tasks of the loop that
+    runs the call (its feed is made there, when the program starts)."""
 
-    __slots__ = ("chunks", "loop")
+    __slots__ = ("chunks",)
 
     chunks: AsyncIterable[bytes | str]
-    loop: asyncio.AbstractEventLoop | None
 
-    def __init__(
-        self, chunks: AsyncIterable[bytes | str], loop: asyncio.AbstractEventLoop | None = None
-    ) -> None:
+    def __init__(self, chunks: AsyncIterable[bytes | str]) -> None:
         object.__setattr__(self, "chunks", chunks)
-        object.__setattr__(self, "loop", loop)
-
-    def on(self, loop: asyncio.AbstractEventLoop) -> FromAsync:
-        """The same source, read on ``loop`` (the loop of the ``arun`` call)."""
-        return FromAsync(self.chunks, loop)
 
     def feed(self, encoding: str) -> Feed:
-        assert self.loop is not None, "arun() sets the loop before the start"
-        return _AsyncFeed(self.chunks, encoding, self.loop)
+        return _AsyncFeed(self.chunks, encoding)
 
 
 Source: TypeAlias = "FromPath | FromFd | FromChunks | FromAsync"
@@ -312,47 +302,48 @@ def refuse_async(source: Source | None, door: str) -> None:
 
 
 class _AsyncFeed(Feed):
-    """A :class:`Feed` over an async iterable, read on ``loop`` from the pump's thread.
+    """A :class:`Feed` over an async iterable, on the event loop that drives the pump.
 
-    Each chunk is fetched as a task on the loop; until it is there, :meth:`pull` answers
-    ``b""`` and the pump waits on :attr:`wake_fd`, which the task's end makes readable, so
-    the pump keeps reading output and honours timeouts and cancellation meanwhile.
+    Each chunk is fetched by a task of that loop (asyncio or trio, see :mod:`cmdrun._aloop`);
+    until it is there, :meth:`pull` answers ``b""`` and the pump waits for :attr:`wake_fd`,
+    which the task's end makes readable, so output keeps being read, and timeouts and
+    cancellation keep working, while the source takes its time.
     """
 
-    def __init__(
-        self, chunks: AsyncIterable[bytes | str], encoding: str, loop: asyncio.AbstractEventLoop
-    ) -> None:
+    def __init__(self, chunks: AsyncIterable[bytes | str], encoding: str) -> None:
+        from ._aloop import current
+
         super().__init__((), encoding)
+        self._loop = current()
         self._aiter: AsyncIterator[bytes | str] | None = chunks.__aiter__()
-        self._loop = loop
-        self._fetching: Any = None  # a concurrent.futures.Future
-        self._lock = threading.Lock()
+        self._cancel: Any = None  # cancels the fetch under way
+        self._fetched: tuple[bool, Any] | None = None
         self.wake_fd, self._wake_write = os.pipe()
         os.set_blocking(self.wake_fd, False)
         os.set_blocking(self._wake_write, False)
 
-    def _wake(self, _: object) -> None:
-        with self._lock:
-            if self._wake_write >= 0:
-                try:
-                    os.write(self._wake_write, b"x")
-                except BlockingIOError:  # already readable: enough
-                    pass
+    def _done(self, outcome: tuple[bool, Any]) -> None:
+        self._fetched = outcome
+        if self._wake_write >= 0:
+            try:
+                os.write(self._wake_write, b"x")
+            except BlockingIOError:  # already readable: enough
+                pass
 
     def pull(self) -> bytes | None:
         while self._aiter is not None:
-            if self._fetching is None:
-                import asyncio
-
-                self._fetching = asyncio.run_coroutine_threadsafe(
-                    _next_chunk(self._aiter), self._loop
-                )
-                self._fetching.add_done_callback(self._wake)
-            if not self._fetching.done():
+            if self._cancel is None:
+                self._fetched = None
+                self._cancel = self._loop.start(_next_chunk(self._aiter), self._done)
+            fetched = self._fetched
+            if fetched is None:
                 return b""
-            fetched, self._fetching = self._fetching, None
+            self._cancel = None
             _drain(self.wake_fd)
-            chunk = fetched.result()  # the iterator's own exception, unchanged
+            ok, chunk = fetched
+            if not ok:
+                self._aiter = None
+                raise chunk  # the iterator's own exception, unchanged
             if chunk is _END:
                 self._aiter = None
                 return None
@@ -362,26 +353,22 @@ class _AsyncFeed(Feed):
         return None
 
     def close(self) -> None:
-        """Stop fetching; the async generator is closed on its loop (its ``finally`` runs)."""
+        """Stop fetching; the async generator is closed on the loop (its ``finally`` runs):
+        cancelling a fetch under way ends it with the cancellation, else ``aclose()``."""
         ait, self._aiter = self._aiter, None
-        fetching, self._fetching = self._fetching, None
-        # Cancelling a fetch cancels its task: the generator sees CancelledError and ends.
-        if (
-            ait is not None
-            and (fetching is None or not fetching.cancel())
-            and hasattr(ait, "aclose")
-        ):
-            import asyncio
+        cancel, self._cancel = self._cancel, None
+        if cancel is not None and self._fetched is None:
+            cancel()
+        elif ait is not None and hasattr(ait, "aclose"):
+            self._loop.start(ait.aclose(), _ignore)
+        if self._wake_write >= 0:
+            os.close(self.wake_fd)
+            os.close(self._wake_write)
+            self._wake_write = -1
 
-            try:
-                asyncio.run_coroutine_threadsafe(ait.aclose(), self._loop)
-            except RuntimeError:  # the loop is closed: nothing can run the generator now
-                pass
-        with self._lock:
-            if self._wake_write >= 0:
-                os.close(self.wake_fd)
-                os.close(self._wake_write)
-                self._wake_write = -1
+
+def _ignore(outcome: tuple[bool, Any]) -> None:
+    pass
 
 
 _END = object()

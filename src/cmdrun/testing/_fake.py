@@ -15,7 +15,6 @@ import math
 import numbers
 import os
 import re
-import select
 import shlex
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -35,6 +34,7 @@ from .._errors import (
 from .._launcher import REAL, Launcher, _Adapted, _Stepped, current_launcher, using_launcher
 from .._parallel import pass_batch_time
 from .._pipeline import Pipeline, pipefail
+from .._pump import FdWait
 from .._result import Result, Stage
 from .._secret import Redactor, Secret, masked
 from .._session import Session
@@ -45,6 +45,8 @@ from .._which import path_of
 from ._dialogue import Exit, FakeChild, FakeHang, FakePump, Out, Step, check_steps
 
 if TYPE_CHECKING:
+    from .._pump import Wait
+    from .._session import Steps
     from ._popen import SubprocessPatch
 
 
@@ -751,18 +753,18 @@ class FakeCommands:
             raise start_error(found.raises, spec)
         return found, call
 
-    def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
+    def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[Wait, None, Result]:
         if spec.pipeline is not None:
             return (yield from self._pipeline(spec, deliver))
         registration, call = self._lookup(spec, "run")
         if registration is None:
             return (yield from self._next_layer(call).execution(spec, deliver))
-        spec = _stdin_read(spec, call)
+        spec = yield from _stdin_read(spec, call)
         if registration.dialogue is not None:
             return _ended(_play(spec, registration, deliver, self._played))
         return _ended(_answered(spec, _answer_from(registration, call), deliver))
 
-    def _pipeline(self, spec: Spec, deliver: DeliverLine | None) -> Generator[None, None, Result]:
+    def _pipeline(self, spec: Spec, deliver: DeliverLine | None) -> Generator[Wait, None, Result]:
         """A pipeline: run for real when every stage may run for real; otherwise each stage
         is answered in turn (one allowed to run for real runs on its own), fed the output of
         the one before.
@@ -794,7 +796,7 @@ class FakeCommands:
                 stage = stage.replace(input=results[-1].stdout_bytes)
                 call.input = input_text(stage)
             elif registration is not None:
-                stage = _stdin_read(stage, call)
+                stage = yield from _stdin_read(stage, call)
             if registration is None:
                 with _naming_stage(index, len(stages), stage.args):
                     results.append((yield from self._next_layer(call).execution(stage, None)))
@@ -939,9 +941,11 @@ def _naming_stage(index: int, count: int, argv: tuple[str, ...]) -> Iterator[Non
         raise in_stage(exc, stage_name(index, count, argv)) from None
 
 
-def _stdin_read(spec: Spec, call: Call) -> Spec:
+def _stdin_read(spec: Spec, call: Call) -> Generator[Wait, None, Spec]:
     """``spec`` with what its ``stdin=`` source holds read into ``input``, as a fake's
-    program would read it all; ``call.input`` shows it. Without a source: ``spec``."""
+    program would read it all; ``call.input`` shows it. Without a source: ``spec``. The
+    chunks of an async source come from tasks of the event loop: the generator yields a
+    wait for each, so that the loop runs them."""
     source = spec.stdin
     if source is None:
         return spec
@@ -959,7 +963,7 @@ def _stdin_read(spec: Spec, call: Call) -> Spec:
                 if chunk:
                     chunks.append(chunk)
                 else:  # an async source: its next chunk is on the way
-                    select.select([feed.wake_fd], [], [])
+                    yield FdWait(feed.wake_fd), math.inf
         finally:
             feed.close()
         data = b"".join(chunks)
@@ -1116,11 +1120,11 @@ class _FakeSession(Session):
 
     _pump: FakePump
 
-    def _send(self, text: Any, end: str, action: str) -> str:
+    def _send(self, text: Any, end: str, action: str) -> Steps[str]:
         if isinstance(text, Secret):
             self._pump.mark_secret(text)
         try:
-            return super()._send(text, end, action)
+            return (yield from super()._send(text, end, action))
         finally:
             self._pump.mark_secret(None)
 
@@ -1131,8 +1135,9 @@ class _FakeSession(Session):
         else:
             self._pump._finish(-2)
 
-    def _finish(self, deadline: float, drain: float) -> bool:
+    def _finish(self, deadline: float, drain: float) -> Steps[bool]:
         return self._pump.run_to_end(deadline, drain)
+        yield  # a generator, as the real one (never reached: a fake does not wait)
 
     def _set_size(self, rows: int, cols: int) -> None:
         if not self.tty:  # a transcript has no window to resize: only refuse as pipes do
