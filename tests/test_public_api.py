@@ -269,3 +269,31 @@ def test_run_options_agree_with_the_typed_dicts() -> None:
             }
     assert len(keys) > 20
     assert keys == _spec._RUN_OPTIONS
+
+
+def test_spawn_options_agree_with_spawn_and_the_typed_dict() -> None:
+    """``aspawn`` takes ``spawn``'s keywords as ``**options``: the set it checks them
+    against at run time, ``SpawnOptions`` (for type checkers) and ``spawn``'s own keyword
+    parameters must be the same names."""
+    import ast
+    import inspect
+
+    from cmdrun import _session
+
+    tree = ast.parse(inspect.getsource(_session))
+    typed = {
+        item.target.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef) and node.name == "SpawnOptions"
+        for item in node.body
+        if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
+    }
+    parameters = inspect.signature(cmdrun.spawn).parameters
+    keywords = {n for n, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert len(keywords) > 10
+    assert keywords == typed == _session.SPAWN_OPTIONS
+
+
+def test_aspawn_refuses_an_unknown_option_by_name() -> None:
+    with pytest.raises(TypeError, match=r"aspawn\(\) .*shel"):
+        cmdrun.aspawn(["cat"], shel=True).__await__().send(None)  # type: ignore[call-arg]

@@ -181,7 +181,7 @@ class Result:
             the output; ``stdout_bytes`` holds the last ``max_output`` bytes).
         stderr_dropped: the same for stderr.
         cancelled: True when cmdrun stopped it because the run was cancelled (another
-            command failed under ``fail_fast``, or the asyncio task was cancelled).
+            command failed under ``fail_fast``, or an async call was cancelled).
         stages: what each stage of a pipeline did (:class:`Stage`); for a single command,
             one Stage for the command itself.
     """

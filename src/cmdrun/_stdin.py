@@ -9,8 +9,9 @@ anything runs:
 * :class:`FromChunks`: an iterable of ``bytes``/``str`` chunks (or a binary file without
   an fd, read in chunks), written by the pump as the child reads: one chunk in memory at a
   time, interleaved with the reading of the output.
-* :class:`FromAsync`: an async iterable, for ``arun``: its :class:`Feed` fetches each chunk
-  on the caller's event loop, and the pump in the worker thread waits for it in its poll.
+* :class:`FromAsync`: an async iterable, for ``arun``/``astream``: its :class:`Feed` fetches
+  each chunk with a task of the event loop that drives the pump, which waits for it on the
+  feed's wake-up fd among its other fds.
 
 A pipeline hands its source to its first stage: it is simply that child's stdin.
 """
