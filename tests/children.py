@@ -571,3 +571,88 @@ def cli_script() -> list[str] | None:
         return [str(beside)]
     found = shutil.which("cmdrun")
     return None if found is None else [found]
+
+
+def line_acker() -> list[str]:
+    """Read lines; answer each with ``got LINE`` (flushed) at once; print ``total N`` at EOF."""
+    return py(
+        """
+        import sys
+        count = 0
+        for line in sys.stdin:
+            count += 1
+            print("got", line.strip(), flush=True)
+        print("total", count, flush=True)
+        """
+    )
+
+
+def pid_then_cat() -> list[str]:
+    """Print ``pids PID`` (flushed), then copy stdin to stdout until EOF."""
+    return py(
+        """
+        import os, sys
+        print("pids", os.getpid(), flush=True)
+        while chunk := os.read(0, 65536):
+            os.write(1, chunk)
+        """
+    )
+
+
+def start_end_logger(log: pathlib.Path) -> list[str]:
+    """Append ``start`` to ``log``, sleep a little, append ``end`` (a shell starts fast)."""
+    return ["sh", "-c", 'echo start >> "$1"; sleep 0.3; echo end >> "$1"', "sh", str(log)]
+
+
+def most_at_once(log: pathlib.Path) -> int:
+    """How many ``start_end_logger`` children ran at once, at most, from their log."""
+    running = most = 0
+    for event in log.read_text().split():
+        running += 1 if event == "start" else -1
+        most = max(most, running)
+    return most
+
+
+def pid_writer_then_sleep(pidfile: pathlib.Path) -> list[str]:
+    """Append its pid to ``pidfile``, then sleep a minute."""
+    return ["sh", "-c", 'echo $$ >> "$1"; exec sleep 60', "sh", str(pidfile)]
+
+
+def fail_when_lines(pidfile: pathlib.Path, lines: int, code: int) -> list[str]:
+    """Wait (up to 20 s) until ``pidfile`` holds ``lines`` lines, then exit with ``code``."""
+    script = (
+        'i=0; while [ "$(cat "$1" 2>/dev/null | wc -l)" -lt "$2" ] && [ $i -lt 1000 ]; '
+        'do sleep 0.02; i=$((i+1)); done; exit "$3"'
+    )
+    return ["sh", "-c", script, "sh", str(pidfile), str(lines), str(code)]
+
+
+def winch_reporter() -> list[str]:
+    """Print ``READY``; on SIGWINCH print the terminal's size as ``SIZE rows cols`` and exit."""
+    return py(
+        """
+        import os, signal, sys
+        def report(signum, frame):
+            cols, rows = os.get_terminal_size(0)
+            print(f"SIZE {rows} {cols}", flush=True)
+            sys.exit(0)
+        signal.signal(signal.SIGWINCH, report)
+        print("READY", flush=True)
+        while True:
+            signal.pause()
+        """
+    )
+
+
+def catches_ctrl_c() -> list[str]:
+    """Print ``ready``, sleep; on Ctrl-C print ``interrupted`` and exit 0."""
+    return py(
+        """
+        import time
+        try:
+            print("ready", flush=True)
+            time.sleep(30)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        """
+    )

@@ -1,8 +1,10 @@
-"""The asyncio API, and the behaviour it shares with the sync API (tested on both)."""
+"""The async API, and the behaviour it shares with the sync API (tested with ``run``, and
+with ``arun`` under ``asyncio.run`` and under ``trio.run``)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import pathlib
 import sys
 import time
@@ -10,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import trio
 
 import cmdrun
 from children import own_children, pids_in, py, tree, wait_dead, write_both
@@ -26,7 +29,12 @@ def _async(cmd: Any, **kw: Any) -> Result:
     return asyncio.run(cmdrun.arun(cmd, **kw))
 
 
-@pytest.fixture(params=[_sync, _async], ids=["sync", "async"])
+def _trio(cmd: Any, **kw: Any) -> Result:
+    result: Result = trio.run(functools.partial(cmdrun.arun, cmd, **kw))
+    return result
+
+
+@pytest.fixture(params=[_sync, _async, _trio], ids=["sync", "async", "trio"])
 def run(request: pytest.FixtureRequest) -> Runner:
     runner: Runner = request.param
     return runner

@@ -13,7 +13,7 @@ import pytest
 
 import cmdrun
 import cmdrun._pty
-from children import own_children, prompter, py
+from children import own_children, prompter, py, winch_reporter
 from cmdrun import Secret, Session, SessionClosed
 from cmdrun._secret import MASK
 from conftest import run_fallback_cases
@@ -30,23 +30,6 @@ def no_stray_children() -> Iterator[None]:
 
 def test_fallback_path_in_a_single_threaded_process() -> None:
     run_fallback_cases(__file__)
-
-
-def winch_reporter() -> list[str]:
-    """On SIGWINCH print the terminal's size as ``SIZE rows cols``, then exit."""
-    return py(
-        """
-        import os, signal, sys
-        def report(signum, frame):
-            cols, rows = os.get_terminal_size(0)
-            print(f"SIZE {rows} {cols}", flush=True)
-            sys.exit(0)
-        signal.signal(signal.SIGWINCH, report)
-        print("READY", flush=True)
-        while True:
-            signal.pause()
-        """
-    )
 
 
 def hex_reader() -> list[str]:

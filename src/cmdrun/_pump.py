@@ -108,6 +108,13 @@ class _Poller:
             ready: list[tuple[int, int]] = self._poll.poll(milliseconds)
         else:
             ready = self._epoll.poll(-1 if milliseconds < 0 else milliseconds / 1000)
+            if len(ready) > 1:
+                # epoll's order is not the order of the writes: an fd read to its end just
+                # before stays first in line. poll's order is the order of registration, so
+                # a program's stdout is read before its stderr prompt: keep to it, and the
+                # event-loop driver sees a dialogue as the synchronous one does.
+                rank = {fd: index for index, fd in enumerate(self.fds)}
+                ready.sort(key=lambda event: rank.get(event[0], len(rank)))
         return ready
 
     def loop_fd(self) -> int:
