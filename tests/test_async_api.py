@@ -837,3 +837,13 @@ def test_no_thread_per_process(backend: str) -> None:
     assert all(r.ok for r in results)
     assert samples >= 5
     assert seen == {}, f"threads started during the runs: {sorted(seen.values())}"
+
+
+@pytest.mark.anyio
+async def test_a_spawning_awaited_twice_gives_the_same_session() -> None:
+    spawning = cmdrun.aspawn(["cat"], tty=False)
+    first = await spawning
+    try:
+        assert await spawning is first
+    finally:
+        await first.aclose()

@@ -189,6 +189,8 @@ class Spawning:
         return self._start().__await__()
 
     async def _start(self) -> AsyncSession:
+        if self._session is not None:  # awaited again: the same session, not a second program
+            return self._session
         cmd, options = self._spawn
         spec, transcript = session_spec(cmd, options, "aspawn")
         launcher = current_launcher()
@@ -204,11 +206,11 @@ class Spawning:
                 raise
         if transcript is not None:
             session.observe(transcript)  # as spawn() does: once the input is typed
-        return AsyncSession(session)
+        self._session = AsyncSession(session)
+        return self._session
 
     async def __aenter__(self) -> AsyncSession:
-        self._session = await self._start()
-        return self._session
+        return await self._start()
 
     async def __aexit__(
         self,
