@@ -291,11 +291,6 @@ anyio.run(main, backend=sys.argv[1])
 """
 
 
-@pytest.mark.xfail(
-    reason="each chunk is fetched by a new task, so a cancel scope the generator opened is "
-    "left in another task (asyncio: RuntimeError; trio: its state is corrupted)",
-    strict=True,
-)
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_async_stdin_generator_may_yield_inside_its_own_cancel_scope(backend: str) -> None:
     """``async for`` in one task reads such a generator; so should ``arun``. In a process

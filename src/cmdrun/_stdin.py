@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import errno
 import io
+import math
 import os
 import stat
 import subprocess
@@ -305,10 +306,12 @@ def refuse_async(source: Source | None, door: str) -> None:
 class _AsyncFeed(Feed):
     """A :class:`Feed` over an async iterable, on the event loop that drives the pump.
 
-    Each chunk is fetched by a task of that loop (asyncio or trio, see :mod:`cmdrun._aloop`);
-    until it is there, :meth:`pull` answers ``b""`` and the pump waits for :attr:`wake_fd`,
-    which the task's end makes readable, so output keeps being read, and timeouts and
-    cancellation keep working, while the source takes its time.
+    One task of that loop (asyncio or trio, see :mod:`cmdrun._aloop`) iterates the source
+    for its whole life, as a plain ``async for`` would, so a generator may hold a cancel
+    scope or a context across its ``yield``s. It fetches one chunk, hands it over and waits
+    to be asked for the next (a byte on a pipe). Until a chunk is there, :meth:`pull`
+    answers ``b""`` and the pump waits for :attr:`wake_fd`, so output keeps being read, and
+    timeouts and cancellation keep working, while the source takes its time.
     """
 
     def __init__(self, chunks: AsyncIterable[bytes | str], encoding: str) -> None:
@@ -317,13 +320,32 @@ class _AsyncFeed(Feed):
         super().__init__((), encoding)
         self._loop = current()
         self._aiter: AsyncIterator[bytes | str] | None = chunks.__aiter__()
-        self._cancel: Any = None  # cancels the fetch under way
+        self._cancel: Any = None  # cancels the fetching task
         self._fetched: tuple[bool, Any] | None = None
         self.wake_fd, self._wake_write = os.pipe()
-        os.set_blocking(self.wake_fd, False)
-        os.set_blocking(self._wake_write, False)
+        self._ask_read, self._ask_write = os.pipe()
+        for fd in (self.wake_fd, self._wake_write, self._ask_read, self._ask_write):
+            os.set_blocking(fd, False)
 
-    def _done(self, outcome: tuple[bool, Any]) -> None:
+    async def _fetch_all(self, chunks: AsyncIterator[bytes | str]) -> object:
+        """The fetching task: each chunk handed over, then wait to be asked again."""
+        try:
+            while True:
+                try:
+                    chunk: object = await chunks.__anext__()
+                except StopAsyncIteration:
+                    chunk = _END
+                self._hand_over((True, chunk))
+                if chunk is _END:
+                    return None
+                await self._loop.wait_readable(self._ask_read, math.inf)
+                _drain(self._ask_read)
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:  # its ``finally`` runs now, even when cancelled
+                await self._loop.uncancellable(aclose)
+
+    def _hand_over(self, outcome: tuple[bool, Any]) -> None:
         self._fetched = outcome
         if self._wake_write >= 0:
             try:
@@ -331,15 +353,18 @@ class _AsyncFeed(Feed):
             except BlockingIOError:  # already readable: enough
                 pass
 
+    def _ended(self, outcome: tuple[bool, Any]) -> None:
+        if not outcome[0] and self._fetched is None:  # the source raised
+            self._hand_over(outcome)
+
     def pull(self) -> bytes | None:
         while self._aiter is not None:
             if self._cancel is None:
-                self._fetched = None
-                self._cancel = self._loop.start(_next_chunk(self._aiter), self._done)
+                self._cancel = self._loop.start(self._fetch_all(self._aiter), self._ended)
             fetched = self._fetched
             if fetched is None:
                 return b""
-            self._cancel = None
+            self._fetched = None
             _drain(self.wake_fd)
             ok, chunk = fetched
             if not ok:
@@ -348,23 +373,24 @@ class _AsyncFeed(Feed):
             if chunk is _END:
                 self._aiter = None
                 return None
+            os.write(self._ask_write, b"x")  # the task may fetch the next one
             data = encode_chunk(chunk, self._encoding)
             if data:
                 return data
         return None
 
     def close(self) -> None:
-        """Stop fetching; the async generator is closed on the loop (its ``finally`` runs):
-        cancelling a fetch under way ends it with the cancellation, else ``aclose()``."""
+        """Stop fetching: the task is cancelled and closes the async generator (its
+        ``finally`` runs); a source never started is closed by a task of its own."""
         ait, self._aiter = self._aiter, None
         cancel, self._cancel = self._cancel, None
-        if cancel is not None and self._fetched is None:
+        if cancel is not None:
             cancel()
         elif ait is not None and hasattr(ait, "aclose"):
             self._loop.start(ait.aclose(), _ignore)
         if self._wake_write >= 0:
-            os.close(self.wake_fd)
-            os.close(self._wake_write)
+            for fd in (self.wake_fd, self._wake_write, self._ask_read, self._ask_write):
+                os.close(fd)
             self._wake_write = -1
 
 
