@@ -211,6 +211,20 @@ async def test_cancelled_arun_many_stops_every_group(tmp_path: pathlib.Path) -> 
 
 
 @pytest.mark.anyio
+async def test_cancelled_wait_stops_the_session_and_is_no_timeout(pids: list[int]) -> None:
+    s = await cmdrun.aspawn(tree(2), tty=False, kill_grace=GRACE)
+    pids.extend([s.pid, *pids_in((await s.expect(PIDS_LINE)).text)])
+    with anyio.move_on_after(0.2) as scope:
+        await s.wait()  # the cancellation goes on: no CommandTimedOut "after 30 s"
+    assert scope.cancelled_caught
+    assert not s.alive
+    assert not leakcheck.survivors(pids, within=0)
+    result = await s.aclose()
+    assert result.returncode == -signal.SIGTERM
+    assert not result.timed_out
+
+
+@pytest.mark.anyio
 async def test_cancelled_aclose_still_finishes_the_kill_policy(pids: list[int]) -> None:
     s = await cmdrun.aspawn(ignore_and_hang(signal.SIGTERM), tty=False, kill_grace=GRACE)
     pids.extend(pids_in((await s.expect(PIDS_LINE)).text))
