@@ -700,6 +700,37 @@ def test_out_of_fds_gives_start_failed_never_a_hang_or_a_leak(loop: str) -> None
         assert rows[-1]["outcomes"] == ["ok"] * 3, name
 
 
+@pytest.mark.parametrize("loop", ["asyncio", "trio"])
+def test_async_only_program_catches_start_failed_when_out_of_fds(loop: str) -> None:
+    # Its first ``except cmdrun.StartFailed`` runs when no fd is left: the name must not
+    # need an import then (an import opens the module's file: EMFILE instead of the error).
+    code = f"""
+import os, resource, cmdrun, {loop}
+
+async def main():
+    await cmdrun.arun(["true"])
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    held = []
+    try:
+        while True:
+            held.append(os.open("/dev/null", os.O_RDONLY))
+    except OSError:
+        pass
+    try:
+        await cmdrun.arun(["true"])
+    except cmdrun.StartFailed as exc:
+        print(exc.reason)
+    for fd in held:
+        os.close(fd)
+
+{"asyncio.run(main())" if loop == "asyncio" else "trio.run(main)"}
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.stdout, done.stderr[-300:]) == ("out of file descriptors\n", "")
+
+
 # -- sessions and streams left behind ---------------------------------------------------------
 
 
