@@ -22,6 +22,7 @@ import sys
 import textwrap
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import anyio
 import pytest
@@ -827,3 +828,50 @@ def test_asyncio_run_ending_with_a_session_still_waiting_stops_it(pids: list[int
 
     asyncio.run(main())
     assert not leakcheck.survivors(pids, within=0)
+
+
+async def _dialogue(cmd: list[str], pids: list[int]) -> None:
+    async with cmdrun.aspawn(cmd, tty=False, kill_grace=GRACE) as s:
+        pids.extend(pids_in((await s.expect(PIDS_LINE)).text))
+        await s.expect("never printed")
+
+
+async def _lines(cmd: list[str], options: dict[str, Any]) -> None:
+    async with cmdrun.astream(cmd, **options) as lines:
+        async for _ in lines:
+            pass
+
+
+_PENDING = {
+    "arun": lambda cmd, options, pids: cmdrun.arun(cmd, **options),
+    "arun_many": lambda cmd, options, pids: cmdrun.arun_many([cmd, cmd], **options),
+    "aspawn": lambda cmd, options, pids: _dialogue(cmd, pids),
+    "astream": lambda cmd, options, pids: _lines(cmd, options),
+}
+
+
+@pytest.mark.parametrize("door", sorted(_PENDING))
+def test_event_loop_closed_under_a_pending_call_leaves_nothing(door: str, pids: list[int]) -> None:
+    # run_until_complete() then close(), with a task still pending: asyncio destroys the
+    # task and the garbage collector closes its coroutine, where no await is possible any
+    # more. The program is stopped then and there (blocking), and nothing else happens: no
+    # error from a clean-up that tried to await, no new event loop made for it.
+    cmd, options = _deaf(pids)
+    loop = asyncio.new_event_loop()
+
+    async def main() -> None:
+        task = loop.create_task(_PENDING[door](cmd, options, pids))
+        while len(pids) < (2 if door == "arun_many" else 1):
+            await asyncio.sleep(0.01)
+        assert not task.done()
+
+    loop.run_until_complete(main())
+    loop.close()
+    unraisable: list[str] = []
+    hook, sys.unraisablehook = sys.unraisablehook, lambda u: unraisable.append(repr(u.exc_value))
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert not leakcheck.survivors(pids, within=0)
+    assert unraisable == []
