@@ -107,14 +107,17 @@ def __getattr__(name: str) -> object:
     """Import the public API on first use; the async API (``arun``, ``aspawn``, ...) apart.
 
     ``import cmdrun`` alone imports nothing else, so loading the pytest plugin costs nothing
-    to tests that do not use it; the first public name used imports the rest. Each async
-    name imports only its own module, which imports neither asyncio nor trio: the loop that
-    runs the call is found when it is awaited (see ``cmdrun._aloop``).
+    to tests that do not use it; the first public name used imports the rest. An async
+    name imports its own module too, which imports neither asyncio nor trio: the loop that
+    runs the call is found when it is awaited (see ``cmdrun._aloop``). It imports the rest
+    all the same: an async program's first ``except cmdrun.StartFailed`` may run when no fd
+    is left, where an import (which opens the module's file) would fail with EMFILE.
     """
     for module_name, names in _ASYNC_API.items():
         if name in names:
             import importlib
 
+            _import_api()
             value = getattr(importlib.import_module(module_name, __name__), name)
             value.__module__ = __name__
             globals()[name] = value

@@ -22,7 +22,7 @@ import time
 from collections.abc import Generator, Iterable
 from typing import Generic, TypeVar
 
-from ._aloop import current
+from ._aloop import Loop, current
 from ._args import check_flag
 from ._parallel import START_ERRORS, Outcome, check_jobs, not_started, outcome_of, prepare_all
 from ._pump import FdWait, advance
@@ -79,7 +79,7 @@ class Driver(Generic[T]):
     __slots__ = ("_loop", "_steps", "_stopper", "_wait", "done", "value")
 
     def __init__(self, steps: Generator[Wait, None, T], stopper: Stopper[T] | None = None) -> None:
-        self._loop = current()
+        self._loop: Loop | None = None  # found when there is something to wait for
         self._steps = steps
         self._stopper = stopper or stop_run
         self._wait: Wait = None
@@ -100,7 +100,13 @@ class Driver(Generic[T]):
                 armed = wait[0].arm(wait[1])
                 if armed is not None:
                     try:
-                        await self._loop.wait_readable(*armed)
+                        await self._on_loop().wait_readable(*armed)
+                    except GeneratorExit:  # the coroutine is closed: see finish_blocking
+                        self.done = True
+                        then = self._stopper(self._steps, self._wait)
+                        if then is not None:
+                            finish_blocking(*then)
+                        raise
                     except BaseException:  # cancelled (or Ctrl-C under trio)
                         await self.stop()
                         raise
@@ -118,7 +124,28 @@ class Driver(Generic[T]):
         self.done = True
         then = self._stopper(self._steps, self._wait)
         if then is not None:
-            await self._loop.uncancellable(lambda: _to_the_end(*then))
+            await self._on_loop().uncancellable(lambda: _to_the_end(*then))
+
+    def _on_loop(self) -> Loop:
+        """The running loop, found at the first wait: a call that never waits (a fake, a
+        session already ended) needs none, not even in a coroutine being closed."""
+        if self._loop is None:
+            self._loop = current()
+        return self._loop
+
+
+def finish_blocking(steps: Generator[Wait, None, object], wait: Wait) -> None:
+    """Drive ``steps`` from ``wait`` to its end here, blocking (the value is dropped).
+
+    For a coroutine that is being closed (``GeneratorExit`` where it awaited): asyncio
+    destroys a task still pending when its loop is closed, and the garbage collector then
+    closes its coroutine, which can await nothing any more, nor make a task.
+    """
+    try:
+        while True:
+            wait = advance(steps, wait)
+    except StopIteration:
+        pass
 
 
 async def _to_the_end(steps: Generator[Wait, None, object], wait: Wait) -> None:
@@ -216,6 +243,11 @@ class _Batch:
         try:
             try:
                 await self._drive()
+            except GeneratorExit:  # the coroutine is closed: see finish_blocking
+                self._stop_all(None)
+                for entry in self._running.values():
+                    finish_blocking(entry.steps, entry.wait)
+                raise
             except BaseException as exc:
                 self._stop_all(exc)
                 await self._loop.uncancellable(self._drive)

@@ -157,6 +157,8 @@ class SessionPump(Protocol):
 
     on_data: DataHook | None
     redact: Redactor | None
+    #: Set by :meth:`cancel`: the program is stopped because an async call was cancelled.
+    cancelled: bool
 
     @property
     def sinks(self) -> Mapping[str, Sink]:

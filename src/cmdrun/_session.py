@@ -503,12 +503,13 @@ class Session(abc.ABC):
             observer.finished(self._result)
 
     def _finish(self, deadline: float, drain: float) -> Steps[bool]:
-        """Run to the end, stopping the program at ``deadline``; True if it was stopped."""
+        """Run to the end, stopping the program at ``deadline``; True if it was stopped
+        there (not because an async call was cancelled: that is no timeout)."""
         pump = self._pump
         try:
             for until in pump.drive(deadline, drain):
                 yield pump, until
-            return pump.stopped
+            return pump.stopped and not pump.cancelled
         except BaseException:
             if self._started.child.returncode is None:
                 stop_now(self._started.child, self._spec.kill_grace)

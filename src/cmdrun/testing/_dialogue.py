@@ -167,6 +167,7 @@ class FakePump:
         self._printed = ""  # the end of the output so far, as delivered (secrets masked)
         self._played = False  # the transcript ran to its end (or to its Exit)
         self._stopped = False
+        self.cancelled = False
 
     @property
     def finished(self) -> bool:
@@ -266,7 +267,7 @@ class FakePump:
     def cancel(self) -> None:
         """Stopped (by the kill policy's SIGTERM), at once."""
         self._finish(-15)
-        self._stopped = True
+        self._stopped = self.cancelled = True
 
     @property
     def stopped(self) -> bool:
