@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench.py [--quick] [--check]
 
-Twelve things are measured, each against the obvious stdlib baseline or peer:
+Sixteen things are measured, each against the obvious stdlib baseline or peer:
 
 1. **Per-call overhead**: ``cmdrun.run(["true"])`` against
    ``subprocess.run(["true"], capture_output=True)``. Almost all of the time is fork/exec and
@@ -63,6 +63,12 @@ Twelve things are measured, each against the obvious stdlib baseline or peer:
 13. **The command line** (``cli.py`` has the details): ``cmdrun -- true`` as a whole process
     against ``python -c "import subprocess; subprocess.run(['true'])"``; ``python -m cmdrun``
     and coreutils ``timeout 10 true`` for context.
+14. **The async API** (``aio.py`` has the details): 2,000 concurrent ``arun(["sleep", "1"])``
+    under ``asyncio.gather`` (wall time, peak RSS, peak threads; each contestant in a fresh
+    process) against a trio nursery, ``create_subprocess_exec``, ``trio.run_process``, the
+    old thread-pool ``arun`` and the floor (``os.posix_spawn`` + ``os.waitpid``);
+    ``aspawn`` dialogues on asyncio and trio against the synchronous ``spawn`` and pexpect's
+    ``expect(async_=True)``; 200 concurrent PTY sessions of 100 round trips each.
 
 Why ratios and not absolute times: absolute numbers depend on the machine, its load and the
 kernel, and the machines this runs on are small and noisy. Both sides of each ratio are
@@ -89,6 +95,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import aio
 import cli
 import interactive
 import parallel
@@ -133,6 +140,7 @@ class Settings:
     pipelines: pipelines.PipelineSettings  # sections 10-11
     plugin: plugin.PluginSettings  # section 12
     cli: cli.CliSettings  # section 13
+    aio: aio.AioSettings  # sections 14-16
 
 
 FULL = Settings(
@@ -152,6 +160,7 @@ FULL = Settings(
     pipelines=pipelines.FULL,
     plugin=plugin.FULL,
     cli=cli.FULL,
+    aio=aio.FULL,
 )
 QUICK = Settings(
     overhead_rounds=7,
@@ -170,6 +179,7 @@ QUICK = Settings(
     pipelines=pipelines.QUICK,
     plugin=plugin.QUICK,
     cli=cli.QUICK,
+    aio=aio.QUICK,
 )
 
 
@@ -836,6 +846,21 @@ def bench_cli(s: Settings) -> list[Row]:
     return cli.bench_cli(s.cli)
 
 
+# 14-16. The async API: see aio.py
+
+
+def bench_aio_concurrent(s: Settings) -> list[Row]:
+    return aio.bench_concurrent(s.aio)
+
+
+def bench_aio_dialogues(s: Settings) -> list[Row]:
+    return aio.bench_dialogues(s.aio)
+
+
+def bench_aio_sessions(s: Settings) -> list[Row]:
+    return aio.bench_sessions(s.aio)
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -882,6 +907,9 @@ def main(argv: list[str] | None = None) -> int:
         bench_stdin,
         bench_plugin,
         bench_cli,
+        bench_aio_concurrent,
+        bench_aio_dialogues,
+        bench_aio_sessions,
     ]
     if args.only:
         sections = [f for f in sections if any(word in f.__name__ for word in args.only)]

@@ -62,8 +62,13 @@ class Dialogue(abc.ABC):
 
     def check(self, reply: str) -> None:
         """Raise if ``reply`` (text before the last prompt) is not the echoed line."""
-        if reply.replace("\r", "").split("\n")[-2:] != [LINE, ""]:
-            raise RuntimeError(f"{type(self).__name__}: unexpected reply {reply!r}")
+        check_reply(type(self).__name__, reply)
+
+
+def check_reply(who: str, reply: str) -> None:
+    """Raise if ``reply`` (text before the last prompt) is not the echoed line."""
+    if reply.replace("\r", "").split("\n")[-2:] != [LINE, ""]:
+        raise RuntimeError(f"{who}: unexpected reply {reply!r}")
 
 
 class CmdrunDialogue(Dialogue):

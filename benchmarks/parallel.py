@@ -14,8 +14,8 @@
 8. **asyncio**: ``await cmdrun.arun(["true"])`` against ``asyncio.create_subprocess_exec``
    + ``communicate()``, awaited one after the other in one event loop, in alternating
    blocks (A,B then B,A); the ratio is between the medians of the per-call block times.
-   ``cmdrun.run`` called straight from the loop (blocking it) shows what the thread hop of
-   ``arun`` costs.
+   ``cmdrun.run`` called straight from the loop (blocking it) shows what waiting on the
+   event loop costs ``arun`` (the same engine, driven by the loop instead of ``poll``).
 9. **Bounded memory**: a child writing 2 GiB (``head -c 2147483648 /dev/zero``), run with
    ``max_output=1 MiB`` (only the last MiB is kept) and with ``stdout=`` a file in a
    temporary directory. Each run is a fresh Python process started through ``/bin/sh`` (see
@@ -260,7 +260,7 @@ async def with_asyncio() -> None:
 
 
 async def with_blocking_run() -> None:
-    cmdrun.run(["true"])  # blocks the loop: what arun would cost without its thread hop
+    cmdrun.run(["true"])  # blocks the loop: the engine without the event loop's waits
 
 
 async def alternating_blocks(
@@ -269,7 +269,7 @@ async def alternating_blocks(
     """Per-call seconds of each contestant per round, in blocks of ``calls`` sequential
     awaits, all in the running event loop; odd rounds run the contestants in reverse."""
     names = list(contestants)
-    for name in names:  # warm up: the worker thread, the child watcher, PATH lookups
+    for name in names:  # warm up: imports, the child watcher, PATH lookups
         await contestants[name]()
     times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
@@ -308,7 +308,7 @@ def bench_arun(s: ParallelSettings) -> list[Row]:
             'context: per-call: `await cmdrun.arun(["true"])` / `cmdrun.run(["true"])` '
             "called in the event loop",
             f"{Versus(t['arun'], t['run']).ratio:.2f}",
-            details="the cost of running in a worker thread; " + details("arun", "run"),
+            details="the cost of waiting on the event loop; " + details("arun", "run"),
         ),
     ]
 
