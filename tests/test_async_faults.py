@@ -336,6 +336,54 @@ async def test_call_made_in_an_already_cancelled_scope_leaves_nothing(
     leakcheck.assert_gone([int(p) for p in written], within=0)
 
 
+class CallbackBroke(Exception):
+    pass
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fails", ["on_stdout", "stdin source"])
+async def test_a_failing_callback_or_source_stops_the_program_without_blocking_the_loop(
+    fails: str, pids: list[int]
+) -> None:
+    # The program is deaf to SIGTERM: the kill policy waits out the grace, on the loop.
+    grace = 1.5
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = time.monotonic()
+        while True:
+            await anyio.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    def heard(line: str) -> None:
+        pids.extend(pids_in(line))
+        if fails == "on_stdout":
+            raise CallbackBroke("the callback failed")
+
+    async def source() -> AsyncIterator[bytes]:
+        while not pids:
+            await anyio.sleep(0.01)
+        raise CallbackBroke("the source failed")
+        yield b""  # an async generator
+
+    options: dict[str, Any] = {"kill_grace": grace, "on_stdout": heard}
+    if fails == "stdin source":
+        options["stdin"] = source()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ticker)
+        started = time.monotonic()
+        with pytest.raises(CallbackBroke):
+            await cmdrun.arun(ignore_and_hang(signal.SIGTERM), **options)
+        took = time.monotonic() - started
+        await anyio.sleep(0.05)  # the ticker's turn after the call
+        tg.cancel_scope.cancel()
+    assert took >= grace * 0.9
+    assert not leakcheck.survivors(pids, within=0)
+    assert max(gaps) < grace * 0.6  # the loop ran on meanwhile
+
+
 # -- cancellation delivered again and again ---------------------------------------------------
 
 
