@@ -571,6 +571,26 @@ def test_asyncio_task_cancelled_twice_still_reaps(pids: list[int]) -> None:
     assert not leakcheck.survivors(pids, within=0)
 
 
+def test_asyncio_run_ending_during_a_clean_up_waits_for_it(pids: list[int]) -> None:
+    # asyncio.run() cancels every task left when main() returns: the task that stops the
+    # program (deaf to SIGTERM, so the grace runs) too. The program must be gone when
+    # asyncio.run() returns, even while its task is still referenced (asyncio's docs advise
+    # keeping background tasks in a set).
+    background: set[asyncio.Task[cmdrun.Result]] = set()
+    cmd, options = _deaf(pids)
+
+    async def main() -> None:
+        task = asyncio.create_task(cmdrun.arun(cmd, **options))  # type: ignore[arg-type]
+        background.add(task)
+        await _until(pids)
+        task.cancel()
+        await asyncio.sleep(0.05)  # its clean-up has begun when main() returns
+
+    asyncio.run(main())
+    assert not leakcheck.survivors(pids, within=0)
+    assert background.pop().cancelled()
+
+
 def test_trio_nursery_sibling_failure_stops_the_session(pids: list[int]) -> None:
     import trio
 
