@@ -910,8 +910,15 @@ async def _lines(cmd: list[str], options: dict[str, Any]) -> None:
             pass
 
 
+async def _forever() -> AsyncIterator[bytes]:
+    yield b"first\n"
+    await asyncio.sleep(60)
+    yield b"never\n"
+
+
 _PENDING = {
     "arun": lambda cmd, options, pids: cmdrun.arun(cmd, **options),
+    "arun async stdin": lambda cmd, options, pids: cmdrun.arun(cmd, stdin=_forever(), **options),
     "arun_many": lambda cmd, options, pids: cmdrun.arun_many([cmd, cmd], **options),
     "aspawn": lambda cmd, options, pids: _dialogue(cmd, pids),
     "astream": lambda cmd, options, pids: _lines(cmd, options),

@@ -355,12 +355,19 @@ class _AsyncFeed(Feed):
     def close(self) -> None:
         """Stop fetching; the async generator is closed on the loop (its ``finally`` runs):
         cancelling a fetch under way ends it with the cancellation, else ``aclose()``."""
+        from ._aloop import current
+
         ait, self._aiter = self._aiter, None
         cancel, self._cancel = self._cancel, None
-        if cancel is not None and self._fetched is None:
-            cancel()
-        elif ait is not None and hasattr(ait, "aclose"):
-            self._loop.start(ait.aclose(), _ignore)
+        try:
+            current()
+        except RuntimeError:  # no loop runs (a coroutine closed after its loop): drop it
+            pass
+        else:
+            if cancel is not None and self._fetched is None:
+                cancel()
+            elif ait is not None and hasattr(ait, "aclose"):
+                self._loop.start(ait.aclose(), _ignore)
         if self._wake_write >= 0:
             os.close(self.wake_fd)
             os.close(self._wake_write)
