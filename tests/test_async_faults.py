@@ -1,10 +1,13 @@
 """Fault hunting in the async API: cancellation at every awkward moment, on asyncio and trio.
 
 Whatever cancels an async call (``task.cancel()``, ``asyncio.timeout``, ``wait_for``, a trio
-or anyio cancel scope, a failing sibling, Ctrl-C), the program's process group is stopped by
-the kill policy and reaped before the cancellation goes on: no process, zombie or fd is
-left. Every ``@pytest.mark.anyio`` test runs on both loops; a few run a loop of their own
-(asyncio's ``TaskGroup``, ``wait_for``, a real parent process pressed with Ctrl-C).
+or anyio cancel scope, a failing sibling, Ctrl-C, the end of ``asyncio.run``), the program's
+process group is stopped by the kill policy and reaped before the cancellation goes on: no
+process, zombie or fd is left, and the clean-up neither spins nor blocks the loop. Also: a
+callback or ``stdin=`` source that raises, 500 sessions at once, no fds left, sessions and
+calls left behind by their loop. Every ``@pytest.mark.anyio`` test runs on both loops; a few
+run a loop of their own (asyncio's ``TaskGroup``, ``wait_for``, a real parent process pressed
+with Ctrl-C, a loop closed under a pending call).
 """
 
 from __future__ import annotations
@@ -334,6 +337,9 @@ async def test_call_made_in_an_already_cancelled_scope_leaves_nothing(
     assert own_children() == kids
     written = pidfile.read_text().split() if pidfile.exists() else []
     leakcheck.assert_gone([int(p) for p in written], within=0)
+
+
+# -- failures while the loop drives a run -----------------------------------------------------
 
 
 class CallbackBroke(Exception):
