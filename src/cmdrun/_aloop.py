@@ -80,7 +80,9 @@ class _Asyncio:
     async def uncancellable(self, work: Callable[[], Awaitable[T]]) -> T:
         import asyncio
 
-        task = asyncio.ensure_future(work())
+        # Its own task, which nothing can cancel: asyncio.run() cancels every task left
+        # when its main task ends, and waits for them; this one then finishes its clean-up.
+        task: asyncio.Future[T] = _uncancellable_task()(work(), loop=asyncio.get_running_loop())
         anyio = sys.modules.get("anyio")
         # anyio's cancel scopes cancel a task again at every turn of the loop until it
         # leaves the scope: a shielded anyio scope stops that (else this loop would spin).
@@ -120,6 +122,23 @@ class _Asyncio:
         import asyncio
 
         await asyncio.sleep(0)
+
+
+def _uncancellable_task() -> Any:
+    """The class of a task that ignores ``cancel()`` (made on first use: asyncio is lazy)."""
+    global _UNCANCELLABLE_TASK
+    if _UNCANCELLABLE_TASK is None:
+        import asyncio
+
+        class UncancellableTask(asyncio.Task):  # type: ignore[type-arg]
+            def cancel(self, msg: Any = None) -> bool:
+                return False
+
+        _UNCANCELLABLE_TASK = UncancellableTask
+    return _UNCANCELLABLE_TASK
+
+
+_UNCANCELLABLE_TASK: Any = None
 
 
 def _wake(future: Any) -> None:

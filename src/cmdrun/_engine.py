@@ -23,7 +23,7 @@ from ._match import Pattern, Reply, Responder, describe
 from ._output import LineFeed, StreamDecoder, as_terminal
 from ._pipeline import StageGroup, pipefail
 from ._platform import echo_is_off
-from ._pump import DataHook, Pump, Sink
+from ._pump import AFTER_KILL, DataHook, Pump, Sink
 from ._result import Result, Stage
 from ._secret import Secret, seal, shown
 from ._shield import SigintShield
@@ -226,7 +226,10 @@ def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[Wait,
     except BaseException as exc:
         if child.returncode is None:
             first = signal.SIGINT if isinstance(exc, KeyboardInterrupt) else signal.SIGTERM
-            stop_now(child, spec.kill_grace, first)
+            if pump is not None and pump.on_loop and not isinstance(exc, GeneratorExit):
+                yield from _stop_on_loop(pump, first, spec.kill_grace)
+            else:
+                stop_now(child, spec.kill_grace, first)
         raise
     finally:
         _release(spec, started, pump, outputs)
@@ -243,6 +246,21 @@ def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[Wait,
         timeout_kind=pump.timeout_kind,
         stages=_stages(spec, child) if isinstance(child, StageGroup) else None,
     )
+
+
+def _stop_on_loop(pump: Pump, first: int, grace: float) -> Generator[Wait, None, None]:
+    """Stop the group by the kill policy, yielding the waits: an event loop drives the run
+    (a hook or a ``stdin=`` source raised), and must not be blocked for the grace. No hook
+    sees the output any more (one of them may be what raised)."""
+    try:
+        pump.on_data = None
+        pump.stopper.begin(first)
+        for until in pump.drive(math.inf, AFTER_KILL):
+            yield pump, until
+    except BaseException:  # closed, or another exception meanwhile: stop it here
+        if pump.child.returncode is None:
+            stop_now(pump.child, grace, first)
+        raise
 
 
 def _stages(spec: Spec, group: StageGroup) -> tuple[Stage, ...]:

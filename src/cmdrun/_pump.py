@@ -350,6 +350,8 @@ class Pump:
         #: Which deadline stopped the group: "total" or "idle" (None: neither).
         self.timeout_kind: Literal["total", "idle"] | None = None
         self.cancelled = False
+        #: Whether an event loop drives the pump (:meth:`arm` was called).
+        self.on_loop = False
         self.idle_timeout = idle_timeout
         #: When output last arrived (monotonic); read only under an idle timeout.
         self.heard = 0.0 if idle_timeout is None else time.monotonic()
@@ -678,6 +680,7 @@ class Pump:
         """For an event loop: the fd to wait for (readable when the pump has work) and the
         longest wait in seconds (``inf``: no limit); call :meth:`handle` after the wait. The
         event loop handles signals itself, so no ``MAIN_THREAD_TICK`` applies."""
+        self.on_loop = True
         wait = self._wait_ms(until, tick=False)
         fd = self._poller.loop_fd()
         if fd < 0:  # no epoll fd to be had: look again in 10 ms, as without a pidfd

@@ -340,6 +340,9 @@ class _AsyncFeed(Feed):
                     return None
                 await self._loop.wait_readable(self._ask_read, math.inf)
                 _drain(self._ask_read)
+        except GeneratorExit:  # this task was closed (its loop is gone): nothing may wait now
+            chunks = None  # type: ignore[assignment]
+            raise
         finally:
             aclose = getattr(chunks, "aclose", None)
             if aclose is not None:  # its ``finally`` runs now, even when cancelled
@@ -381,13 +384,21 @@ class _AsyncFeed(Feed):
 
     def close(self) -> None:
         """Stop fetching: the task is cancelled and closes the async generator (its
-        ``finally`` runs); a source never started is closed by a task of its own."""
+        ``finally`` runs); a source never started is closed by a task of its own. With no
+        loop running (a coroutine closed after its loop), nothing is asked of the loop."""
+        from ._aloop import current
+
         ait, self._aiter = self._aiter, None
         cancel, self._cancel = self._cancel, None
-        if cancel is not None:
-            cancel()
-        elif ait is not None and hasattr(ait, "aclose"):
-            self._loop.start(ait.aclose(), _ignore)
+        try:
+            current()
+        except RuntimeError:
+            pass
+        else:
+            if cancel is not None:
+                cancel()
+            elif ait is not None and hasattr(ait, "aclose"):
+                self._loop.start(ait.aclose(), _ignore)
         if self._wake_write >= 0:
             for fd in (self.wake_fd, self._wake_write, self._ask_read, self._ask_write):
                 os.close(fd)
