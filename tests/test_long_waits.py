@@ -6,6 +6,7 @@ must be cut into pieces it accepts. The kill grace period must not spin over /pr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -123,3 +124,43 @@ def test_kill_grace_does_not_burn_cpu_while_the_group_empties() -> None:
     assert result.timed_out
     assert wait_dead(pids_in(result.stdout)) == []  # SIGKILL reached it after the grace
     assert spent < 0.5, f"{spent:.2f} s of CPU while waiting for the group to empty"
+
+
+def test_group_check_reads_only_known_members_while_one_lives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The host is scanned again only when every member the last scan found is gone."""
+    from cmdrun import _platform
+
+    script = "sleep 30 & echo $!; wait"
+    leader = subprocess.Popen(["sh", "-c", script], stdout=subprocess.PIPE, start_new_session=True)
+    assert leader.stdout is not None
+    member = int(leader.stdout.readline())
+    scans = 0
+    full_scan = _platform._live_members
+
+    def counted(pgid: int) -> Iterator[int]:
+        nonlocal scans
+        scans += 1
+        return full_scan(pgid)
+
+    monkeypatch.setattr(_platform, "_live_members", counted)
+    try:
+        known: list[int] = []
+        assert _platform.group_alive(leader.pid, known=known)
+        assert sorted(known) == sorted([leader.pid, member])
+        assert scans == 1
+        assert _platform.group_alive(leader.pid, known=known)
+        assert scans == 1
+        leader.kill()
+        leader.wait()
+        assert _platform.group_alive(leader.pid, known=known)
+        assert scans == 1
+        os.kill(member, signal.SIGKILL)
+        assert wait_dead([member]) == []
+        assert not _platform.group_alive(leader.pid, known=known)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(leader.pid, signal.SIGKILL)
+        leader.wait()
+        leader.stdout.close()

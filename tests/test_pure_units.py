@@ -232,7 +232,7 @@ class Group:
         self.signals.append((pgid, sig))
         return self.alive
 
-    def group_alive(self, pgid: int, scan: bool = True) -> bool:
+    def group_alive(self, pgid: int, scan: bool = True, known: list[int] | None = None) -> bool:
         self.scans.append((self.clock.now, scan))
         return self.alive
 

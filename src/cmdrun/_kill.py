@@ -66,7 +66,16 @@ class GroupStopper:
     is noticed at once, and one left with only zombies within ``MAX_SCAN`` seconds.
     """
 
-    __slots__ = ("deadline", "grace", "killed", "next_scan", "pgid", "scan_gap", "started")
+    __slots__ = (
+        "deadline",
+        "grace",
+        "killed",
+        "members",
+        "next_scan",
+        "pgid",
+        "scan_gap",
+        "started",
+    )
 
     def __init__(self, pgid: int, grace: float) -> None:
         self.pgid = pgid
@@ -76,6 +85,7 @@ class GroupStopper:
         self.deadline = float("inf")
         self.next_scan = 0.0
         self.scan_gap = FIRST_SCAN
+        self.members: list[int] = []  # live members the last scan found
 
     def begin(self, first: int = signal.SIGTERM) -> None:
         """Send the first signal to the group and start the grace period (once)."""
@@ -116,7 +126,7 @@ class GroupStopper:
         if self.killed:
             return True
         now = time.monotonic()
-        if not group_alive(self.pgid, scan=now >= self.next_scan):
+        if not group_alive(self.pgid, scan=now >= self.next_scan, known=self.members):
             return True
         if now >= self.next_scan:
             self.next_scan = now + self.scan_gap

@@ -186,19 +186,22 @@ def follow_stop(fd: int, pgid: int) -> None:
         signal_group(pgid, signal.SIGCONT)
 
 
+def _member_state(pid: int) -> tuple[int, bool] | None:
+    """``pid``'s process group and whether it is a zombie, or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:  # exited meanwhile
+        return None
+    # Fields after the command name (which may contain spaces and parentheses).
+    fields = stat[stat.rfind(b")") + 2 :].split(b" ", 3)
+    return int(fields[2]), fields[0] == b"Z"
+
+
 def _live_members(pgid: int) -> Iterator[int]:
     """Scan /proc for the members of ``pgid`` that are not zombies."""
     for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:  # exited meanwhile
-            continue
-        # Fields after the command name (which may contain spaces and parentheses).
-        fields = stat[stat.rfind(b")") + 2 :].split(b" ", 3)
-        if int(fields[2]) == pgid and fields[0] != b"Z":
+        if name.isdigit() and _member_state(int(name)) == (pgid, False):
             yield int(name)
 
 
@@ -210,7 +213,7 @@ def group_size(pgid: int) -> int:
 _HAS_PROC = os.path.isdir("/proc/self")
 
 
-def group_alive(pgid: int, scan: bool = True) -> bool:
+def group_alive(pgid: int, scan: bool = True, known: list[int] | None = None) -> bool:
     """Whether group ``pgid`` still has a member that is not a zombie.
 
     Orphaned members are reparented to PID 1, and not every init reaps them (container
@@ -218,10 +221,22 @@ def group_alive(pgid: int, scan: bool = True) -> bool:
     that are already dead. Where /proc exists it is scanned, but only after the cheap
     ``killpg(pgid, 0)`` found the group. A scan reads a file per process on the host:
     with ``scan=False`` only the cheap check is made, and True means "it may".
+
+    ``known`` (updated in place) holds the live members the last scan found: while one of
+    them is still a live member, the group is alive and the host need not be scanned again.
+    Only when all of them are gone is the whole of /proc read, since a member may have
+    forked a new one before it died.
     """
     if not signal_group(pgid, 0):
         return False
-    return any(_live_members(pgid)) if scan and _HAS_PROC else True
+    if not (scan and _HAS_PROC):
+        return True
+    if known is None:
+        return any(_live_members(pgid))
+    if any(_member_state(pid) == (pgid, False) for pid in known):
+        return True
+    known[:] = _live_members(pgid)
+    return bool(known)
 
 
 def exit_fd(pid: int) -> int | None:
