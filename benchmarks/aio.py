@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib
 import json
 import os
 import platform
@@ -506,7 +507,7 @@ def sync_round_trips(tty: bool, n: int) -> float:
 def pexpect_async_problem() -> str:
     """Why ``pexpect.spawn(...).expect(async_=True)`` cannot be measured here, or ""."""
     try:
-        import pexpect._async  # what expect(async_=True) imports
+        importlib.import_module("pexpect._async")  # what expect(async_=True) imports
     except Exception as exc:  # pexpect 4.8 uses asyncio.coroutine, gone in Python 3.11
         return (
             f"pexpect {pexpect.__version__} on Python {platform.python_version()}: "
