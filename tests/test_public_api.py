@@ -203,6 +203,7 @@ def _one_of_each_exception() -> list[BaseException]:
         cmdrun.CommandNotExecutable("x", "permission denied", 13, "/tmp/x"),
         cmdrun.CommandNotFound("nope", "/bin"),
         cmdrun.CommandTimedOut(stopped, 0.5),
+        cmdrun.ConnectionFailed("web1", "connection lost", "closed by remote host", failed),
         cmdrun.ExpectTimeout(["sh"], "'$ '", "no prompt", 0.2),
         cmdrun.SessionClosed(["sh"], "sendline", 0, True),
         cmdrun.StartFailed("x", "out of processes", 11),

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         CommandNotExecutable,
         CommandNotFound,
         CommandTimedOut,
+        ConnectionFailed,
         ExpectTimeout,
         SessionClosed,
         StartFailed,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from ._output import Line
     from ._parallel import as_completed, run_many
     from ._pipeline import Pipeline, pipe
+    from ._remote import Remote, arun_on, run_on
     from ._result import Result, Stage
     from ._run import TTY_REFUSAL_MAX_OUTPUT, TTY_REFUSAL_WINDOW, TTY_REFUSALS, call, run
     from ._secret import Secret
@@ -46,6 +48,7 @@ _API = {
         "CommandNotExecutable",
         "CommandNotFound",
         "CommandTimedOut",
+        "ConnectionFailed",
         "ExpectTimeout",
         "SessionClosed",
         "StartFailed",
@@ -55,6 +58,7 @@ _API = {
     "._output": ("Line",),
     "._parallel": ("as_completed", "run_many"),
     "._pipeline": ("Pipeline", "pipe"),
+    "._remote": ("Remote", "run_on"),
     "._result": ("Result", "Stage"),
     "._run": ("TTY_REFUSAL_MAX_OUTPUT", "TTY_REFUSAL_WINDOW", "TTY_REFUSALS", "call", "run"),
     "._secret": ("Secret",),
@@ -68,6 +72,7 @@ _ASYNC_API = {
     "._aio": ("arun", "arun_many"),
     "._asession": ("AsyncSession", "Spawning", "aspawn"),
     "._astream": ("AsyncStream", "astream"),
+    "._remote": ("arun_on",),
 }
 
 
@@ -141,12 +146,14 @@ __all__ = [
     "CommandNotExecutable",
     "CommandNotFound",
     "CommandTimedOut",
+    "ConnectionFailed",
     "ExpectTimeout",
     "Line",
     "Match",
     "PipeSession",
     "Pipeline",
     "PtySession",
+    "Remote",
     "Result",
     "Secret",
     "Session",
@@ -162,6 +169,7 @@ __all__ = [
     "__version__",
     "arun",
     "arun_many",
+    "arun_on",
     "as_completed",
     "aspawn",
     "astream",
@@ -170,6 +178,7 @@ __all__ = [
     "pipe",
     "run",
     "run_many",
+    "run_on",
     "spawn",
     "stream",
 ]

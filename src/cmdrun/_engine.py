@@ -28,6 +28,7 @@ from ._result import Result, Stage
 from ._secret import Secret, seal, shown
 from ._shield import SigintShield
 from ._spec import DeliverLine, Spec
+from ._ssh import returncode_of
 from ._start import Started, _open_and_start, _Outputs, end_of_input
 from ._stdin import FromAsync, FromChunks
 from ._watchdog import WATCHDOG
@@ -245,6 +246,7 @@ def execution(spec: Spec, deliver: DeliverLine | None = None) -> Generator[Wait,
         cancelled=pump.cancelled,
         timeout_kind=pump.timeout_kind,
         stages=_stages(spec, child) if isinstance(child, StageGroup) else None,
+        ssh_status=True,
     )
 
 
@@ -361,13 +363,32 @@ def result_of(
     timeout: float | Literal["spec"] | None = "spec",
     timeout_kind: Literal["total", "idle"] | None = None,
     stages: tuple[Stage, ...] | None = None,
+    ssh_status: bool = False,
 ) -> Result:
     """The one Result builder, for runs, sessions and test doubles alike: the output is in
     ``sinks`` (masked by the pump already); ``timeout`` is the one that applied (default: the
     spec's); ``timeout_kind`` says which limit stopped it (None with ``timed_out``:
-    ``"total"``); ``stages``, a pipeline's."""
+    ``"total"``); ``stages``, a pipeline's. ``ssh_status``: the statuses are a real
+    ``ssh``'s, read as the remote command's (see :func:`cmdrun._ssh.returncode_of`); a
+    test double's are the command's already."""
+    remote = spec.remote
+    if remote is not None and ssh_status:
+        returncode = returncode_of(returncode)
+        if stages is not None:
+            stages = tuple(
+                Stage(
+                    argv,
+                    stage.pid,
+                    returncode_of(stage.returncode),
+                    stage.stderr_bytes,
+                    ok=stage.ok,
+                    encoding=stage.encoding,
+                    errors=stage.errors,
+                )
+                for argv, stage in zip(remote.shown.commands, stages, strict=True)  # type: ignore[union-attr]
+            )
     return Result(
-        spec.args if spec.pipeline is None else spec.pipeline,
+        spec.shown(),
         returncode,
         stdout_bytes=sinks["stdout"].value(),
         stderr_bytes=sinks["stderr"].value(),
@@ -384,6 +405,7 @@ def result_of(
         timeout_kind=timeout_kind,
         idle_timeout=spec.idle_timeout,
         stages=stages,
+        host=None if remote is None else remote.host,
     )
 
 

@@ -11,7 +11,8 @@
         ├── CommandTimedOut        (also TimeoutExpired)     a timeout (total or idle) stopped it
         ├── ExpectTimeout          (also TimeoutError)       a session's expect() waited in vain
         ├── UnexpectedEOF          (also EOFError)           the output ended before a match
-        └── SessionClosed          (also BrokenPipeError)    sending to a closed or ended session
+        ├── SessionClosed          (also BrokenPipeError)    sending to a closed or ended session
+        └── ConnectionFailed       (also ConnectionError)    SSH could not reach or keep a host
 
 ``CommandFailed`` and ``CommandTimedOut`` carry the (partial) :class:`~cmdrun.Result` as
 ``.result`` and set the stdlib attributes (``returncode``, ``cmd``, ``output``, ``stderr``,
@@ -156,9 +157,10 @@ def _quote(args: Sequence[str] | Pipeline) -> str:
     return printable(str(args) if isinstance(args, Pipeline) else shlex.join(args))
 
 
-def _named(args: Sequence[str] | Pipeline) -> str:
-    """``command `ls -l``` or ``pipeline `a | b```, for messages."""
-    return f"{'pipeline' if isinstance(args, Pipeline) else 'command'} `{_quote(args)}`"
+def _named(args: Sequence[str] | Pipeline, host: str | None = None) -> str:
+    """``command `ls -l``` or ``pipeline `a | b``` (``on web1`` when it ran there)."""
+    kind = "pipeline" if isinstance(args, Pipeline) else "command"
+    return f"{kind} `{_quote(args)}`" + ("" if host is None else f" on {printable(host)}")
 
 
 def _cmd(args: Sequence[str] | Pipeline) -> list[str] | Pipeline:
@@ -205,11 +207,13 @@ class CommandFailed(CmdrunError, subprocess.CalledProcessError):
     def __str__(self) -> str:
         failed = _failed_stage(self.result)
         if failed is None:
-            head = f"{_named(self.result.args)} {describe_returncode(self.result.returncode)}"
+            named = _named(self.result.args, self.result.host)
+            head = f"{named} {describe_returncode(self.result.returncode)}"
             return _with_tail(head, self.result)
         index, stage = failed
         where = stage_name(index, len(self.result.stages), stage.args)
-        head = f"{_named(self.result.args)} failed: {where} {_as_predicate(stage.returncode)}"
+        named = _named(self.result.args, self.result.host)
+        head = f"{named} failed: {where} {_as_predicate(stage.returncode)}"
         return _with_tail(head, self.result, stage)
 
     def __reduce__(self) -> tuple[object, ...]:
@@ -237,7 +241,7 @@ class CommandTimedOut(CmdrunError, subprocess.TimeoutExpired):
         else:
             what = f"timed out after {self.timeout:g} s"
         head = (
-            f"{_named(self.result.args)} {what} "
+            f"{_named(self.result.args, self.result.host)} {what} "
             f"and was stopped ({describe_returncode(self.result.returncode)})"
         )
         return _with_tail(head, self.result)
@@ -371,3 +375,39 @@ class SessionClosed(CmdrunError, BrokenPipeError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.cmd, self.action, self.returncode, self.closed))
+
+
+class ConnectionFailed(CmdrunError, ConnectionError):
+    """SSH could not connect to a host, log in, trust its key, or keep the connection.
+
+    Never the remote command's own failure (``ssh`` exits 255 for both: cmdrun tells them
+    apart). Attributes: ``host``; ``kind``, one of ``"connection refused"``,
+    ``"authentication"``, ``"host key"``, ``"unknown host"``, ``"timeout"``,
+    ``"unreachable"``, ``"connection lost"``, ``"session refused"``, ``"ssh failed"``;
+    ``detail``, what ssh said; ``result``, the partial :class:`~cmdrun.Result` when the
+    connection was lost while a command ran (its output so far is kept), else None.
+    """
+
+    def __init__(self, host: str, kind: str, detail: str, result: Result | None = None) -> None:
+        ConnectionError.__init__(self, host, kind, detail)
+        self.host = host
+        self.kind = kind
+        self.detail = detail
+        self.result = result
+
+    def __str__(self) -> str:
+        if self.kind == "connection lost":
+            head = f"ssh lost the connection to {printable(self.host)}"
+        elif self.kind == "authentication":
+            head = f"ssh could not log in to {printable(self.host)} (authentication)"
+        elif self.kind == "host key":
+            head = f"ssh does not trust the host key of {printable(self.host)}"
+        else:
+            head = f"ssh could not reach {printable(self.host)} ({self.kind})"
+        if self.result is not None:
+            head += f" while running {_named(self.result.args)}"
+        detail = printable(_tail(self.detail.strip(), 3))
+        return f"{head}: {detail}" if detail else head
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.host, self.kind, self.detail, self.result))

@@ -22,6 +22,7 @@ from ._errors import (
     CommandNotExecutable,
     CommandNotFound,
     CommandTimedOut,
+    ConnectionFailed,
     StartFailed,
 )
 from ._pipeline import Pipeline
@@ -46,7 +47,8 @@ NOT_FOUND = 127
 NOT_EXECUTABLE = 126
 
 #: Errors that mean the command never ran (StartFailed: the OS refused, e.g. out of fds).
-START_ERRORS = (CommandNotFound, CommandNotExecutable, StartFailed)
+#: Errors that mean a command of a batch never ran (a Result says so; nothing is raised).
+START_ERRORS = (CommandNotFound, CommandNotExecutable, StartFailed, ConnectionFailed)
 
 _warned_progress = False
 
@@ -91,11 +93,19 @@ class Outcome:
 
 
 def not_started(index: int, prepared: Prepared, exc: CmdrunError) -> Outcome:
-    """The outcome of a command that could not start: status 127/126, the error in stderr."""
+    """The outcome of a command that could not start: status 127/126 (255: its host could
+    not be reached, as ssh says it), the error in stderr."""
     status = NOT_FOUND if isinstance(exc, CommandNotFound) else NOT_EXECUTABLE
+    if isinstance(exc, ConnectionFailed):
+        status = 255
     spec = prepared.spec
-    args = spec.args if spec.pipeline is None else spec.pipeline
-    result = Result(args, status, stderr_bytes=f"{exc}\n".encode(), timeout=spec.timeout)
+    result = Result(
+        spec.shown(),
+        status,
+        stderr_bytes=f"{exc}\n".encode(),
+        timeout=spec.timeout,
+        host=None if spec.remote is None else spec.remote.host,
+    )
     return Outcome(index, result, exc)
 
 

@@ -145,6 +145,7 @@ _FIELDS = (
     "cancelled",
     "timeout_kind",
     "idle_timeout",
+    "host",
 )
 
 
@@ -184,6 +185,8 @@ class Result:
             command failed under ``fail_fast``, or an async call was cancelled).
         stages: what each stage of a pipeline did (:class:`Stage`); for a single command,
             one Stage for the command itself.
+        host: the host it ran on, as the :class:`~cmdrun.Remote` names it; None: here.
+            ``pid`` is then the local ``ssh`` client's.
     """
 
     __slots__ = (*_FIELDS, "_stages", "_text")
@@ -206,6 +209,7 @@ class Result:
     #: must resolve in the ``cmdrun`` namespace, which has no ``Literal``).
     timeout_kind: str | None
     idle_timeout: float | None
+    host: str | None
     _stages: tuple[Stage, ...] | None
     _text: dict[str, str]
 
@@ -229,6 +233,7 @@ class Result:
         timeout_kind: Literal["total", "idle"] | None = None,
         idle_timeout: float | None = None,
         stages: tuple[Stage, ...] | None = None,
+        host: str | None = None,
     ) -> None:
         if timeout_kind is None:
             timeout_kind = "total" if timed_out else None
@@ -236,7 +241,7 @@ class Result:
             timed_out = True
         values: tuple[object, ...] = (args, returncode, stdout_bytes, stderr_bytes, pid)
         values += (duration, timed_out, timeout, encoding, errors, tty)
-        values += (stdout_dropped, stderr_dropped, cancelled, timeout_kind, idle_timeout)
+        values += (stdout_dropped, stderr_dropped, cancelled, timeout_kind, idle_timeout, host)
         for name, value in zip(_FIELDS, values, strict=True):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "_stages", stages)
@@ -319,6 +324,8 @@ class Result:
 
     def __repr__(self) -> str:
         parts = [f"args={self.args!r}", f"returncode={self.returncode}"]
+        if self.host is not None:
+            parts.insert(1, f"host={self.host!r}")
         if self.signal is not None:
             parts.append(f"signal={self.signal.name}")
         if self.timed_out:

@@ -119,9 +119,33 @@ def _execution(spec: Spec, deliver: DeliverLine | None) -> Generator[Wait, None,
     return result
 
 
+def remote_execution(spec: Spec, deliver: DeliverLine | None) -> Generator[Wait, None, Result]:
+    """:func:`_execution` of a command on another host, then, if the local side stopped its
+    ``ssh`` (a timeout, a cancellation, Ctrl-C), the stopping of what is left there."""
+    remote = spec.remote
+    assert remote is not None
+    watch = remote.link.watch(remote, spec)
+    try:
+        try:
+            result = yield from _execution(spec, deliver)
+        except GeneratorExit:
+            raise
+        except BaseException:
+            yield from remote.link.cleanup(remote, spec.kill_grace)
+            raise
+        if result.timed_out or result.cancelled:
+            yield from remote.link.cleanup(remote, spec.kill_grace)
+    finally:
+        if watch is not None:
+            watch.end()
+    return result
+
+
 def command_line(spec: Spec) -> str:
     """What ``spec`` runs, as a shell line (a pipeline's stages joined by ``|``)."""
-    return shlex.join(spec.args) if spec.pipeline is None else str(spec.pipeline)
+    shown = spec.shown()
+    line = shlex.join(shown) if isinstance(shown, tuple) else str(shown)
+    return line if spec.remote is None else f"{line} (on {spec.remote.host})"
 
 
 def refused_terminal(result: Result, spec: Spec) -> bool:
@@ -146,6 +170,7 @@ def refused_terminal(result: Result, spec: Spec) -> bool:
     if (
         result.returncode <= 0
         or spec.pipeline is not None  # tty="auto" means pipes for a pipeline
+        or spec.remote is not None  # and for a remote command (stdin: its lifeline or input)
         or result.timed_out
         or result.cancelled
         or result.tty
@@ -203,6 +228,8 @@ class Prepared(Frozen):
         """Run the command step by step, with the TTY fallback; the generator returns the
         Result and never raises for what the program did. The one place the fallback is
         decided, for ``run``, the batches and ``stream`` alike."""
+        if self.spec.remote is not None:
+            return (yield from remote_execution(self.spec, deliver))
         result = yield from _execution(self.spec, deliver)
         if self.auto_tty and refused_terminal(result, self.spec) and self._typeable():
             log_info(

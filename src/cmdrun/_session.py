@@ -64,6 +64,7 @@ _EXIT_AFTER_EOF = 0.5
 T = TypeVar("T")
 if TYPE_CHECKING:
     from ._pump import Wait
+    from ._ssh import Watch
 
 #: A session's wait, as a generator: it yields each wait on the pump to its driver (here
 #: :func:`~cmdrun._launcher.drive`; the event loop's in :mod:`cmdrun._asession`) and returns
@@ -177,6 +178,8 @@ class Session(abc.ABC):
         self._result: Result | None = None
         self._closed = False
         self._owner = os.getpid()
+        #: A remote command's watch session (see cmdrun._remote), ended with the session.
+        self._watch: Watch | None = None
         _open_sessions.add(self)
 
     def _decode(self) -> None:
@@ -211,7 +214,9 @@ class Session(abc.ABC):
 
     @property
     def args(self) -> tuple[str, ...]:
-        return self._spec.args
+        shown = self._spec.shown()
+        assert isinstance(shown, tuple)  # a session runs one command, never a pipeline
+        return shown
 
     def observe(self, observer: SessionObserver) -> None:
         """Show ``observer`` the rest of the dialogue, for recorders and tracers.
@@ -504,7 +509,21 @@ class Session(abc.ABC):
 
     def _finish(self, deadline: float, drain: float) -> Steps[bool]:
         """Run to the end, stopping the program at ``deadline``; True if it was stopped
-        there (not because an async call was cancelled: that is no timeout)."""
+        there (not because an async call was cancelled: that is no timeout). A command on
+        another host that was stopped here is stopped there too (its ``ssh`` only was)."""
+        stopped = yield from self._run_out(deadline, drain)
+        remote = self._spec.remote
+        if remote is not None:
+            try:
+                if self._pump.stopped:
+                    yield from remote.link.cleanup(remote, self._spec.kill_grace)
+            finally:
+                watch, self._watch = self._watch, None
+                if watch is not None:
+                    watch.end()
+        return stopped
+
+    def _run_out(self, deadline: float, drain: float) -> Steps[bool]:
         pump = self._pump
         try:
             for until in pump.drive(deadline, drain):
@@ -545,6 +564,7 @@ class Session(abc.ABC):
             timed_out=timed_out,
             tty=self.tty,
             timeout=timeout,
+            ssh_status=not getattr(child, "fake", False),
         )
 
     def __enter__(self) -> Session:
@@ -838,6 +858,8 @@ def start_session(spec: Spec, type_input: bool = True) -> Session:
     try:
         kind = PtySession if started.tty else PipeSession
         session: Session = kind(spec, started, spec.timeout)
+        if spec.remote is not None:
+            session._watch = spec.remote.link.watch(spec.remote, spec)
     except BaseException:
         stop_now(started.child, spec.kill_grace)
         started.close_fds()

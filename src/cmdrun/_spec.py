@@ -37,7 +37,8 @@ from ._frozen import Frozen
 from ._match import Pattern, Reply, Responder
 from ._pipeline import Pipeline, Runnable
 from ._secret import Redactor, Secret, seal
-from ._stdin import Source, Stdin, check_stdin
+from ._ssh import RemoteCommand
+from ._stdin import FromFd, Source, Stdin, check_stdin
 
 TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
 
@@ -90,6 +91,7 @@ class Spec(Frozen):
         "on_stdout",
         "pass_fds",
         "pipeline",
+        "remote",
         "respond",
         "secrets",
         "stderr_to",
@@ -124,6 +126,9 @@ class Spec(Frozen):
     pass_fds: tuple[int, ...]
     #: The stages of a pipeline (``args`` is then its first stage's argv), or None.
     pipeline: Pipeline | None
+    #: The command on another host that ``args`` (an ``ssh`` argv) runs, or None: what
+    #: Results and messages name (:meth:`shown`).
+    remote: RemoteCommand | None
     respond: tuple[tuple[Pattern, Reply], ...]
     secrets: tuple[Secret, ...]
     #: Where stdin comes from when not /dev/null, ``input`` or a dialogue (``stdin=``).
@@ -171,8 +176,10 @@ class Spec(Frozen):
         terminal: int | None = None,
         pipeline: Pipeline | None = None,
         stdin: Source | None = None,
+        remote: RemoteCommand | None = None,
     ) -> None:
         _set(self, "args", args)
+        _set(self, "remote", remote)
         _set(self, "pipeline", pipeline)
         _set(self, "stdin", stdin)
         _set(self, "pass_fds", pass_fds)
@@ -211,6 +218,31 @@ class Spec(Frozen):
         if changes:
             raise TypeError(f"unknown Spec fields: {sorted(changes)}")
         return copy
+
+    def shown(self) -> tuple[str, ...] | Pipeline:
+        """The command as Results and messages name it: the argv, the Pipeline, or the
+        remote command (not the ``ssh`` that runs it)."""
+        if self.remote is not None:
+            return self.remote.shown
+        return self.args if self.pipeline is None else self.pipeline
+
+    def seen(self) -> Spec:
+        """The spec as the caller asked for it, for test doubles to match and answer: for
+        a remote command, its own argv (a pipeline's stages), ``cwd`` and ``env`` on the
+        host, and no lifeline (``remote`` stays: results still name the host). Else itself.
+        """
+        remote = self.remote
+        if remote is None:
+            return self
+        stdin = self.stdin
+        if isinstance(stdin, FromFd) and stdin.number == remote.link.lifeline():
+            stdin = None
+        shown = remote.shown
+        if isinstance(shown, Pipeline):
+            return self.replace(
+                args=shown.commands[0], pipeline=shown, cwd=remote.cwd, env=remote.env, stdin=stdin
+            )
+        return self.replace(args=shown, pipeline=None, cwd=remote.cwd, env=remote.env, stdin=stdin)
 
     def input_bytes(self) -> bytes | None:
         """The bytes to write to the program's input (a Secret's as :class:`Sealed` bytes)."""
@@ -512,8 +544,14 @@ def _check_max_output(limit: object) -> int | None:
     return None if limit is None else check_int(limit, "max_output", 0, " number of bytes")
 
 
-def _command(cmd: Runnable, shell: object, tty: bool) -> tuple[tuple[str, ...], Pipeline | None]:
+def _command(
+    cmd: Runnable | RemoteCommand, shell: object, tty: bool, lifeline: bool, kill_grace: float
+) -> tuple[tuple[str, ...], Pipeline | None]:
     """The argv to run (a pipeline's first stage's) and the pipeline, if ``cmd`` is one."""
+    if isinstance(cmd, RemoteCommand):
+        if tty and isinstance(cmd.command, Pipeline):
+            _command(cmd.command, shell, tty, lifeline, kill_grace)  # raises
+        return cmd.launch(tty, lifeline, kill_grace)
     if not isinstance(cmd, Pipeline):
         return normalize_command(cmd, check_flag(shell, "shell")), None
     if shell is not False:
@@ -530,7 +568,7 @@ def _command(cmd: Runnable, shell: object, tty: bool) -> tuple[tuple[str, ...], 
 
 
 def build_spec(
-    cmd: Runnable,
+    cmd: Runnable | RemoteCommand,
     *,
     input: Input | Secret | None = None,
     timeout: float | None = None,
@@ -579,7 +617,22 @@ def build_spec(
     rows, cols = dimensions
     if not (isinstance(rows, int) and isinstance(cols, int) and rows > 0 and cols > 0):
         raise ValueError(f"dimensions must be (rows, columns) > 0, not {dimensions!r}")
-    args, pipeline = _command(cmd, shell, tty)
+    grace = normalize_grace(kill_grace)
+    remote = cmd if isinstance(cmd, RemoteCommand) else None
+    # A remote command that reads no input gets cmdrun's lifeline as ssh's stdin: its end
+    # (this process or its ssh gone) stops the remote process group (see cmdrun._ssh).
+    lifeline = (
+        remote is not None
+        and not remote.interactive
+        and not tty
+        and source is None
+        and data is None
+        and not pairs
+    )
+    if lifeline:
+        assert remote is not None
+        source = FromFd(remote.link.lifeline())
+    args, pipeline = _command(cmd, shell, tty, lifeline, grace)
     return Spec(
         args,
         pipeline=pipeline,
@@ -592,7 +645,7 @@ def build_spec(
         env=normalize_env(env, check_flag(inherit_env, "inherit_env")),
         capture=capture,
         merge_stderr=check_flag(merge_stderr, "merge_stderr"),
-        kill_grace=normalize_grace(kill_grace),
+        kill_grace=grace,
         drain_timeout=normalize_grace(drain_timeout, "drain_timeout"),
         encoding=encoding,
         errors=errors,
@@ -611,6 +664,7 @@ def build_spec(
         die_with_parent=check_flag(die_with_parent, "die_with_parent"),
         pass_fds=() if pass_fds == () else _check_pass_fds(pass_fds),
         stdin=source,
+        remote=remote,
     )
 
 

@@ -308,6 +308,8 @@ class Cassette:
             raise TypeError(f"normalize must be a function of a str, not {normalize!r}")
         self.path = pathlib.Path(path)
         self.record = record
+        #: Replaying, a :class:`cmdrun.Remote` makes no connection: the file answers.
+        self.offline = not record
         self.strict = strict
         self._normalize = normalize
         places = {"python": sys.executable} if placeholders is None else dict(placeholders)
@@ -336,14 +338,19 @@ class Cassette:
             self._calls.append(entry)
 
     def _identity(self, spec: Spec, kind: str) -> dict[str, Any]:
-        """The fields a replayed call must match, as a recording stores them."""
-        return {
+        """The fields a replayed call must match, as a recording stores them (a remote
+        command's as its caller wrote it, with its ``host``)."""
+        spec = spec.seen()
+        identity = {
             "kind": kind,
             "args": [self._portable(arg) for arg in spec.args],
             "cwd": self._portable_or_none(spec.cwd),
             "tty": spec.tty,
             "input": self._portable_or_none(input_text(spec)),
         }
+        if spec.remote is not None:
+            identity["host"] = spec.remote.host
+        return identity
 
     def _typed_replies(self, spec: Spec, stdout: bytes) -> list[dict[str, Any]]:
         """What ``respond=`` types for this output, as a recording stores it."""
@@ -355,8 +362,9 @@ class Cassette:
 
     def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[Wait, None, Result]:
         if not self.record:
-            return self._replay_run(spec, deliver)
+            return self._replay_run(spec.seen(), deliver)
         result = yield from REAL.execution(spec, deliver)
+        spec = spec.seen()
         entry: dict[str, Any] = self._identity(spec, "run")
         entry.update(
             {
@@ -385,7 +393,7 @@ class Cassette:
 
     def spawn(self, spec: Spec) -> Session:
         if not self.record:
-            return self._replay_session(spec)
+            return self._replay_session(spec.seen())
         session = REAL.spawn(spec)
         entry = self._identity(spec, "spawn")
         entry.update({"steps": [], "returncode": None, "duration": None})
@@ -405,7 +413,7 @@ class Cassette:
         """An entry's identity in portable form, comparable with ``wanted``. A field older
         recordings lack (``cwd``) takes the wanted value."""
         args = entry.get("pipeline") or [entry["args"]]
-        return {
+        recorded = {
             "kind": entry["kind"],
             "args": [self._portable(arg) for arg in entry["args"]],
             "cwd": self._portable_or_none(entry["cwd"]) if "cwd" in entry else wanted["cwd"],
@@ -413,6 +421,9 @@ class Cassette:
             "input": self._portable_or_none(entry.get("input")),
             "pipeline": [[self._portable(arg) for arg in argv] for argv in args],
         }
+        if "host" in entry:
+            recorded["host"] = entry["host"]
+        return recorded
 
     def _take(self, spec: Spec, kind: str) -> tuple[int, dict[str, Any]]:
         """The first unused recording of this call (its index too), or a CassetteMiss

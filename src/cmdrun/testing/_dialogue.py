@@ -112,6 +112,9 @@ def check_steps(steps: Sequence[object]) -> list[Step]:
 class FakeChild:
     """The process handle of a fake: a pid no real process can have, and its status."""
 
+    #: Its status is the faked program's own (not an ``ssh``'s to be read, see result_of).
+    fake = True
+
     def __init__(self) -> None:
         self.pid = next(_PIDS)
         self.returncode: int | None = None

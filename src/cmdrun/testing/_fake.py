@@ -27,6 +27,7 @@ from .._errors import (
     CmdrunError,
     CommandNotExecutable,
     CommandNotFound,
+    ConnectionFailed,
     StartFailed,
     in_stage,
     stage_name,
@@ -253,12 +254,16 @@ class Call:
             :meth:`FakeCommands.patch_subprocess`).
         signals: the signals the code sent it (``send_signal``, ``terminate``, ``kill`` of a
             faked ``subprocess.Popen``), in order; empty for cmdrun's own calls.
+        host: the host a :class:`cmdrun.Remote` ran it on, or None (here). ``args``,
+            ``env`` and ``cwd`` are then the remote command's own, not its ``ssh``'s.
     """
 
-    __slots__ = ("args", "cwd", "env", "input", "kind", "signals", "timeout", "tty")
+    __slots__ = ("args", "cwd", "env", "host", "input", "kind", "signals", "timeout", "tty")
 
     def __init__(self, spec: Spec, kind: str) -> None:
+        # (A remote call's spec comes as its caller wrote it: see Spec.seen.)
         self.args = spec.args
+        self.host = None if spec.remote is None else spec.remote.host
         self.input = input_text(spec)
         self.env = spec.env
         self.cwd = spec.cwd
@@ -273,7 +278,8 @@ class Call:
         return shlex.join(self.args)
 
     def __repr__(self) -> str:
-        return f"Call({self.line!r}, kind={self.kind!r}, tty={self.tty})"
+        where = "" if self.host is None else f", host={self.host!r}"
+        return f"Call({self.line!r}, kind={self.kind!r}, tty={self.tty}{where})"
 
 
 Output = str | bytes | Sequence[str | bytes] | None
@@ -388,8 +394,10 @@ class Registration:
         dialogue: list[Step] | None,
         tty: bool | None,
         real: bool = False,
+        host: str | _Any | None = None,
     ) -> None:
         self._compiled = _Compiled(pattern)
+        self.host = host
         self.pattern = pattern
         self.answer = answer
         self.times = times
@@ -405,10 +413,17 @@ class Registration:
             return False
         if self.tty is not None and self.tty != call.tty:
             return False
+        if isinstance(self.host, _Any):
+            if call.host is None:
+                return False
+        elif self.host != call.host:
+            return False
         return self._compiled.matches(call.args)
 
     def describe(self) -> str:
         extra = ["runs for real"] if self.real else []
+        if self.host is not None:
+            extra.append("on any host" if isinstance(self.host, _Any) else f"on {self.host}")
         if self.tty is not None:
             extra.append(f"tty={self.tty}")
         if self.times is not None:
@@ -449,6 +464,11 @@ def start_error(raises: BaseException | type[BaseException], spec: Spec) -> Base
     """
     if isinstance(raises, BaseException):
         return raises
+    if issubclass(raises, ConnectionFailed):
+        host = "localhost" if spec.remote is None else spec.remote.host
+        return raises(
+            host, "connection refused", f"ssh: connect to host {host}: Connection refused"
+        )
     program = spec.args[0]
     if issubclass(raises, CommandNotFound):
         return raises(program, path_of(spec.env))
@@ -508,6 +528,9 @@ class FakeCommands:
             turns it on for ``fake_commands``.
     """
 
+    #: Remote commands are answered here: a :class:`cmdrun.Remote` makes no connection.
+    offline = True
+
     def __init__(self, allow_real: Sequence[str | Pattern] = ()) -> None:
         self.allow_real: list[str | Pattern] = list(allow_real)
         self.calls: list[Call] = []
@@ -536,6 +559,7 @@ class FakeCommands:
         raises: BaseException | type[BaseException] | None = None,
         dialogue: Sequence[Step] | None = None,
         tty: bool | None = None,
+        host: str | _Any | None = None,
         wait: None = None,
         occurrences: None = None,
     ) -> Registration:
@@ -576,6 +600,11 @@ class FakeCommands:
             dialogue: the program as a transcript of :class:`Out`, :class:`In` and
                 :class:`Exit` steps, for ``spawn``/``expect`` and ``run(respond=...)``.
             tty: answer only calls on a pseudo-terminal (True) or on pipes (False).
+            host: answer only calls a :class:`cmdrun.Remote` makes on this host (its
+                destination as given, such as ``"web1"`` or ``"deploy@web1"``), or on any
+                host with ``ANY``; None (the default): only calls on this machine. A remote
+                call is matched by its own argv, not by the ``ssh`` that runs it, and no
+                connection is made.
             wait, occurrences: pytest-subprocess's names, refused with the ones to use.
 
         Returns:
@@ -598,6 +627,8 @@ class FakeCommands:
             raise TypeError(f"callback must be callable, not {callback!r}")
         if tty is not None and not isinstance(tty, bool):
             raise TypeError(f"tty must be True, False or None, not {tty!r}")
+        if host is not None and not isinstance(host, (str, _Any)):
+            raise TypeError(f"host must be a host name (str), ANY or None, not {host!r}")
         registration = Registration(
             pattern,
             Answer(stdout, stderr, returncode, duration),
@@ -606,6 +637,7 @@ class FakeCommands:
             raises=raises,
             dialogue=None if dialogue is None else check_steps(dialogue),
             tty=tty,
+            host=host,
         )
         with self._lock:
             self._registrations.append(registration)
@@ -754,17 +786,22 @@ class FakeCommands:
         return found, call
 
     def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[Wait, None, Result]:
+        # A remote command is matched and answered as its caller wrote it (``seen``); what
+        # runs for real is the spec as it is (its ssh).
+        real, spec = spec, spec.seen()
         if spec.pipeline is not None:
-            return (yield from self._pipeline(spec, deliver))
+            return (yield from self._pipeline(spec, deliver, real))
         registration, call = self._lookup(spec, "run")
         if registration is None:
-            return (yield from self._next_layer(call).execution(spec, deliver))
+            return (yield from self._next_layer(call).execution(real, deliver))
         spec = yield from _stdin_read(spec, call)
         if registration.dialogue is not None:
             return _ended(_play(spec, registration, deliver, self._played))
         return _ended(_answered(spec, _answer_from(registration, call), deliver))
 
-    def _pipeline(self, spec: Spec, deliver: DeliverLine | None) -> Generator[Wait, None, Result]:
+    def _pipeline(
+        self, spec: Spec, deliver: DeliverLine | None, real: Spec
+    ) -> Generator[Wait, None, Result]:
         """A pipeline: run for real when every stage may run for real; otherwise each stage
         is answered in turn (one allowed to run for real runs on its own), fed the output of
         the one before.
@@ -786,9 +823,14 @@ class FakeCommands:
             # No stage is faked: the whole pipeline runs for real, or comes from the layer
             # beneath (a cassette records and replays it as one entry).
             if all(self._real(call) for _, call in looked):
-                return (yield from REAL.execution(spec, deliver))
+                return (yield from REAL.execution(real, deliver))
             if self._beneath is not None:
-                return (yield from self._beneath.execution(spec, deliver))
+                return (yield from self._beneath.execution(real, deliver))
+        if spec.remote is not None and any(registration is None for registration, _ in looked):
+            raise TypeError(
+                f"a pipeline on {spec.remote.host} is faked whole or runs whole: register "
+                "every stage (with host=), or none"
+            )
         results: list[Result] = []
         for index, (registration, call) in enumerate(looked):
             stage = stages[index]
@@ -807,9 +849,10 @@ class FakeCommands:
         return _ended(_joined(spec, stages, results, deliver))
 
     def spawn(self, spec: Spec) -> Session:
+        real, spec = spec, spec.seen()
         registration, call = self._lookup(spec, "spawn")
         if registration is None:
-            return self._next_layer(call).spawn(spec)
+            return self._next_layer(call).spawn(real)
         steps = registration.dialogue
         if steps is None:  # a plain answer is a program that prints it and exits
             answer = _answer_from(registration, call)

@@ -1,0 +1,773 @@
+"""The same API on another machine: :class:`Remote`, through the system's OpenSSH client.
+
+A Remote turns each command into a :class:`~cmdrun._ssh.RemoteCommand`, which the ordinary
+doors (``run``, ``spawn``, ``stream``, the batches, their async twins) run as an ``ssh``
+process over one shared connection (OpenSSH multiplexing: a ControlMaster whose socket
+lives in a private directory), so every option, Result, error and kill policy is the local
+engine's. What only a remote run needs is here: the master connection, the lifeline pipe,
+stopping what a timeout or Ctrl-C left on the host (the remote script's stopper, run
+through the master before the call returns), and telling SSH's own failures (exit 255)
+apart from the command's. :func:`run_on` fans one command out to many hosts.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import weakref
+from collections.abc import Generator, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from ._args import check_flag, normalize_command, normalize_grace
+from ._errors import CmdrunError, CommandNotExecutable, CommandNotFound, ConnectionFailed
+from ._pipeline import Pipeline, Runnable
+from ._result import Result
+from ._ssh import (
+    NO_CWD,
+    NOT_EXECUTABLE,
+    NOT_FOUND,
+    STATUS_NOT_EXECUTABLE,
+    STATUS_NOT_FOUND,
+    RemoteCommand,
+    classify,
+    remote_command,
+)
+from ._stdin import FromFd
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._asession import Spawning
+    from ._astream import AsyncStream
+    from ._pump import Wait
+    from ._session import Session, SpawnOptions
+    from ._spec import BatchOptions, RunOptions, Spec
+    from ._stream import Stream
+
+#: Seconds a master connection stays up with no command running: it outlives a Python
+#: process killed before it could close its Remotes, but not by long.
+PERSIST = 60
+
+#: What ``ssh`` is told unless ``options`` says otherwise (the first value given wins).
+_DEFAULT_OPTIONS = {
+    "BatchMode": "yes",  # never prompt (no terminal to prompt on): fail with a message
+    "LogLevel": "ERROR",  # no "Connection to ... closed." on a command's stderr
+    "ServerAliveInterval": "15",  # a host that vanishes is noticed within about 45 s
+    "ServerAliveCountMax": "3",
+}
+
+#: Options a Remote sets itself: a caller's would break the connection sharing.
+_OWN_OPTIONS = frozenset({"controlmaster", "controlpath", "controlpersist"})
+
+#: Options that are the remote side's business (checked, not passed to the local ssh).
+_REMOTE_OPTIONS = ("cwd", "env", "inherit_env", "shell")
+
+_REFUSED = {
+    "pass_fds": "fds of this process cannot reach another host",
+}
+
+
+def _check_destination(destination: object) -> str:
+    if not isinstance(destination, str):
+        raise TypeError(f"Remote() takes the destination as a str, not {destination!r}")
+    if (
+        not destination
+        or destination.startswith("-")
+        or any(ch.isspace() or ord(ch) < 32 for ch in destination)
+    ):
+        raise ValueError(
+            f"Remote(): {destination!r} is not a destination ([user@]host or an ssh_config "
+            "Host name, without spaces, not starting with '-')"
+        )
+    return destination
+
+
+def _check_options(options: object) -> dict[str, str]:
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise TypeError(
+            f"options must be a mapping of ssh -o options, such as "
+            f"{{'StrictHostKeyChecking': 'accept-new'}}, not {options!r}"
+        )
+    checked = {}
+    for name, value in options.items():
+        if not isinstance(name, str) or not name.isalnum():
+            raise ValueError(f"options: {name!r} is not an ssh option name")
+        if name.lower() in _OWN_OPTIONS:
+            raise ValueError(
+                f"options: {name} is set by cmdrun, which shares one connection per Remote "
+                "(its socket in a private directory); leave it out"
+            )
+        text = str(value)
+        if "\n" in text or "\x00" in text:
+            raise ValueError(f"options: the value of {name} holds a line break or NUL")
+        checked[name] = text
+    return checked
+
+
+def _check_env(env: object) -> dict[str, str] | None:
+    if env is None:
+        return None
+    if not isinstance(env, Mapping):
+        raise TypeError(f"env must be a mapping of str to str, not {env!r}")
+    checked = {}
+    for name, value in env.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(f"env takes str names and values, not {name!r}: {value!r}")
+        if "\x00" in value:
+            raise ValueError(f"env: the value of {name} holds a NUL")
+        checked[name] = value
+    return checked
+
+
+def _check_cwd(cwd: object) -> str | None:
+    if cwd is None:
+        return None
+    path = os.fsdecode(cast("str", cwd)) if isinstance(cwd, (str, bytes, os.PathLike)) else None
+    if not path or "\x00" in path:
+        raise TypeError(f"cwd must be a path on the remote host (str), not {cwd!r}")
+    return path
+
+
+class Remote:
+    """Another machine, reached with the system's OpenSSH client: ``run``, ``call``,
+    ``spawn``, ``stream``, ``run_many`` and their async twins, as locally.
+
+    ``Remote("deploy@web1")`` connects on first use and keeps one connection (an OpenSSH
+    ControlMaster whose socket is in a private directory) for every command until
+    :meth:`close` (or the end of a ``with`` block, or of the program). Each command runs in
+    its own process group on the host, under a small ``/bin/sh`` script that stops that
+    group (TERM, ``kill_grace``, KILL) when the call times out, is cancelled or
+    interrupted, or loses its connection: no remote process outlives the call.
+
+    Arguments are quoted for the remote shell, so each arrives byte for byte;
+    ``shell=True`` gives one line to the remote ``/bin/sh`` on purpose. ``cwd`` and ``env``
+    apply on the host (the script ``cd``s and ``export``s; ``inherit_env=False`` starts
+    from an empty environment with ``env -i``). ``tty=True`` runs on a remote terminal
+    (``ssh -tt``). SSH's own failures (refused, authentication, host key, lost connection)
+    raise :class:`ConnectionFailed`, never confused with the command's exit status 255.
+
+    Args:
+        destination: ``[user@]host``, or a ``Host`` of the ssh config.
+        port: the port, if not the config's (``-p``).
+        identity: a private key file (``-i``).
+        options: ``ssh -o`` options, such as ``{"StrictHostKeyChecking": "accept-new"}``;
+            they win over cmdrun's defaults (``BatchMode=yes``, ``LogLevel=ERROR``).
+        connect_timeout: seconds to wait for the connection (``ConnectTimeout``).
+        ssh_config: an ssh config file to read instead of ``~/.ssh/config`` (``-F``).
+        ssh: the ssh client to run.
+    """
+
+    def __init__(
+        self,
+        destination: str,
+        *,
+        port: int | None = None,
+        identity: str | os.PathLike[str] | None = None,
+        options: Mapping[str, str | int] | None = None,
+        connect_timeout: float = 10,
+        ssh_config: str | os.PathLike[str] | None = None,
+        ssh: str = "ssh",
+    ) -> None:
+        self.host = _check_destination(destination)
+        if port is not None and (
+            not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536
+        ):
+            raise ValueError(f"port must be an int from 1 to 65535, not {port!r}")
+        self.port = port
+        self.identity = None if identity is None else os.fspath(identity)
+        self.options = _check_options(options)
+        self.connect_timeout = normalize_grace(connect_timeout, "connect_timeout")
+        self.ssh_config = None if ssh_config is None else os.fspath(ssh_config)
+        self.ssh = ssh
+        self._lock = threading.Lock()
+        self._dir: str | None = None
+        self._lifeline: tuple[int, int] | None = None
+        self._connected = False
+        self._closed = False
+        _REMOTES.add(self)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "connected" if self._connected else "idle"
+        return f"<Remote {self.host!r} {state}>"
+
+    # -- the connection ---------------------------------------------------------------
+
+    def _control_path(self) -> str:
+        if self._dir is None:
+            # Private: the socket gives a shell on the host to whoever can connect to it.
+            self._dir = tempfile.mkdtemp(prefix="cmdrun-ssh-")
+        return os.path.join(self._dir, "master")
+
+    def _base(self) -> list[str]:
+        argv = [self.ssh, "-o", f"ControlPath={self._control_path()}"]
+        if self.ssh_config is not None:
+            argv += ["-F", self.ssh_config]
+        if self.port is not None:
+            argv += ["-p", str(self.port)]
+        if self.identity is not None:
+            argv += ["-i", self.identity]
+        options = {**self.options}
+        for name, value in _DEFAULT_OPTIONS.items():
+            if name.lower() not in {key.lower() for key in options}:
+                options[name] = value
+        if "connecttimeout" not in {key.lower() for key in options}:
+            options["ConnectTimeout"] = str(max(1, round(self.connect_timeout)))
+        for name, value in options.items():
+            argv += ["-o", f"{name}={value}"]
+        return argv
+
+    def ssh_argv(self, tty: bool) -> tuple[str, ...]:
+        """``ssh`` up to the destination for one command over the shared connection."""
+        self._check_open()
+        return (*self._base(), "-o", "ControlMaster=no", "-tt" if tty else "-T", "--", self.host)
+
+    def lifeline(self) -> int:
+        """The read end of the lifeline: ``ssh``'s stdin for commands that take no input.
+
+        This process holds the write end until :meth:`close`: when it closes (or this
+        process dies), every such command still running on the host is stopped.
+        """
+        with self._lock:
+            self._check_open()
+            if self._lifeline is None:
+                self._lifeline = os.pipe()
+            return self._lifeline[0]
+
+    def _master_argv(self) -> list[str]:
+        return [
+            *self._base(),
+            "-o",
+            "ControlMaster=yes",
+            "-o",
+            f"ControlPersist={PERSIST}",
+            "-N",
+            "-f",
+            "--",
+            self.host,
+        ]
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"{self!r}: it was closed; make a new Remote")
+
+    def connect(self) -> None:
+        """Open the shared connection now (the first command does it otherwise).
+
+        Raises:
+            ConnectionFailed: the host cannot be reached, refuses the login or its key.
+        """
+        if _faking():
+            return  # a test double answers this Remote's commands: no connection
+        with self._lock:
+            self._check_open()
+            if self._connected and self.alive():
+                return
+            self._connected = False
+            result = _run(self._master_argv())
+            failure = _connect_failure(self.host, result)
+            if failure is not None:
+                raise failure
+            self._connected = True
+
+    async def aconnect(self) -> None:
+        """:meth:`connect` for asyncio and trio (the event loop is not blocked)."""
+        self._check_open()
+        if self._connected or _faking():
+            return
+        from ._aio import arun
+        from ._launcher import REAL, using_launcher
+
+        with using_launcher(REAL):  # never faked, never recorded
+            result = await arun(self._master_argv(), **_quiet())
+        failure = _connect_failure(self.host, result)
+        if failure is not None:
+            raise failure
+        self._connected = True
+
+    def alive(self) -> bool:
+        """Whether the shared connection is up (``ssh -O check``)."""
+        if _faking():
+            return True
+        if self._closed or self._dir is None:
+            return False
+        return _run([*self._base(), "-O", "check", "--", self.host]).returncode == 0
+
+    def close(self) -> None:
+        """Close the shared connection and stop what still runs on the host from here.
+
+        Commands that take no input are stopped by their lifeline; the master connection
+        is told to exit (``ssh -O exit``). Idempotent; a closed Remote cannot run more.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            lifeline, self._lifeline = self._lifeline, None
+        if lifeline is not None:
+            os.close(lifeline[1])
+            os.close(lifeline[0])
+        if self._dir is not None:
+            if self._connected:
+                self._closed = False  # _base() needs the path once more
+                try:
+                    _run([*self._base(), "-O", "exit", "--", self.host])
+                finally:
+                    self._closed = True
+            shutil.rmtree(self._dir, ignore_errors=True)
+        _REMOTES.discard(self)
+
+    def __enter__(self) -> Remote:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Remote:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- commands ---------------------------------------------------------------------
+
+    def command(
+        self, cmd: Runnable, options: dict[str, Any], door: str, interactive: bool = False
+    ) -> RemoteCommand:
+        """``cmd`` for this host; the remote-side options are taken out of ``options``."""
+        for name, reason in _REFUSED.items():
+            if name in options:
+                raise TypeError(f"Remote.{door}() does not take {name}=: {reason}")
+        shell = check_flag(options.pop("shell", False), "shell")
+        cwd = _check_cwd(options.pop("cwd", None))
+        env = _check_env(options.pop("env", None))
+        inherit_env = check_flag(options.pop("inherit_env", True), "inherit_env")
+        command: tuple[str, ...] | str | Pipeline
+        if isinstance(cmd, Pipeline):
+            if shell:
+                raise TypeError(
+                    "shell=True takes one command line for /bin/sh, not a pipeline: leave "
+                    "shell out, or give the whole line as one str with shell=True"
+                )
+            command = cmd
+        elif shell:
+            command = normalize_command(cmd, True)[2]
+        else:
+            command = normalize_command(cmd, False)
+        return RemoteCommand(
+            self, command, cwd=cwd, env=env, inherit_env=inherit_env, interactive=interactive
+        )
+
+    def run(self, cmd: Runnable, **options: Unpack[RunOptions]) -> Result:
+        """:func:`cmdrun.run` on this host: the same options, Result and errors.
+
+        Raises:
+            ConnectionFailed: SSH could not connect, or lost the connection mid-run (the
+                partial Result is on the exception).
+            CommandNotFound, CommandNotExecutable: the program is missing or cannot run
+                there.
+            CommandFailed, CommandTimedOut: as :func:`cmdrun.run`.
+        """
+        from ._run import run
+
+        opts: dict[str, Any] = dict(options)
+        check = check_flag(opts.pop("check", True), "check")
+        remote = self.command(cmd, opts, "run")
+        self.connect()
+        result = run(cast("Runnable", remote), check=False, **opts)
+        return self.finish(remote, result, check)
+
+    def call(self, cmd: Runnable, **options: Any) -> int:
+        """:func:`cmdrun.call` on this host: output goes to this process's stdout and
+        stderr as it comes; returns the exit status."""
+        from ._run import call
+
+        opts: dict[str, Any] = dict(options)
+        remote = self.command(cmd, opts, "call")
+        self.connect()
+        status = call(cast("Sequence[str]", remote), **opts)
+        if status == 255:
+            self._check_connection(None, "")
+        return status
+
+    def stream(self, cmd: Runnable, **options: Unpack[RunOptions]) -> Stream:
+        """:func:`cmdrun.stream` on this host."""
+        from ._stream import stream
+
+        opts: dict[str, Any] = dict(options)
+        remote = self.command(cmd, opts, "stream")
+        self.connect()
+        return stream(cast("Runnable", remote), **opts)
+
+    def spawn(self, cmd: str | Sequence[str], **options: Unpack[SpawnOptions]) -> Session:
+        """:func:`cmdrun.spawn` on this host: with ``tty=True`` (the default) on a remote
+        terminal (``ssh -tt``), where ``interrupt()`` and control keys reach the program
+        through the terminal as typed keys."""
+        from ._session import spawn
+
+        opts: dict[str, Any] = dict(options)
+        remote = self.command(cmd, opts, "spawn", interactive=True)
+        self.connect()
+        return spawn(cast("Sequence[str]", remote), **opts)
+
+    def run_many(self, cmds: Iterable[Runnable], **options: Unpack[BatchOptions]) -> list[Result]:
+        """:func:`cmdrun.run_many` on this host (``jobs``, ``timeout``, ``fail_fast`` as
+        there); one Result per command, each naming this host. A lost connection shows as
+        the command's Result (exit 255, ssh's message on stderr), never as an exception."""
+        from ._parallel import run_many
+
+        opts: dict[str, Any] = dict(options)
+        batch = [self.command(cmd, dict(opts), "run_many") for cmd in cmds]
+        for name in _REMOTE_OPTIONS:
+            opts.pop(name, None)
+        self.connect()
+        return run_many(cast("list[Runnable]", batch), **opts)
+
+    async def arun(self, cmd: Runnable, **options: Unpack[RunOptions]) -> Result:
+        """:func:`cmdrun.arun` on this host: no thread waits for it."""
+        from ._aio import arun
+
+        opts: dict[str, Any] = dict(options)
+        check = check_flag(opts.pop("check", True), "check")
+        remote = self.command(cmd, opts, "arun")
+        await self.aconnect()
+        result = await arun(cast("Runnable", remote), check=False, **opts)
+        return self.finish(remote, result, check)
+
+    async def arun_many(
+        self, cmds: Iterable[Runnable], **options: Unpack[BatchOptions]
+    ) -> list[Result]:
+        """:func:`cmdrun.arun_many` on this host."""
+        from ._aio import arun_many
+
+        opts: dict[str, Any] = dict(options)
+        batch = [self.command(cmd, dict(opts), "arun_many") for cmd in cmds]
+        for name in _REMOTE_OPTIONS:
+            opts.pop(name, None)
+        await self.aconnect()
+        return await arun_many(cast("list[Runnable]", batch), **opts)
+
+    def astream(self, cmd: Runnable, **options: Unpack[RunOptions]) -> AsyncStream:
+        """:func:`cmdrun.astream` on this host (connects when the first line is asked for,
+        if not connected yet: blocking the loop for that once; ``await aconnect()`` first
+        to avoid it)."""
+        from ._astream import astream
+
+        opts: dict[str, Any] = dict(options)
+        remote = self.command(cmd, opts, "astream")
+        if not self._connected:
+            self.connect()
+        return astream(cast("Runnable", remote), **opts)
+
+    def aspawn(self, cmd: str | Sequence[str], **options: Unpack[SpawnOptions]) -> Spawning:
+        """:func:`cmdrun.aspawn` on this host (see :meth:`astream` about connecting)."""
+        from ._asession import aspawn
+
+        opts: dict[str, Any] = dict(options)
+        remote = self.command(cmd, opts, "aspawn", interactive=True)
+        if not self._connected:
+            self.connect()
+        return aspawn(cast("Sequence[str]", remote), **opts)
+
+    # -- after a command --------------------------------------------------------------
+
+    def finish(self, remote: RemoteCommand, result: Result, check: bool) -> Result:
+        """Raise what ``result`` says went wrong on the way (SSH, a missing program), then
+        apply ``check``."""
+        error = self.error(remote, result)
+        if error is not None:
+            raise error
+        if check:
+            result.check_returncode()
+        return result
+
+    def error(self, remote: RemoteCommand, result: Result) -> Exception | None:
+        """The exception for a run that failed short of running the command: SSH's own
+        failure, a missing program or working directory; None if it ran."""
+        stderr = result.stderr
+        if result.returncode == STATUS_NOT_FOUND and stderr.startswith(NO_CWD):
+            return FileNotFoundError(
+                2, f"working directory does not exist on {self.host}", remote.cwd
+            )
+        if result.returncode == STATUS_NOT_FOUND and stderr == f"{NOT_FOUND}{remote.program()}\n":
+            return CommandNotFound(remote.program(), None, f"on {self.host}")
+        if (
+            result.returncode == STATUS_NOT_EXECUTABLE
+            and stderr == f"{NOT_EXECUTABLE}{remote.program()}\n"
+        ):
+            return CommandNotExecutable(
+                remote.program(), "permission denied", 13, "", f"on {self.host}"
+            )
+        if result.returncode == 255:
+            return self._connection_error(result)
+        return None
+
+    def _connection_error(self, result: Result | None) -> ConnectionFailed | None:
+        """A ConnectionFailed if an exit status of 255 was SSH's, else None (the
+        command's own 255): the connection is gone, or ssh said it could not open one."""
+        stderr = "" if result is None else result.stderr
+        if "Session open refused" in stderr or "mux_client_request_session" in stderr:
+            return ConnectionFailed(self.host, "session refused", stderr, result)
+        if self.alive():
+            return None
+        self._connected = False
+        kind = classify(stderr)
+        return ConnectionFailed(
+            self.host, "connection lost" if kind == "ssh failed" else kind, stderr, result
+        )
+
+    def _check_connection(self, result: Result | None, stderr: str) -> None:
+        error = self._connection_error(result)
+        if error is not None:
+            raise error
+
+    def watch(self, remote: RemoteCommand, spec: Spec) -> _Watch | None:
+        """Start the watch session of ``remote`` if its stdin is not the lifeline (it takes
+        the caller's input, or a terminal's): a second ``ssh`` over the connection whose
+        stdin is, so that the command is stopped even if this process dies (SIGKILL)."""
+        if self._closed or not self._connected or _faking():
+            return None
+        if isinstance(spec.stdin, FromFd) and spec.stdin.number == self.lifeline():
+            return None  # the lifeline is the command's own stdin
+        argv = [*self.ssh_argv(False), remote_command(remote.watcher(spec.kill_grace))]
+        process = subprocess.Popen(
+            argv,
+            stdin=self.lifeline(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C for this process must not end it
+        )
+        return _Watch(process)
+
+    def cleanup(self, remote: RemoteCommand, kill_grace: float) -> Generator[Wait, None, None]:
+        """Stop what is left of ``remote`` on the host and wait until it is gone (at most
+        ``kill_grace`` and a few seconds more): the local side stopped its ``ssh`` (a
+        timeout, a cancellation, Ctrl-C, a session closed while it ran)."""
+        from ._launcher import REAL
+        from ._spec import build_spec
+
+        if self._closed or not self._connected or _faking():
+            return  # no connection: each command's own watcher stops it
+        script = remote.stopper(kill_grace, kill_grace + 2)
+        spec = build_spec(
+            (*self.ssh_argv(False), remote_command(script)),
+            timeout=kill_grace + 5 + self.connect_timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        yield from REAL.execution(spec, None)  # never faked, never recorded
+
+
+class _Watch:
+    """A running watch session (see :func:`cmdrun._ssh.watch_script`): its local ``ssh``."""
+
+    __slots__ = ("process",)
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+
+    def end(self) -> None:
+        """End it: its remote script then finds the command over, and does nothing."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        self.process.wait()
+
+
+def _quiet() -> dict[str, Any]:
+    return {"check": False, "stdin": subprocess.DEVNULL, "timeout": None}
+
+
+def _faking() -> bool:
+    """Whether commands go to a test double (cmdrun.testing): then no connection is made."""
+    from ._launcher import current_launcher
+
+    launcher = current_launcher()
+    inner = getattr(launcher, "launcher", launcher)  # an adapted test double: its own
+    return bool(getattr(inner, "offline", False))
+
+
+def _run(argv: Sequence[str]) -> Result:
+    """Run a local ssh helper command (master start, check, exit) to its end: for real,
+    whatever test double is installed (it is cmdrun's business, not the caller's)."""
+    from ._launcher import REAL, using_launcher
+    from ._run import run
+
+    with using_launcher(REAL):
+        return run(list(argv), **_quiet())
+
+
+def _connect_failure(host: str, result: Result) -> ConnectionFailed | None:
+    if result.returncode == 0:
+        return None
+    return ConnectionFailed(host, classify(result.stderr), result.stderr)
+
+
+#: Every open Remote, closed at interpreter exit (their masters would linger otherwise).
+_REMOTES: weakref.WeakSet[Remote] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_remotes() -> None:
+    for remote in list(_REMOTES):
+        try:
+            remote.close()
+        except (CmdrunError, OSError):
+            pass
+
+
+def _resolve(hosts: Iterable[str | Remote], remote_options: Mapping[str, Any]) -> list[Remote]:
+    resolved = []
+    for host in hosts:
+        resolved.append(host if isinstance(host, Remote) else Remote(host, **remote_options))
+    return resolved
+
+
+def run_on(
+    hosts: Iterable[str | Remote],
+    cmd: Runnable,
+    *,
+    jobs: int | None = None,
+    timeout: float | None = None,
+    remote_options: Mapping[str, Any] | None = None,
+    **options: Unpack[BatchOptions],
+) -> list[Result]:
+    """Run ``cmd`` on every host, at most ``jobs`` at a time; one Result per host, in order.
+
+    A host that cannot be reached gets a Result with exit status 255 and ssh's message on
+    stderr (``Result.host`` names it); no host's failure hides another's result. Hosts
+    given as names get a :class:`Remote` each (made with ``remote_options``), closed at
+    the end; Remotes given are left open.
+
+    Args:
+        hosts: host names (``[user@]host`` or ssh config names) or :class:`Remote` objects.
+        cmd: as for :func:`cmdrun.run`.
+        jobs: how many hosts at once (None: all of them).
+        timeout: each host's own timeout, in seconds (the remote command is stopped too).
+        remote_options: keyword arguments of :class:`Remote` for the named hosts.
+        options: the options of :func:`cmdrun.run_many`.
+    """
+    from ._parallel import run_many
+
+    hosts = list(hosts)
+    remotes = _resolve(hosts, remote_options or {})
+    owned = [r for r, h in zip(remotes, hosts, strict=True) if not isinstance(h, Remote)]
+    try:
+        commands = [r.command(cmd, dict(options), "run_on") for r in remotes]
+        opts: dict[str, Any] = dict(options)
+        for name in _REMOTE_OPTIONS:
+            opts.pop(name, None)
+        failures = _connect_all(remotes, jobs)
+        todo = [i for i, failure in enumerate(failures) if failure is None]
+        results: list[Result | None] = [None] * len(remotes)
+        ran = run_many(
+            cast("list[Runnable]", [commands[i] for i in todo]),
+            jobs=jobs or max(1, len(todo)),
+            timeout=timeout,
+            **opts,
+        )
+        for index, result in zip(todo, ran, strict=True):
+            results[index] = result
+        for index, failure in enumerate(failures):
+            if failure is not None:
+                results[index] = _unreachable(commands[index], failure)
+        return [r for r in results if r is not None]
+    finally:
+        for remote in owned:
+            remote.close()
+
+
+def _connect_all(remotes: list[Remote], jobs: int | None) -> list[ConnectionFailed | None]:
+    """Open every Remote's connection, ``jobs`` at a time (all by default)."""
+    from ._parallel import run_many
+
+    if _faking():
+        return [None] * len(remotes)
+    from ._launcher import REAL, using_launcher
+
+    todo = [r for r in remotes if not r._connected]
+    with using_launcher(REAL):  # never faked, never recorded
+        results = run_many(
+            [r._master_argv() for r in todo], jobs=jobs or max(1, len(todo)), **_quiet_batch()
+        )
+    verdict = dict(zip(map(id, todo), results, strict=True))
+    failures: list[ConnectionFailed | None] = []
+    for remote in remotes:
+        result = verdict.get(id(remote))
+        failure = None if result is None else _connect_failure(remote.host, result)
+        if result is not None and failure is None:
+            remote._connected = True
+        failures.append(failure)
+    return failures
+
+
+def _quiet_batch() -> dict[str, Any]:
+    return {"stdin": subprocess.DEVNULL}
+
+
+def _unreachable(remote: RemoteCommand, failure: ConnectionFailed) -> Result:
+    """The Result of a host that could not be reached: exit 255, ssh's message."""
+    return Result(
+        remote.shown,
+        255,
+        stderr_bytes=failure.detail.encode(),
+        host=remote.host,
+    )
+
+
+async def arun_on(
+    hosts: Iterable[str | Remote],
+    cmd: Runnable,
+    *,
+    jobs: int | None = None,
+    timeout: float | None = None,
+    remote_options: Mapping[str, Any] | None = None,
+    **options: Unpack[BatchOptions],
+) -> list[Result]:
+    """:func:`run_on` for asyncio and trio: every host from one task, no thread per host."""
+    from ._aio import arun_many
+    from ._launcher import REAL, using_launcher
+
+    hosts = list(hosts)
+    remotes = _resolve(hosts, remote_options or {})
+    owned = [r for r, h in zip(remotes, hosts, strict=True) if not isinstance(h, Remote)]
+    try:
+        commands = [r.command(cmd, dict(options), "arun_on") for r in remotes]
+        opts: dict[str, Any] = dict(options)
+        for name in _REMOTE_OPTIONS:
+            opts.pop(name, None)
+        todo_remotes = [] if _faking() else [r for r in remotes if not r._connected]
+        with using_launcher(REAL):  # never faked, never recorded
+            connected = await arun_many(
+                [r._master_argv() for r in todo_remotes],
+                jobs=jobs or max(1, len(todo_remotes)),
+                **_quiet_batch(),
+            )
+        verdict = dict(zip(map(id, todo_remotes), connected, strict=True))
+        failures: list[ConnectionFailed | None] = []
+        for remote in remotes:
+            outcome = verdict.get(id(remote))
+            failure = None if outcome is None else _connect_failure(remote.host, outcome)
+            if outcome is not None and failure is None:
+                remote._connected = True
+            failures.append(failure)
+        todo = [i for i, failure in enumerate(failures) if failure is None]
+        ran = await arun_many(
+            cast("list[Runnable]", [commands[i] for i in todo]),
+            jobs=jobs or max(1, len(todo)),
+            timeout=timeout,
+            **opts,
+        )
+        results: list[Result | None] = [None] * len(remotes)
+        for index, result in zip(todo, ran, strict=True):
+            results[index] = result
+        for index, failure in enumerate(failures):
+            if failure is not None:
+                results[index] = _unreachable(commands[index], failure)
+        return [r for r in results if r is not None]
+    finally:
+        for remote in owned:
+            remote.close()

@@ -1,0 +1,542 @@
+"""cmdrun.Remote against real OpenSSH servers on loopback (three of them: three hosts).
+
+Every test talks to real ``sshd`` processes started by ``tests/sshd.py`` (throwaway keys in
+a temp directory, 127.0.0.1 only). Survivors are looked for with ``pgrep`` through a second
+connection, as an operator would; each remote program gets a unique marker (a sleep of an
+odd length) so that tests running side by side never see each other's processes.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import cmdrun
+from cmdrun import Remote
+
+sys.path.insert(0, str(Path(__file__).parent))
+import sshd
+
+pytestmark = pytest.mark.skipif(bool(sshd.available()), reason=sshd.available() or "ok")
+
+
+@pytest.fixture(scope="module")
+def hosts() -> Iterator[sshd.Servers]:
+    with sshd.servers(3) as servers:
+        yield servers
+
+
+@pytest.fixture
+def remote(hosts: sshd.Servers) -> Iterator[Remote]:
+    with Remote("host0", ssh_config=hosts.ssh_config) as r:
+        yield r
+
+
+def marker() -> str:
+    """A sleep length no other test uses: ``sleep 3000.123456``."""
+    return f"3000.{random.randrange(10**6):06d}"
+
+
+def survivors(hosts: sshd.Servers, mark: str, host: str = "host1") -> list[str]:
+    """Remote processes whose command line holds ``mark``, seen through another connection
+    (all hosts are this machine)."""
+    with Remote(host, ssh_config=hosts.ssh_config) as other:
+        found = other.run(["pgrep", "-af", f"sleep {mark}"], check=False)
+    return [line for line in found.stdout.splitlines() if "pgrep" not in line]
+
+
+def wait_gone(hosts: sshd.Servers, mark: str, seconds: float = 15) -> list[str]:
+    deadline = time.monotonic() + seconds
+    while True:
+        left = survivors(hosts, mark)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
+
+
+# -- arguments, input, status -----------------------------------------------------------
+
+AWKWARD = [
+    "a b",
+    "",
+    "'single'",
+    '"double"',
+    "$HOME",
+    "`id`",
+    "$(id)",
+    "*",
+    "semi; touch /tmp/cmdrun-pwned",
+    "back\\slash",
+    "new\nline",
+    "tab\there",
+    "-n",
+    "--",
+    "é ü 日本",
+    "~",
+]
+
+
+def test_arguments_arrive_byte_for_byte(remote: Remote) -> None:
+    result = remote.run(["printf", "[%s]\\n", *AWKWARD])
+    expected = "".join(f"[{arg}]\n" for arg in AWKWARD)
+    assert result.stdout == expected
+    assert result.host == "host0"
+    assert result.args == ("printf", "[%s]\\n", *AWKWARD)
+    assert not os.path.exists("/tmp/cmdrun-pwned")
+
+
+def test_input_arrives_byte_for_byte(remote: Remote) -> None:
+    data = bytes(range(256)) * 1000 + b"\r\n\x00end"
+    result = remote.run(["cat"], input=data)
+    assert result.stdout_bytes == data
+
+
+def test_exit_status_and_failure_message(remote: Remote) -> None:
+    assert remote.run(["sh", "-c", "exit 3"], check=False).returncode == 3
+    with pytest.raises(cmdrun.CommandFailed) as caught:
+        remote.run(["sh", "-c", "echo oops >&2; exit 4"])
+    assert caught.value.returncode == 4
+    assert "on host0" in str(caught.value)
+    assert "oops" in str(caught.value)
+
+
+def test_the_commands_own_255_is_no_connection_error(remote: Remote) -> None:
+    result = remote.run(["sh", "-c", "exit 255"], check=False)
+    assert result.returncode == 255
+    with pytest.raises(cmdrun.CommandFailed):
+        remote.run(["sh", "-c", "exit 255"])
+
+
+def test_a_signal_reads_as_locally(remote: Remote) -> None:
+    result = remote.run(["sh", "-c", "kill -TERM $$"], check=False)
+    assert result.returncode == -signal.SIGTERM
+    assert result.signal == signal.SIGTERM
+    assert result.stderr == ""  # no "Terminated" from the remote shell
+
+
+def test_shell_true_passes_one_line_on_purpose(remote: Remote) -> None:
+    result = remote.run("echo $((6 * 7)) | tr 4 X", shell=True)
+    assert result.stdout == "X2\n"
+    assert result.args == ("/bin/sh", "-c", "echo $((6 * 7)) | tr 4 X")
+
+
+def test_a_string_is_split_not_given_to_a_shell(remote: Remote) -> None:
+    assert remote.run("echo '$HOME' ';' x").stdout == "$HOME ; x\n"
+
+
+def test_cwd_and_env_apply_on_the_host(remote: Remote, tmp_path: Path) -> None:
+    result = remote.run(
+        ["sh", "-c", 'pwd; echo "$GREETING"; echo "${HOME:+home set}"'],
+        cwd=tmp_path,
+        env={"GREETING": "hello 'there' $x"},
+    )
+    assert result.stdout == f"{tmp_path}\nhello 'there' $x\nhome set\n"
+    bare = remote.run(
+        ["sh", "-c", 'echo "[$GREETING][${HOME-}]"'], env={"GREETING": "g"}, inherit_env=False
+    )
+    assert bare.stdout == "[g][]\n"
+
+
+def test_a_missing_program_raises_command_not_found(remote: Remote, tmp_path: Path) -> None:
+    with pytest.raises(cmdrun.CommandNotFound) as caught:
+        remote.run(["cmdrun-no-such-program"])
+    assert "on host0" in str(caught.value)
+    with pytest.raises(cmdrun.CommandNotFound):
+        remote.run([str(tmp_path / "missing")])
+    plain = tmp_path / "plain.txt"
+    plain.write_text("not a program\n")
+    plain.chmod(0o644)
+    with pytest.raises(cmdrun.CommandNotExecutable) as refused:
+        remote.run([str(plain)])
+    assert "on host0" in str(refused.value)
+
+
+def test_a_missing_working_directory_raises(remote: Remote) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist on host0"):
+        remote.run(["pwd"], cwd="/nonexistent/dir")
+
+
+def test_bad_arguments_raise_before_anything_runs(hosts: sshd.Servers) -> None:
+    with pytest.raises(ValueError, match="not a destination"):
+        Remote("-oProxyCommand=touch /tmp/x")
+    with pytest.raises(ValueError, match="set by cmdrun"):
+        Remote("host0", options={"ControlPath": "/tmp/x"})
+    with pytest.raises(ValueError, match="env name"):
+        Remote("host0").run(["true"], env={"A B": "x"})
+    with pytest.raises(TypeError, match="pass_fds"):
+        Remote("host0").run(["true"], pass_fds=[3])
+    closed = Remote("host0", ssh_config=hosts.ssh_config)
+    closed.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        closed.run(["true"])
+
+
+# -- stopping: timeouts, Ctrl-C, lost clients -------------------------------------------
+
+
+def test_a_timeout_leaves_no_remote_process(remote: Remote, hosts: sshd.Servers) -> None:
+    mark = marker()
+    started = time.monotonic()
+    with pytest.raises(cmdrun.CommandTimedOut) as caught:
+        remote.run(["sh", "-c", f"echo started; sleep {mark} & sleep {mark}"], timeout=1)
+    assert time.monotonic() - started < 15
+    assert caught.value.result.stdout == "started\n"  # partial output is kept
+    assert "on host0" in str(caught.value)
+    assert survivors(hosts, mark) == []  # gone when the call returns
+
+
+def test_a_program_that_ignores_sigterm_is_killed(remote: Remote, hosts: sshd.Servers) -> None:
+    mark = marker()
+    with pytest.raises(cmdrun.CommandTimedOut):
+        remote.run(["sh", "-c", f"trap '' TERM; sleep {mark}"], timeout=0.5, kill_grace=0.5)
+    assert survivors(hosts, mark) == []
+
+
+def test_a_timeout_with_input_leaves_no_remote_process(remote: Remote, hosts: sshd.Servers) -> None:
+    mark = marker()
+    with pytest.raises(cmdrun.CommandTimedOut):
+        remote.run(["sh", "-c", f"cat >/dev/null; sleep {mark}"], input="data", timeout=1)
+    assert survivors(hosts, mark) == []
+
+
+def test_idle_timeout_works_remotely(remote: Remote, hosts: sshd.Servers) -> None:
+    mark = marker()
+    with pytest.raises(cmdrun.CommandTimedOut) as caught:
+        remote.run(["sh", "-c", f"echo one; sleep {mark}"], idle_timeout=0.5)
+    assert caught.value.result.timeout_kind == "idle"
+    assert survivors(hosts, mark) == []
+
+
+CHILD = """
+import sys, time
+sys.path[:0] = {path!r}
+import cmdrun
+remote = cmdrun.Remote("host0", ssh_config={config!r})
+print("ready", flush=True)
+remote.run(["sleep", {mark!r}], {kwargs})
+"""
+
+
+def _parent(hosts: sshd.Servers, mark: str, kwargs: str = "") -> subprocess.Popen[str]:
+    code = CHILD.format(path=sys.path, config=str(hosts.ssh_config), mark=mark, kwargs=kwargs)
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline() == "ready\n"
+    deadline = time.monotonic() + 15
+    while not survivors(hosts, mark):
+        assert time.monotonic() < deadline, "the remote sleep never started"
+        time.sleep(0.1)
+    return child
+
+
+def test_ctrl_c_in_the_caller_stops_the_remote_command(hosts: sshd.Servers) -> None:
+    mark = marker()
+    child = _parent(hosts, mark)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=30)
+    assert "KeyboardInterrupt" in err
+    assert survivors(hosts, mark) == []  # gone before the parent ended
+
+
+def test_a_killed_caller_leaves_no_remote_process(hosts: sshd.Servers) -> None:
+    """SIGKILL: no clean-up code runs here. The lifeline pipe closes with the process, its
+    ssh passes the end on, and the remote script stops the group."""
+    mark = marker()
+    child = _parent(hosts, mark)
+    child.kill()
+    child.communicate(timeout=30)
+    assert wait_gone(hosts, mark) == []
+
+
+def test_a_killed_caller_with_input_leaves_no_remote_process(hosts: sshd.Servers) -> None:
+    mark = marker()
+    child = _parent(hosts, mark, kwargs="input='x'")
+    child.kill()
+    child.communicate(timeout=30)
+    assert wait_gone(hosts, mark, 30) == []
+
+
+def test_a_lost_connection_raises_and_leaves_no_remote_process(
+    hosts: sshd.Servers,
+) -> None:
+    """The host's sshd dies mid-run (every connection with it)."""
+    server = hosts.servers[2]
+    mark = marker()
+    outcome: list[BaseException | cmdrun.Result] = []
+    with Remote("host2", ssh_config=hosts.ssh_config) as r:
+        r.connect()
+
+        def run() -> None:
+            try:
+                outcome.append(r.run(["sh", "-c", f"echo begun; sleep {mark}"]))
+            except BaseException as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        deadline = time.monotonic() + 15
+        while not survivors(hosts, mark):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        server.kill()
+        worker.join(30)
+        try:
+            assert len(outcome) == 1
+            error = outcome[0]
+            assert isinstance(error, cmdrun.ConnectionFailed), error
+            assert error.kind == "connection lost"
+            assert error.host == "host2"
+            assert error.result is not None
+            assert error.result.stdout == "begun\n"
+            assert wait_gone(hosts, mark) == []
+        finally:
+            server.start()
+
+
+# -- SSH's own failures -----------------------------------------------------------------
+
+
+def test_authentication_failure(hosts: sshd.Servers, tmp_path: Path) -> None:
+    stranger = tmp_path / "stranger"
+    sshd._keygen(stranger)
+    server = hosts.servers[0]
+    r = Remote(
+        "127.0.0.1",
+        port=server.port,
+        identity=stranger,
+        ssh_config=os.devnull,  # no config: only this key is offered
+        options={"UserKnownHostsFile": str(hosts.known_hosts), "IdentitiesOnly": "yes"},
+    )
+    with pytest.raises(cmdrun.ConnectionFailed) as caught:
+        r.run(["true"])
+    assert caught.value.kind == "authentication"
+    assert "Permission denied" in caught.value.detail
+    assert isinstance(caught.value, ConnectionError)
+    r.close()
+
+
+def test_unknown_host_key_is_refused_unless_accepted(hosts: sshd.Servers, tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    options = {"UserKnownHostsFile": str(known)}
+    with Remote("host0", ssh_config=hosts.ssh_config, options=options) as r:
+        with pytest.raises(cmdrun.ConnectionFailed) as caught:
+            r.run(["true"])
+        assert caught.value.kind == "host key"
+    accept = {**options, "StrictHostKeyChecking": "accept-new"}
+    with Remote("host0", ssh_config=hosts.ssh_config, options=accept) as r:
+        assert r.run(["echo", "in"]).stdout == "in\n"
+    assert "ssh-ed25519" in known.read_text()
+
+
+def test_connection_refused(hosts: sshd.Servers) -> None:
+    port = sshd._free_port()
+    with (
+        Remote("127.0.0.1", port=port, ssh_config=hosts.ssh_config) as r,
+        pytest.raises(cmdrun.ConnectionFailed) as caught,
+    ):
+        r.run(["true"])
+    assert caught.value.kind == "connection refused"
+    assert "127.0.0.1" in str(caught.value)
+
+
+# -- the shared connection --------------------------------------------------------------
+
+
+def test_one_master_connection_in_a_private_directory(hosts: sshd.Servers) -> None:
+    r = Remote("host1", ssh_config=hosts.ssh_config)
+    r.run(["true"])
+    assert r.alive()
+    directory = r._dir
+    assert directory is not None
+    assert os.stat(directory).st_mode & 0o777 == 0o700
+    # Every command is served by the same sshd connection process (the parent of the
+    # script that runs it).
+    serving = {r.run(["sh", "-c", "ps -o ppid= -p $PPID"]).stdout for _ in range(3)}
+    assert len(serving) == 1
+    r.close()
+    assert not os.path.exists(directory)
+    assert not r.alive()
+
+
+# -- the other doors ----------------------------------------------------------------------
+
+
+def test_pipeline_on_a_remote(remote: Remote) -> None:
+    result = remote.run(cmdrun.pipe(["printf", "b\\na\\nb\\n"], ["sort", "-u"], ["wc", "-l"]))
+    assert result.stdout.strip() == "2"
+    assert result.host == "host0"
+    assert [stage.args[0] for stage in result.stages] == ["printf", "sort", "wc"]
+    failed = remote.run(cmdrun.pipe(["sh", "-c", "exit 3"], ["cat"]), check=False)
+    assert failed.returncode == 3
+
+
+def test_stdin_from_a_file(remote: Remote, tmp_path: Path) -> None:
+    source = tmp_path / "in.bin"
+    source.write_bytes(b"abc\x00\xff" * 1000)
+    assert remote.run(["wc", "-c"], stdin=source).stdout.strip() == "5000"
+
+
+def test_stream_gives_lines_as_they_come(remote: Remote) -> None:
+    with remote.stream(["sh", "-c", "echo one; echo two >&2; echo three"]) as lines:
+        got = [(line.stream, line.text) for line in lines]
+    assert ("stdout", "one\n") in got
+    assert ("stderr", "two\n") in got
+    assert lines.result is not None
+    assert lines.result.host == "host0"
+
+
+def test_call_returns_the_status(remote: Remote, capfd: pytest.CaptureFixture[str]) -> None:
+    assert remote.call(["sh", "-c", "echo to-the-terminal; exit 5"]) == 5
+    assert "to-the-terminal" in capfd.readouterr().out
+
+
+def test_run_many_on_a_remote(remote: Remote) -> None:
+    results = remote.run_many([["echo", str(i)] for i in range(6)], jobs=3)
+    assert [r.stdout for r in results] == [f"{i}\n" for i in range(6)]
+    assert {r.host for r in results} == {"host0"}
+
+
+def test_spawn_on_a_remote_terminal(remote: Remote) -> None:
+    with remote.spawn(["python3", "-i", "-q"]) as repl:
+        repl.expect(">>> ")
+        repl.sendline("import os; os.isatty(0), 6 * 7")
+        found = repl.expect(">>> ")
+        assert "(True, 42)" in found.before
+        repl.interrupt()  # Ctrl-C typed on the remote terminal
+        repl.expect("KeyboardInterrupt")
+        repl.expect(">>> ")
+        repl.sendeof()
+        result = repl.wait()
+    assert result.returncode == 0
+    assert result.host == "host0"
+
+
+def test_respond_and_secret_over_ssh(remote: Remote) -> None:
+    script = 'printf "Password: "; stty -echo; read p; stty echo; echo; echo "got ${#p}"'
+    result = remote.run(
+        ["sh", "-c", script],
+        tty=True,
+        respond={"Password: ": cmdrun.Secret("hunter2")},
+    )
+    assert "got 7" in result.stdout
+    assert "hunter2" not in result.stdout
+
+
+def test_closing_a_session_stops_the_remote_program(remote: Remote, hosts: sshd.Servers) -> None:
+    mark = marker()
+    session = remote.spawn(["sh", "-c", f"trap '' HUP TERM; sleep {mark}"], kill_grace=0.5)
+    deadline = time.monotonic() + 15
+    while not survivors(hosts, mark):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    session.close()
+    assert survivors(hosts, mark) == []
+
+
+# -- fan-out ------------------------------------------------------------------------------
+
+
+def test_run_on_gives_one_result_per_host_with_one_down(hosts: sshd.Servers) -> None:
+    down = "127.0.0.1"
+    port = sshd._free_port()
+    remotes = [
+        Remote("host0", ssh_config=hosts.ssh_config),
+        Remote("host1", ssh_config=hosts.ssh_config),
+        Remote(down, port=port, ssh_config=hosts.ssh_config),
+    ]
+    try:
+        results = cmdrun.run_on(remotes, ["sh", "-c", "echo up"], timeout=20)
+    finally:
+        for r in remotes:
+            r.close()
+    assert [r.host for r in results] == ["host0", "host1", down]
+    assert [r.stdout for r in results[:2]] == ["up\n", "up\n"]
+    assert results[2].returncode == 255
+    assert "Connection refused" in results[2].stderr
+
+
+def test_run_on_with_names_and_a_timeout(hosts: sshd.Servers) -> None:
+    mark = marker()
+    names = ["host0", "host1", "host2"]
+    results = cmdrun.run_on(
+        names,
+        ["sh", "-c", f"echo hi; sleep {mark}"],
+        timeout=1,
+        remote_options={"ssh_config": hosts.ssh_config},
+    )
+    assert [r.timed_out for r in results] == [True, True, True]
+    assert [r.stdout for r in results] == ["hi\n"] * 3
+    assert survivors(hosts, mark) == []
+
+
+# -- async ----------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_arun_and_aspawn_on_a_remote(hosts: sshd.Servers) -> None:
+    async with Remote("host0", ssh_config=hosts.ssh_config) as r:
+        await r.aconnect()
+        result = await r.arun(["echo", "async"])
+        assert result.stdout == "async\n"
+        assert result.host == "host0"
+        async with r.aspawn(["sqlite3"]) as db:
+            await db.expect("sqlite> ")
+            await db.sendline("select 40 + 2;")
+            found = await db.expect("sqlite> ")
+            assert "42" in found.before
+            await db.sendeof()
+        lines = []
+        async with r.astream(["sh", "-c", "echo a; echo b"]) as out:
+            async for line in out:
+                lines.append(line.text)
+        assert lines == ["a\n", "b\n"]
+
+
+@pytest.mark.anyio
+async def test_async_timeout_leaves_no_remote_process(hosts: sshd.Servers) -> None:
+    mark = marker()
+    async with Remote("host0", ssh_config=hosts.ssh_config) as r:
+        with pytest.raises(cmdrun.CommandTimedOut):
+            await r.arun(["sh", "-c", f"sleep {mark} & sleep {mark}"], timeout=1)
+    assert survivors(hosts, mark) == []
+
+
+@pytest.mark.anyio
+async def test_async_cancellation_stops_the_remote_command(hosts: sshd.Servers) -> None:
+    import anyio
+
+    mark = marker()
+    async with Remote("host0", ssh_config=hosts.ssh_config) as r:
+        await r.aconnect()
+        with anyio.move_on_after(1):
+            await r.arun(["sleep", mark])
+        assert survivors(hosts, mark) == []
+
+
+@pytest.mark.anyio
+async def test_arun_on_many_hosts_without_a_thread_per_host(hosts: sshd.Servers) -> None:
+    before = threading.active_count()
+    results = await cmdrun.arun_on(
+        [f"host{i % 3}" for i in range(9)],
+        ["sh", "-c", "echo ok"],
+        remote_options={"ssh_config": hosts.ssh_config},
+    )
+    assert [r.stdout for r in results] == ["ok\n"] * 9
+    assert threading.active_count() <= before + 1
+
+
+def test_ci_installs_the_ssh_server() -> None:
+    text = (Path(__file__).parent.parent / ".ci" / "run").read_text()
+    assert "openssh-server" in text
