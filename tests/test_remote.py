@@ -8,6 +8,7 @@ odd length) so that tests running side by side never see each other's processes.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -540,3 +541,76 @@ async def test_arun_on_many_hosts_without_a_thread_per_host(hosts: sshd.Servers)
 def test_ci_installs_the_ssh_server() -> None:
     text = (Path(__file__).parent.parent / ".ci" / "run").read_text()
     assert "openssh-server" in text
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cmdrun", *args],
+        check=False,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_host_runs_there_and_exits_with_its_status(hosts: sshd.Servers) -> None:
+    config = str(hosts.ssh_config)
+    done = cli("--host", "host0", "--ssh-config", config, "--", "sh", "-c", "echo $0 'a b'; exit 7")
+    assert done.stdout == "sh a b\n"
+    assert done.returncode == 7
+    missing = cli("--host", "host0", "--ssh-config", config, "--", "cmdrun-missing-program")
+    assert missing.returncode == 127
+    assert "on host0" in missing.stderr
+
+
+def test_cli_host_timeout_stops_the_remote_command(hosts: sshd.Servers) -> None:
+    mark = marker()
+    done = cli(
+        "--host",
+        "host0",
+        "--ssh-config",
+        str(hosts.ssh_config),
+        "--timeout",
+        "1",
+        "--",
+        "sh",
+        "-c",
+        f"sleep {mark} & sleep {mark}",
+    )
+    assert done.returncode == 124
+    assert survivors(hosts, mark) == []
+
+
+def test_cli_host_that_cannot_be_reached_exits_255(hosts: sshd.Servers) -> None:
+    port = sshd._free_port()
+    done = cli("--host", "127.0.0.1", "--ssh-option", f"Port={port}", "--", "true")
+    assert done.returncode == 255
+    assert "connection refused" in done.stderr
+
+
+def test_cli_many_hosts_runs_one_command_on_every_host(hosts: sshd.Servers, tmp_path: Path) -> None:
+    listing = tmp_path / "hosts.txt"
+    listing.write_text("host0\nhost1  # the second\n\nhost2\nroot@127.0.0.1\n")
+    done = cli(
+        "many",
+        "--hosts",
+        str(listing),
+        "--ssh-config",
+        str(hosts.ssh_config),
+        "--json",
+        "--",
+        "sh",
+        "-c",
+        "echo on $(hostname)",
+    )
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    by_host = {r["host"]: r for r in records}
+    assert set(by_host) == {"host0", "host1", "host2", "root@127.0.0.1"}
+    assert all(by_host[h]["returncode"] == 0 for h in ("host0", "host1", "host2"))
+    assert by_host["host0"]["args"] == ["sh", "-c", "echo on $(hostname)"]
+    assert by_host["root@127.0.0.1"]["returncode"] == 255  # no port 22 here
+    assert done.returncode == 1

@@ -11,6 +11,7 @@ N     the program's own exit status
 126   the program exists but cannot be executed
 127   the program was not found
 128+N the program died by signal N
+255   ``--host``: ssh could not reach the host, log in, or keep the connection
 2     bad cmdrun arguments (usage message on stderr)
 130   cmdrun got SIGINT (Ctrl-C); 143: SIGTERM; 129: SIGHUP. The program's whole
       process group is stopped first, by the kill policy.
@@ -61,6 +62,7 @@ EXIT_CANNOT_RUN = 125
 EXIT_NOT_EXECUTABLE = 126
 EXIT_NOT_FOUND = 127
 EXIT_SIGNALLED = 128  # plus the signal's number
+EXIT_SSH = 255  # --host: ssh's own failure (as ssh itself exits)
 
 _USAGE = "%(prog)s [options] [--] CMD [ARGS...]\n       %(prog)s many [options] [FILE]"
 
@@ -78,13 +80,14 @@ examples:
   cmdrun --respond 'Continue? [y/N] =y' -- ./installer         (answer a prompt, as a line)
   cmdrun --env LANG=C --env DEBUG= --cwd build -- make
   cmdrun --tty -- tty                                          (run CMD on a pseudo-terminal)
+  cmdrun --host deploy@web1 --timeout 60 -- systemctl restart app   (over SSH)
   cmdrun -- many                                               (a program called "many")
 
 exit status:
   CMD's status; 124 timed out (total or idle); 128+N CMD died by signal N;
   127 CMD not found; 126 CMD cannot be executed; 125 cmdrun could not run it;
-  2 bad cmdrun arguments; 130/143/129 cmdrun got SIGINT/SIGTERM/SIGHUP (CMD's
-  process group is stopped first).
+  255 (--host) ssh could not reach or log in to the host; 2 bad cmdrun arguments;
+  130/143/129 cmdrun got SIGINT/SIGTERM/SIGHUP (CMD's process group is stopped first).
 
 "cmdrun many" runs a list of commands in parallel: cmdrun many --help."""
 
@@ -199,6 +202,21 @@ def build_parser() -> argparse.ArgumentParser:
         const=False,
         help="never a pseudo-terminal: CMD writes straight to cmdrun's stdout and stderr",
     )
+    add(
+        "--host",
+        metavar="[USER@]HOST",
+        help="run CMD on HOST over SSH (the system's ssh and its config); --cwd and --env "
+        "apply there, and a timeout stops CMD's process group there too",
+    )
+    add("--ssh-config", metavar="FILE", help="with --host: the ssh config to read (ssh -F)")
+    add(
+        "--ssh-option",
+        type=_pair,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="with --host: an ssh -o option, such as StrictHostKeyChecking=accept-new; repeatable",
+    )
     add("--input", metavar="FILE", help="CMD's stdin: FILE, or - for cmdrun's own stdin")
     add("--cwd", metavar="DIR", help="run CMD in DIR")
     add(
@@ -284,25 +302,55 @@ def _run(options: argparse.Namespace, command: list[str], cancel: CancelToken) -
     if options.respond:
         settings["respond"] = dict(options.respond)
     stdin = _stdin(options.input)
+    run_options: dict[str, Any] = {
+        "check": False,
+        "timeout": options.timeout,
+        "idle_timeout": options.idle_timeout,
+        "tty": options.tty,
+        "cwd": options.cwd,
+        "env": dict(options.env) or None,
+        "stdin": stdin,
+        **settings,
+    }
     try:
-        prepared = prepare(
-            command,
-            {
-                "check": False,
-                "timeout": options.timeout,
-                "idle_timeout": options.idle_timeout,
-                "tty": options.tty,
-                "cwd": options.cwd,
-                "env": dict(options.env) or None,
-                "stdin": stdin,
-                **settings,  # type: ignore[typeddict-item]
-            },
-            "run",
-        )
+        if options.host is not None:
+            return _run_remote(options, command, run_options, cancel)
+        if options.ssh_config is not None or options.ssh_option:
+            raise ValueError("--ssh-config and --ssh-option go with --host")
+        prepared = prepare(command, run_options, "run")  # type: ignore[arg-type]
         return prepared.watching(cancel).run()
     finally:
         if stdin is not None and stdin != 0:
             os.close(stdin)
+
+
+def _run_remote(
+    options: argparse.Namespace,
+    command: list[str],
+    run_options: dict[str, Any],
+    cancel: CancelToken,
+) -> Result:
+    """``--host``: run ``command`` there through a :class:`~cmdrun.Remote`.
+
+    Raises:
+        ConnectionFailed: ssh could not reach the host, log in or keep the connection.
+        CommandNotFound, CommandNotExecutable, FileNotFoundError: as on the host.
+    """
+    from ._remote import Remote
+    from ._run import prepare
+
+    remote = Remote(
+        options.host, ssh_config=options.ssh_config, options=dict(options.ssh_option) or None
+    )
+    with remote:
+        remote_command = remote.command(command, run_options, "run")
+        remote.connect()
+        prepared = prepare(remote_command, run_options, "run")  # type: ignore[arg-type]
+        result = prepared.watching(cancel).run()
+        error = remote.error(remote_command, result)
+        if error is not None:
+            raise error
+        return result
 
 
 def exit_status(result: Result) -> int:
@@ -454,8 +502,10 @@ def _main(parser: argparse.ArgumentParser, options: argparse.Namespace, command:
 
 def _start_status(error: OSError) -> int:
     """127 for a program not found, 126 for one that cannot be executed, else 125."""
-    from ._errors import CommandNotExecutable, CommandNotFound
+    from ._errors import CommandNotExecutable, CommandNotFound, ConnectionFailed
 
+    if isinstance(error, ConnectionFailed):
+        return EXIT_SSH
     if isinstance(error, CommandNotFound):
         return EXIT_NOT_FOUND
     if isinstance(error, CommandNotExecutable):

@@ -50,6 +50,12 @@ examples:
   cmdrun many --fail-fast --json builds.txt    stop all at the first failure; JSON lines
   printf 'make -C a\\nmake -C b\\n' | cmdrun many
   cmdrun many --shell pipelines.txt            lines with | and && (run by /bin/sh -c)
+  cmdrun many --hosts web.txt -j 30 --timeout 60 -- systemctl restart app
+                                               one command on every host of web.txt (SSH)
+
+With --hosts FILE, FILE lists hosts ([user@]host or ssh config names), one a line, and
+the command after -- runs on each, over SSH (the system's ssh; one connection per host).
+A host that cannot be reached shows as exit 255 with ssh's message.
 
 exit status: 0 all succeeded, 1 any failed (or timed out, or was cancelled),
 2 usage error, 130 after Ctrl-C, 143 after SIGTERM (running commands are stopped first).
@@ -154,6 +160,15 @@ def _parser() -> argparse.ArgumentParser:
     add("--fail-fast", action="store_true", help="at the first failure, stop all the others")
     add("--json", action="store_true", help="print JSON lines, one per command, as they end")
     add("--shell", action="store_true", help="run each line with /bin/sh -c (pipes, &&)")
+    add("--hosts", metavar="FILE", help="run the command after -- on every host in FILE (SSH)")
+    add("--ssh-config", metavar="FILE", help="with --hosts: the ssh config to read (ssh -F)")
+    add(
+        "--ssh-option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="with --hosts: an ssh -o option; repeatable",
+    )
     add(
         "--tail",
         type=_whole(0),
@@ -217,18 +232,95 @@ def main(argv: Sequence[str]) -> int:
 
 def _main(argv: Sequence[str]) -> int:
     parser = _parser()
+    argv = list(argv)
+    command = None
+    if "--" in argv:  # cmdrun many --hosts FILE [options] -- CMD [ARGS...]
+        split = argv.index("--")
+        argv, command = argv[:split], argv[split + 1 :]
+    remotes: list[Any] = []
     try:
         args = parser.parse_args(argv)
         try:
-            lines = parse_lines(_read(args.file), args.shell)
-            batch = _prepare(lines, args)
+            if args.hosts is not None:
+                if not command:
+                    parser.error("--hosts FILE runs the command given after --: none was")
+                if args.file != "-":
+                    parser.error("--hosts FILE takes no command file: the command follows --")
+                lines, batch, preset, remotes = _prepare_hosts(args, command)
+            else:
+                if command is not None:
+                    parser.error("a command after -- goes with --hosts FILE")
+                if args.ssh_config is not None or args.ssh_option:
+                    parser.error("--ssh-config and --ssh-option go with --hosts")
+                lines = parse_lines(_read(args.file), args.shell)
+                batch, preset = _prepare(lines, args), {}
         except (OSError, UnicodeDecodeError) as exc:
-            parser.error(f"cannot read {args.file}: {getattr(exc, 'strerror', None) or exc}")
+            name = args.hosts or args.file
+            parser.error(f"cannot read {name}: {getattr(exc, 'strerror', None) or exc}")
         except ValueError as exc:
             parser.error(str(exc))
     except SystemExit as exc:  # argparse's way out: --help (0) or a usage error (2)
+        for remote in remotes:
+            remote.close()
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    return _run(lines, batch, args)
+    try:
+        return _run(lines, batch, args, preset)
+    finally:
+        for remote in remotes:
+            remote.close()
+
+
+def _prepare_hosts(
+    args: argparse.Namespace, command: list[str]
+) -> tuple[list[Line], list[Prepared], dict[int, Outcome], list[Any]]:
+    """``--hosts``: one line per host, the command prepared for each, and the outcomes of
+    the hosts that could not be reached (their connections are opened here, all at once).
+
+    Raises:
+        OSError, UnicodeDecodeError: the hosts file cannot be read.
+        ValueError: a bad host name, ssh option or command.
+    """
+    from ._remote import Remote, _connect_all, _unreachable
+
+    options: dict[str, Any] = {}
+    for pair in args.ssh_option:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--ssh-option takes NAME=VALUE, not {pair!r}")
+        options[name] = value
+    hosts = []
+    for number, text in enumerate(_read(args.hosts).splitlines(), 1):
+        host = text.split("#", 1)[0].strip()
+        if host:
+            hosts.append((number, host))
+    remotes = []
+    try:
+        for _, host in hosts:
+            remotes.append(Remote(host, ssh_config=args.ssh_config, options=options or None))
+        shown = shlex.join(command) if not args.shell else " ".join(command)
+        lines = [Line(number, f"{host}: {shown}", command) for number, host in hosts]
+        batch_options: BatchOptions = {
+            "idle_timeout": args.idle_timeout,
+            "kill_grace": args.kill_grace,
+        }
+        commands = [
+            remote.command(
+                " ".join(command) if args.shell else command, {"shell": args.shell}, "cmdrun many"
+            )
+            for remote in remotes
+        ]
+        batch = prepare_all(commands, batch_options, args.timeout, "cmdrun many")  # type: ignore[arg-type]
+        failures = _connect_all(remotes, check_jobs(args.jobs))
+    except BaseException:
+        for remote in remotes:
+            remote.close()
+        raise
+    preset = {
+        index: Outcome(index, _unreachable(commands[index], failure), failure)
+        for index, failure in enumerate(failures)
+        if failure is not None
+    }
+    return lines, batch, preset, remotes
 
 
 def _say(message: str) -> None:
@@ -254,17 +346,33 @@ def _ignore(signum: int, frame: FrameType | None) -> None:
     """A SIGTERM handler doing nothing (unlike SIG_IGN, not inherited by new children)."""
 
 
-def _run(lines: list[Line], batch: list[Prepared], args: argparse.Namespace) -> int:
-    """Run the batch, report as asked; the exit status."""
+def _run(
+    lines: list[Line],
+    batch: list[Prepared],
+    args: argparse.Namespace,
+    preset: dict[int, Outcome] | None = None,
+) -> int:
+    """Run the batch, report as asked; the exit status. ``preset``: the outcomes of
+    commands that cannot run (hosts that could not be reached), by index."""
     outcomes: list[Outcome | None] = [None] * len(batch)
     jobs = check_jobs(args.jobs)
+    preset = preset or {}
+    todo = [index for index in range(len(batch)) if index not in preset]
     try:
         with _Progress(len(batch), sys.stderr) as advance:
-            for outcome in _outcomes(batch, jobs, False, False, cancel_on_failure=args.fail_fast):
-                outcomes[outcome.index] = outcome
+            for index, outcome in preset.items():
+                outcomes[index] = outcome
                 advance(outcome)
                 if args.json:
-                    _print_json(_record(outcome.index, batch[outcome.index], outcome))
+                    _print_json(_record(index, batch[index], outcome))
+            running = [batch[index] for index in todo]
+            for ran in _outcomes(running, jobs, False, False, cancel_on_failure=args.fail_fast):
+                index = todo[ran.index]
+                outcome = Outcome(index, ran.result, ran.error)
+                outcomes[index] = outcome
+                advance(outcome)
+                if args.json:
+                    _print_json(_record(index, batch[index], outcome))
     except (KeyboardInterrupt, Terminated):
         # Every running command was stopped on the way out: show what had finished.
         if not args.json:
@@ -289,10 +397,14 @@ def _print_json(record: dict[str, Any]) -> None:
 
 def _record(index: int, prepared: Prepared, outcome: Outcome | None) -> dict[str, Any]:
     """A command's JSON object; ``outcome`` None: it never started (``--fail-fast``)."""
+    shown = prepared.spec.shown()
+    args = list(shown) if isinstance(shown, tuple) else str(shown)
+    host = None if prepared.spec.remote is None else prepared.spec.remote.host
     if outcome is None:
         return {
             "index": index,
-            "args": list(prepared.spec.args),
+            "args": args,
+            "host": host,
             "returncode": None,
             "signal": None,
             "timed_out": False,
@@ -307,7 +419,8 @@ def _record(index: int, prepared: Prepared, outcome: Outcome | None) -> dict[str
     result = outcome.result
     return {
         "index": index,
-        "args": list(prepared.spec.args),
+        "args": args,
+        "host": host,
         "returncode": result.returncode,
         "signal": None if result.signal is None else result.signal.name,
         "timed_out": result.timed_out,

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import atexit
 import os
-import shutil
 import subprocess
-import tempfile
 import threading
 import weakref
 from collections.abc import Generator, Iterable, Mapping, Sequence
@@ -200,6 +198,8 @@ class Remote:
 
     def _control_path(self) -> str:
         if self._dir is None:
+            import tempfile  # here: it costs ``import cmdrun`` about 2 ms (random, shutil)
+
             # Private: the socket gives a shell on the host to whoever can connect to it.
             self._dir = tempfile.mkdtemp(prefix="cmdrun-ssh-")
         return os.path.join(self._dir, "master")
@@ -319,6 +319,8 @@ class Remote:
                     _run([*self._base(), "-O", "exit", "--", self.host])
                 finally:
                     self._closed = True
+            import shutil
+
             shutil.rmtree(self._dir, ignore_errors=True)
         _REMOTES.discard(self)
 

@@ -18,8 +18,8 @@ with the local engine. Three pieces:
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 import shlex
 from collections.abc import Mapping, Sequence
 
@@ -346,7 +346,7 @@ class RemoteCommand(Frozen):
             env=env,
             inherit_env=inherit_env,
             interactive=interactive,
-            tokens=tuple(secrets.token_hex(8) for _ in range(count)),
+            tokens=tuple(os.urandom(8).hex() for _ in range(count)),
         )
 
     @property
