@@ -614,3 +614,21 @@ def test_cli_many_hosts_runs_one_command_on_every_host(hosts: sshd.Servers, tmp_
     assert by_host["host0"]["args"] == ["sh", "-c", "echo on $(hostname)"]
     assert by_host["root@127.0.0.1"]["returncode"] == 255  # no port 22 here
     assert done.returncode == 1
+
+
+def test_call_shares_this_process_stdin_with_the_remote_command(hosts: sshd.Servers) -> None:
+    code = (
+        f"import sys; sys.path[:0] = {sys.path!r}; import cmdrun; "
+        f"r = cmdrun.Remote('host0', ssh_config={str(hosts.ssh_config)!r}); "
+        "sys.exit(r.call(['sh', '-c', 'read line; echo got $line; exit 4']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input="hello\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.stdout == "got hello\n"
+    assert done.returncode == 4

@@ -385,12 +385,17 @@ class Remote:
         return self.finish(remote, result, check)
 
     def call(self, cmd: Runnable, **options: Any) -> int:
-        """:func:`cmdrun.call` on this host: output goes to this process's stdout and
-        stderr as it comes; returns the exit status."""
+        """:func:`cmdrun.call` on this host: this process's stdin, stdout and stderr are the
+        command's (over ``ssh``, as ``ssh host cmd`` does); returns the exit status.
+
+        Raises:
+            ConnectionFailed: SSH could not connect, or lost the connection.
+            CommandTimedOut: as :func:`cmdrun.call`.
+        """
         from ._run import call
 
         opts: dict[str, Any] = dict(options)
-        remote = self.command(cmd, opts, "call")
+        remote = self.command(cmd, opts, "call", interactive=True)  # stdin: this process's
         self.connect()
         status = call(cast("Sequence[str]", remote), **opts)
         if status == 255:

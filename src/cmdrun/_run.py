@@ -141,6 +141,11 @@ def remote_execution(spec: Spec, deliver: DeliverLine | None) -> Generator[Wait,
     return result
 
 
+def _steps(spec: Spec) -> Generator[Wait, None, Result]:
+    """The execution of ``spec`` for ``call``: a remote command's with its clean-up."""
+    return _execution(spec, None) if spec.remote is None else remote_execution(spec, None)
+
+
 def command_line(spec: Spec) -> str:
     """What ``spec`` runs, as a shell line (a pipeline's stages joined by ``|``)."""
     shown = spec.shown()
@@ -524,7 +529,7 @@ def call(
     )
     terminal = foreground_terminal()
     if terminal is None:
-        result = drive(_execution(spec, None))
+        result = drive(_steps(spec))
     else:
         result = _as_foreground_job(spec.replace(terminal=terminal), terminal)
     if result.timed_out:
@@ -547,7 +552,7 @@ def _as_foreground_job(spec: Spec, terminal: int) -> Result:
     """Run ``spec`` as the foreground job of ``terminal`` (see ``call``), following a Ctrl-Z
     of the job; the terminal goes back to this process's group however the run ends."""
     try:
-        steps = _execution(spec, None)
+        steps = _steps(spec)
         wait: Wait = None
         while True:
             try:
