@@ -632,3 +632,26 @@ def test_call_shares_this_process_stdin_with_the_remote_command(hosts: sshd.Serv
     )
     assert done.stdout == "got hello\n"
     assert done.returncode == 4
+
+
+def test_a_remote_pipeline_timeout_leaves_no_stage_behind(
+    remote: Remote, hosts: sshd.Servers
+) -> None:
+    mark = marker()
+    with pytest.raises(cmdrun.CommandTimedOut):
+        remote.run(
+            cmdrun.pipe(["sh", "-c", f"sleep {mark}"], ["sh", "-c", f"cat; sleep {mark}"]),
+            timeout=1,
+        )
+    assert survivors(hosts, mark) == []
+
+
+def test_the_connection_comes_back_after_the_master_is_gone(remote: Remote) -> None:
+    remote.run(["true"])
+    assert remote.alive()
+    sshd_exit = subprocess.run(
+        [*remote._base(), "-O", "exit", "--", remote.host], capture_output=True, check=False
+    )
+    assert sshd_exit.returncode == 0
+    assert remote.run(["echo", "again"]).stdout == "again\n"
+    assert remote.alive()

@@ -266,7 +266,10 @@ class Remote:
             return  # a test double answers this Remote's commands: no connection
         with self._lock:
             self._check_open()
-            if self._connected and self.alive():
+            # The master removes its socket when it exits (ControlPersist ran out, ssh -O
+            # exit, the host went away): then connect again. A stat, not an ``ssh -O
+            # check`` process for every command.
+            if self._connected and os.path.exists(self._control_path()):
                 return
             self._connected = False
             result = _run(self._master_argv())
@@ -278,7 +281,7 @@ class Remote:
     async def aconnect(self) -> None:
         """:meth:`connect` for asyncio and trio (the event loop is not blocked)."""
         self._check_open()
-        if self._connected or _faking():
+        if _faking() or (self._connected and os.path.exists(self._control_path())):
             return
         from ._aio import arun
         from ._launcher import REAL, using_launcher
@@ -314,11 +317,7 @@ class Remote:
             os.close(lifeline[0])
         if self._dir is not None:
             if self._connected:
-                self._closed = False  # _base() needs the path once more
-                try:
-                    _run([*self._base(), "-O", "exit", "--", self.host])
-                finally:
-                    self._closed = True
+                _run([*self._base(), "-O", "exit", "--", self.host])
             import shutil
 
             shutil.rmtree(self._dir, ignore_errors=True)
@@ -539,8 +538,10 @@ class Remote:
         stdin is, so that the command is stopped even if this process dies (SIGKILL)."""
         if self._closed or not self._connected or _faking():
             return None
-        if isinstance(spec.stdin, FromFd) and spec.stdin.number == self.lifeline():
-            return None  # the lifeline is the command's own stdin
+        lifeline = isinstance(spec.stdin, FromFd) and spec.stdin.number == self.lifeline()
+        if lifeline and len(remote.tokens) == 1:
+            return None  # the lifeline is the command's own stdin (a pipeline's later
+            # stages read the stage before: the watch session covers them)
         argv = [*self.ssh_argv(False), remote_command(remote.watcher(spec.kill_grace))]
         process = subprocess.Popen(
             argv,
