@@ -634,6 +634,43 @@ def _resolve(hosts: Iterable[str | Remote], remote_options: Mapping[str, Any]) -
     return resolved
 
 
+class _FanOut:
+    """One command for many hosts: their Remotes (the ones made here are closed by
+    :meth:`close`), each host's command, and the run options left for the batch."""
+
+    def __init__(
+        self,
+        hosts: Iterable[str | Remote],
+        cmd: Runnable,
+        remote_options: Mapping[str, Any] | None,
+        options: Mapping[str, Any],
+        door: str,
+    ) -> None:
+        given = list(hosts)
+        self.remotes = _resolve(given, remote_options or {})
+        self.owned = [
+            r for r, h in zip(self.remotes, given, strict=True) if not isinstance(h, Remote)
+        ]
+        try:
+            self.commands = [r.command(cmd, dict(options), door) for r in self.remotes]
+        except BaseException:
+            self.close()
+            raise
+        self.options = {k: v for k, v in options.items() if k not in _REMOTE_OPTIONS}
+
+    def results(self, failures: list[ConnectionFailed | None], ran: list[Result]) -> list[Result]:
+        """One Result per host, in order: what ran, and 255 for each unreachable host."""
+        done = iter(ran)
+        return [
+            next(done) if failure is None else _unreachable(command, failure)
+            for command, failure in zip(self.commands, failures, strict=True)
+        ]
+
+    def close(self) -> None:
+        for remote in self.owned:
+            remote.close()
+
+
 def run_on(
     hosts: Iterable[str | Remote],
     cmd: Runnable,
@@ -660,70 +697,23 @@ def run_on(
     """
     from ._parallel import run_many
 
-    hosts = list(hosts)
-    remotes = _resolve(hosts, remote_options or {})
-    owned = [r for r, h in zip(remotes, hosts, strict=True) if not isinstance(h, Remote)]
+    fan = _FanOut(hosts, cmd, remote_options, options, "run_on")
     try:
-        commands = [r.command(cmd, dict(options), "run_on") for r in remotes]
-        opts: dict[str, Any] = dict(options)
-        for name in _REMOTE_OPTIONS:
-            opts.pop(name, None)
-        failures = _connect_all(remotes, jobs)
-        todo = [i for i, failure in enumerate(failures) if failure is None]
-        results: list[Result | None] = [None] * len(remotes)
+        failures = _connect_all(fan.remotes, jobs)
+        todo = [
+            command
+            for command, failure in zip(fan.commands, failures, strict=True)
+            if failure is None
+        ]
         ran = run_many(
-            cast("list[Runnable]", [commands[i] for i in todo]),
+            cast("list[Runnable]", todo),
             jobs=jobs or max(1, len(todo)),
             timeout=timeout,
-            **opts,
+            **fan.options,
         )
-        for index, result in zip(todo, ran, strict=True):
-            results[index] = result
-        for index, failure in enumerate(failures):
-            if failure is not None:
-                results[index] = _unreachable(commands[index], failure)
-        return [r for r in results if r is not None]
+        return fan.results(failures, ran)
     finally:
-        for remote in owned:
-            remote.close()
-
-
-def _connect_all(remotes: list[Remote], jobs: int | None) -> list[ConnectionFailed | None]:
-    """Open every Remote's connection, ``jobs`` at a time (all by default)."""
-    from ._parallel import run_many
-
-    if _faking():
-        return [None] * len(remotes)
-    from ._launcher import REAL, using_launcher
-
-    todo = [r for r in remotes if not r._connected]
-    with using_launcher(REAL):  # never faked, never recorded
-        results = run_many(
-            [r._master_argv() for r in todo], jobs=jobs or max(1, len(todo)), **_quiet_batch()
-        )
-    verdict = dict(zip(map(id, todo), results, strict=True))
-    failures: list[ConnectionFailed | None] = []
-    for remote in remotes:
-        result = verdict.get(id(remote))
-        failure = None if result is None else _connect_failure(remote.host, result)
-        if result is not None and failure is None:
-            remote._connected = True
-        failures.append(failure)
-    return failures
-
-
-def _quiet_batch() -> dict[str, Any]:
-    return {"stdin": subprocess.DEVNULL}
-
-
-def _unreachable(remote: RemoteCommand, failure: ConnectionFailed) -> Result:
-    """The Result of a host that could not be reached: exit 255, ssh's message."""
-    return Result(
-        remote.shown,
-        255,
-        stderr_bytes=failure.detail.encode(),
-        host=remote.host,
-    )
+        fan.close()
 
 
 async def arun_on(
@@ -739,43 +729,68 @@ async def arun_on(
     from ._aio import arun_many
     from ._launcher import REAL, using_launcher
 
-    hosts = list(hosts)
-    remotes = _resolve(hosts, remote_options or {})
-    owned = [r for r, h in zip(remotes, hosts, strict=True) if not isinstance(h, Remote)]
+    fan = _FanOut(hosts, cmd, remote_options, options, "arun_on")
     try:
-        commands = [r.command(cmd, dict(options), "arun_on") for r in remotes]
-        opts: dict[str, Any] = dict(options)
-        for name in _REMOTE_OPTIONS:
-            opts.pop(name, None)
-        todo_remotes = [] if _faking() else [r for r in remotes if not r._connected]
+        tried = _to_connect(fan.remotes)
         with using_launcher(REAL):  # never faked, never recorded
-            connected = await arun_many(
-                [r._master_argv() for r in todo_remotes],
-                jobs=jobs or max(1, len(todo_remotes)),
-                **_quiet_batch(),
+            attempts = await arun_many(
+                [r._master_argv() for r in tried], jobs=jobs or max(1, len(tried)), **_quiet_batch()
             )
-        verdict = dict(zip(map(id, todo_remotes), connected, strict=True))
-        failures: list[ConnectionFailed | None] = []
-        for remote in remotes:
-            outcome = verdict.get(id(remote))
-            failure = None if outcome is None else _connect_failure(remote.host, outcome)
-            if outcome is not None and failure is None:
-                remote._connected = True
-            failures.append(failure)
-        todo = [i for i, failure in enumerate(failures) if failure is None]
+        failures = _verdicts(fan.remotes, tried, attempts)
+        todo = [
+            command
+            for command, failure in zip(fan.commands, failures, strict=True)
+            if failure is None
+        ]
         ran = await arun_many(
-            cast("list[Runnable]", [commands[i] for i in todo]),
+            cast("list[Runnable]", todo),
             jobs=jobs or max(1, len(todo)),
             timeout=timeout,
-            **opts,
+            **fan.options,
         )
-        results: list[Result | None] = [None] * len(remotes)
-        for index, result in zip(todo, ran, strict=True):
-            results[index] = result
-        for index, failure in enumerate(failures):
-            if failure is not None:
-                results[index] = _unreachable(commands[index], failure)
-        return [r for r in results if r is not None]
+        return fan.results(failures, ran)
     finally:
-        for remote in owned:
-            remote.close()
+        fan.close()
+
+
+def _to_connect(remotes: list[Remote]) -> list[Remote]:
+    """The Remotes whose connection is to be opened (none when a test double answers)."""
+    return [] if _faking() else [r for r in remotes if not r._connected]
+
+
+def _verdicts(
+    remotes: list[Remote], tried: list[Remote], attempts: list[Result]
+) -> list[ConnectionFailed | None]:
+    """Each Remote's connection failure (None: connected), from the master starts tried."""
+    verdict = dict(zip(map(id, tried), attempts, strict=True))
+    failures: list[ConnectionFailed | None] = []
+    for remote in remotes:
+        attempt = verdict.get(id(remote))
+        failure = None if attempt is None else _connect_failure(remote.host, attempt)
+        if attempt is not None and failure is None:
+            remote._connected = True
+        failures.append(failure)
+    return failures
+
+
+def _connect_all(remotes: list[Remote], jobs: int | None) -> list[ConnectionFailed | None]:
+    """Open every Remote's connection, ``jobs`` at a time (all by default); each one's
+    failure, or None."""
+    from ._launcher import REAL, using_launcher
+    from ._parallel import run_many
+
+    tried = _to_connect(remotes)
+    with using_launcher(REAL):  # never faked, never recorded
+        attempts = run_many(
+            [r._master_argv() for r in tried], jobs=jobs or max(1, len(tried)), **_quiet_batch()
+        )
+    return _verdicts(remotes, tried, attempts)
+
+
+def _quiet_batch() -> dict[str, Any]:
+    return {"stdin": subprocess.DEVNULL}
+
+
+def _unreachable(remote: RemoteCommand, failure: ConnectionFailed) -> Result:
+    """The Result of a host that could not be reached: exit 255, ssh's message."""
+    return Result(remote.shown, 255, stderr_bytes=failure.detail.encode(), host=remote.host)
