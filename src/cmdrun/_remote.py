@@ -18,7 +18,6 @@ import subprocess
 import threading
 import weakref
 from collections.abc import Generator, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
 
 from ._args import check_flag, normalize_command, normalize_grace
 from ._errors import CmdrunError, CommandNotExecutable, CommandNotFound, ConnectionFailed
@@ -36,7 +35,11 @@ from ._ssh import (
 )
 from ._stdin import FromFd
 
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from typing_extensions import Unpack
 
     from ._asession import Spawning
@@ -67,6 +70,12 @@ _REMOTE_OPTIONS = ("cwd", "env", "inherit_env", "shell")
 _REFUSED = {
     "pass_fds": "fds of this process cannot reach another host",
 }
+
+
+def _as_command(command: RemoteCommand | list[RemoteCommand]) -> Any:
+    """A remote command (or a batch of them) as the doors take it: in place of an argv
+    (``build_spec`` knows it); typed as anything, for the doors' signatures are public."""
+    return command
 
 
 def _check_destination(destination: object) -> str:
@@ -126,7 +135,7 @@ def _check_env(env: object) -> dict[str, str] | None:
 def _check_cwd(cwd: object) -> str | None:
     if cwd is None:
         return None
-    path = os.fsdecode(cast("str", cwd)) if isinstance(cwd, (str, bytes, os.PathLike)) else None
+    path = os.fsdecode(cwd) if isinstance(cwd, (str, bytes, os.PathLike)) else None
     if not path or "\x00" in path:
         raise TypeError(f"cwd must be a path on the remote host (str), not {cwd!r}")
     return path
@@ -380,7 +389,7 @@ class Remote:
         check = check_flag(opts.pop("check", True), "check")
         remote = self.command(cmd, opts, "run")
         self.connect()
-        result = run(cast("Runnable", remote), check=False, **opts)
+        result = run(_as_command(remote), check=False, **opts)
         return self.finish(remote, result, check)
 
     def call(self, cmd: Runnable, **options: Any) -> int:
@@ -396,7 +405,7 @@ class Remote:
         opts: dict[str, Any] = dict(options)
         remote = self.command(cmd, opts, "call", interactive=True)  # stdin: this process's
         self.connect()
-        status = call(cast("Sequence[str]", remote), **opts)
+        status = call(_as_command(remote), **opts)
         if status == 255:
             self._check_connection(None, "")
         return status
@@ -408,7 +417,7 @@ class Remote:
         opts: dict[str, Any] = dict(options)
         remote = self.command(cmd, opts, "stream")
         self.connect()
-        return stream(cast("Runnable", remote), **opts)
+        return stream(_as_command(remote), **opts)
 
     def spawn(self, cmd: str | Sequence[str], **options: Unpack[SpawnOptions]) -> Session:
         """:func:`cmdrun.spawn` on this host: with ``tty=True`` (the default) on a remote
@@ -419,7 +428,7 @@ class Remote:
         opts: dict[str, Any] = dict(options)
         remote = self.command(cmd, opts, "spawn", interactive=True)
         self.connect()
-        return spawn(cast("Sequence[str]", remote), **opts)
+        return spawn(_as_command(remote), **opts)
 
     def run_many(self, cmds: Iterable[Runnable], **options: Unpack[BatchOptions]) -> list[Result]:
         """:func:`cmdrun.run_many` on this host (``jobs``, ``timeout``, ``fail_fast`` as
@@ -432,7 +441,7 @@ class Remote:
         for name in _REMOTE_OPTIONS:
             opts.pop(name, None)
         self.connect()
-        return run_many(cast("list[Runnable]", batch), **opts)
+        return run_many(_as_command(batch), **opts)
 
     async def arun(self, cmd: Runnable, **options: Unpack[RunOptions]) -> Result:
         """:func:`cmdrun.arun` on this host: no thread waits for it."""
@@ -442,7 +451,7 @@ class Remote:
         check = check_flag(opts.pop("check", True), "check")
         remote = self.command(cmd, opts, "arun")
         await self.aconnect()
-        result = await arun(cast("Runnable", remote), check=False, **opts)
+        result = await arun(_as_command(remote), check=False, **opts)
         return self.finish(remote, result, check)
 
     async def arun_many(
@@ -456,7 +465,7 @@ class Remote:
         for name in _REMOTE_OPTIONS:
             opts.pop(name, None)
         await self.aconnect()
-        return await arun_many(cast("list[Runnable]", batch), **opts)
+        return await arun_many(_as_command(batch), **opts)
 
     def astream(self, cmd: Runnable, **options: Unpack[RunOptions]) -> AsyncStream:
         """:func:`cmdrun.astream` on this host (connects when the first line is asked for,
@@ -468,7 +477,7 @@ class Remote:
         remote = self.command(cmd, opts, "astream")
         if not self._connected:
             self.connect()
-        return astream(cast("Runnable", remote), **opts)
+        return astream(_as_command(remote), **opts)
 
     def aspawn(self, cmd: str | Sequence[str], **options: Unpack[SpawnOptions]) -> Spawning:
         """:func:`cmdrun.aspawn` on this host (see :meth:`astream` about connecting)."""
@@ -478,7 +487,7 @@ class Remote:
         remote = self.command(cmd, opts, "aspawn", interactive=True)
         if not self._connected:
             self.connect()
-        return aspawn(cast("Sequence[str]", remote), **opts)
+        return aspawn(_as_command(remote), **opts)
 
     # -- after a command --------------------------------------------------------------
 
@@ -706,7 +715,7 @@ def run_on(
             if failure is None
         ]
         ran = run_many(
-            cast("list[Runnable]", todo),
+            _as_command(todo),
             jobs=jobs or max(1, len(todo)),
             timeout=timeout,
             **fan.options,
@@ -743,7 +752,7 @@ async def arun_on(
             if failure is None
         ]
         ran = await arun_many(
-            cast("list[Runnable]", todo),
+            _as_command(todo),
             jobs=jobs or max(1, len(todo)),
             timeout=timeout,
             **fan.options,
