@@ -655,3 +655,35 @@ def test_the_connection_comes_back_after_the_master_is_gone(remote: Remote) -> N
     assert sshd_exit.returncode == 0
     assert remote.run(["echo", "again"]).stdout == "again\n"
     assert remote.alive()
+
+
+SLOW_SSH = """#!/bin/sh
+# ssh, but a remote command holding SLOWSTART waits 3 s on the host before it starts: what a
+# heavy ~/.bashrc or a loaded host does.
+last=$(eval echo \\"\\${$#}\\")
+case "$last" in
+  *SLOWSTART*)
+    n=$#; i=0; for arg do i=$((i + 1)); [ "$i" -lt "$n" ] && set -- "$@" "$arg"; done
+    shift "$n"; exec ssh "$@" "sleep 3; $last" ;;
+esac
+exec ssh "$@"
+"""
+
+
+def test_a_command_stopped_before_it_started_never_starts(
+    hosts: sshd.Servers, tmp_path: Path
+) -> None:
+    """The timeout comes before the host has even started the command's script: the
+    stopper leaves a mark that the script finds, and it does not run the command."""
+    slow = tmp_path / "slowssh"
+    slow.write_text(SLOW_SSH)
+    slow.chmod(0o755)
+    proof = tmp_path / "ran"
+    mark = marker()
+    with Remote("host0", ssh_config=hosts.ssh_config, ssh=str(slow)) as r:
+        r.connect()
+        with pytest.raises(cmdrun.CommandTimedOut):
+            r.run(["sh", "-c", f"date > {proof}; sleep {mark}", "SLOWSTART"], timeout=0.5)
+        time.sleep(5)  # the host gets to the script 3 s after it was started
+    assert not proof.exists()
+    assert survivors(hosts, mark) == []

@@ -153,7 +153,14 @@ def remote_script(
     program = args if isinstance(args, str) else args[0]
     # TERM for the group is for the command: this script outlives it, to clean up and
     # report the command's status (a trap, unlike an ignored signal, is reset in children).
-    lines = [f"f={token_path(token)}", "pg=$$", 'echo "$pg" > "$f" 2>/dev/null', "trap : TERM"]
+    lines = [
+        f"f={token_path(token)}",
+        "pg=$$",
+        'echo "$pg" > "$f" 2>/dev/null',
+        # Stopped before it started (see stopper_script): do not start.
+        'if [ -f "$f.stop" ]; then rm -f -- "$f" "$f.stop"; exit 143; fi',
+        "trap : TERM",
+    ]
     if tty:
         # Ctrl-C typed on the remote terminal signals the whole foreground group, this
         # script too: it stays to report the command's status (a trap, unlike an ignored
@@ -245,22 +252,36 @@ def watch_script(tokens: Sequence[str], kill_grace: float) -> str:
     )
 
 
-def _stop_from_outside(kill_grace: float, wait: float) -> str:
+def _stop_from_outside(kill_grace: float, wait: float, then: str = ":") -> str:
     """sh that stops the group the token file ``$f`` names, from outside it: TERM, up to
     ``kill_grace`` for the command to end (its script outlives TERM and then removes
-    ``$f``), KILL what is left (helpers, stragglers), up to ``wait`` for all to be gone."""
+    ``$f``), KILL what is left (helpers, stragglers), up to ``wait`` for all to be gone;
+    then ``then``. Nothing if there is no token file."""
     return (
         'if [ -f "$f" ] && read pg < "$f"; then '
         f'kill -TERM -"$pg" 2>/dev/null; {_wait_while(_COMMAND_RUNS, kill_grace)}; '
         f'kill -KILL -"$pg" 2>/dev/null; {_wait_while(_GROUP_LIVES, wait)}; '
-        'rm -f -- "$f"; fi'
+        f'rm -f -- "$f"; {then}; fi'
     )
+
+
+#: sh: remove the stop mark (see :func:`stopper_script`) once the stop is done.
+_DROP_MARK = 'rm -f -- "$f.stop"'
 
 
 def stopper_script(token: str, kill_grace: float, wait: float) -> str:
     """sh that stops the group run ``token`` recorded (see :func:`_stop_from_outside`) and
-    waits (at most ``wait`` seconds more) for it to be gone; a no-op once the run ended."""
-    return f"f={token_path(token)}; {_stop_from_outside(kill_grace, wait)}"
+    waits (at most ``wait`` seconds more) for it to be gone.
+
+    The command may not have started yet (a slow login shell, a loaded host: sshd starts
+    the script after the local side gave up): the stopper first leaves a *stop mark*
+    (``$f.stop``), which the script looks for right after writing its token file, and
+    then exits without running the command. Both write, then look for the other's file,
+    so one of them always sees the other. The mark stays behind only when the run had
+    already ended as the stopper came (an empty file in the temp directory)."""
+    return f'f={token_path(token)}; : > "$f.stop" 2>/dev/null; ' + _stop_from_outside(
+        kill_grace, wait, _DROP_MARK
+    )
 
 
 #: (what ssh's stderr says, the kind of failure), first match wins.
