@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench.py [--quick] [--check]
 
-Sixteen things are measured, each against the obvious stdlib baseline or peer:
+Seventeen things are measured, each against the obvious stdlib baseline or peer:
 
 1. **Per-call overhead**: ``cmdrun.run(["true"])`` against
    ``subprocess.run(["true"], capture_output=True)``. Almost all of the time is fork/exec and
@@ -69,6 +69,12 @@ Sixteen things are measured, each against the obvious stdlib baseline or peer:
     old thread-pool ``arun`` and the floor (``os.posix_spawn`` + ``os.waitpid``);
     ``aspawn`` dialogues on asyncio and trio against the synchronous ``spawn`` and pexpect's
     ``expect(async_=True)``; 200 concurrent PTY sessions of 100 round trips each.
+17. **Commands on other machines** (``remote.py`` has the details), against real ``sshd`` on
+    127.0.0.1 (``tests/sshd.py``): short commands through ``cmdrun.Remote`` (one shared
+    connection) against plain ``ssh`` per command, fabric and plumbum; ``run_on`` of one
+    command to 30 targets against fabric's ``ThreadingGroup`` and parallel-ssh; what a 1 s
+    timeout leaves on the hosts, for ``run_on`` and, side by side, fabric, plumbum and
+    ``Remote.run``.
 
 Why ratios and not absolute times: absolute numbers depend on the machine, its load and the
 kernel, and the machines this runs on are small and noisy. Both sides of each ratio are
@@ -101,6 +107,7 @@ import interactive
 import parallel
 import pipelines
 import plugin
+import remote
 from benchutil import Row, Versus, fresh_python, ratio_row, rotated_rounds, spread
 from interactive import (
     CmdrunDialogue,
@@ -141,6 +148,7 @@ class Settings:
     plugin: plugin.PluginSettings  # section 12
     cli: cli.CliSettings  # section 13
     aio: aio.AioSettings  # sections 14-16
+    ssh: remote.SshSettings  # section 17
 
 
 FULL = Settings(
@@ -161,6 +169,7 @@ FULL = Settings(
     plugin=plugin.FULL,
     cli=cli.FULL,
     aio=aio.FULL,
+    ssh=remote.FULL,
 )
 QUICK = Settings(
     overhead_rounds=7,
@@ -180,6 +189,7 @@ QUICK = Settings(
     plugin=plugin.QUICK,
     cli=cli.QUICK,
     aio=aio.QUICK,
+    ssh=remote.QUICK,
 )
 
 
@@ -861,6 +871,25 @@ def bench_aio_sessions(s: Settings) -> list[Row]:
     return aio.bench_sessions(s.aio)
 
 
+# 17. Commands on other machines (SSH): see remote.py
+
+
+def bench_ssh_commands(s: Settings) -> list[Row]:
+    return remote.bench_commands(s.ssh)
+
+
+def bench_ssh_fanout(s: Settings) -> list[Row]:
+    return remote.bench_fanout(s.ssh)
+
+
+def bench_ssh_fanout_timeout(s: Settings) -> list[Row]:
+    return remote.bench_fanout_timeout(s.ssh)
+
+
+def bench_ssh_timeouts(s: Settings) -> list[Row]:
+    return remote.bench_timeouts(s.ssh)
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -910,6 +939,10 @@ def main(argv: list[str] | None = None) -> int:
         bench_aio_concurrent,
         bench_aio_dialogues,
         bench_aio_sessions,
+        bench_ssh_commands,
+        bench_ssh_fanout,
+        bench_ssh_fanout_timeout,
+        bench_ssh_timeouts,
     ]
     if args.only:
         sections = [f for f in sections if any(word in f.__name__ for word in args.only)]

@@ -134,6 +134,10 @@ class Servers:
 
     count: int = 3
     aliases: int = 0
+    #: Sessions start with SHLVL=1 (sshd's SetEnv), so bash, the login shell, skips
+    #: ~/.bashrc (Debian's reads it for every ssh command, below level 2): this image's
+    #: root .bashrc runs ``pyenv init``, 0.1 s a command, which a typical host does not.
+    lean_shell: bool = True
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="cmdrun-sshd-")))
     servers: list[Server] = field(default_factory=list)
 
@@ -185,6 +189,7 @@ class Servers:
                         "MaxStartups 100:30:200",
                         "LogLevel ERROR",
                         "AcceptEnv LANG LC_*",
+                        *(["SetEnv SHLVL=1"] if self.lean_shell else []),
                         "",
                     ]
                 )
@@ -223,6 +228,6 @@ class Servers:
 
 
 @contextlib.contextmanager
-def servers(count: int = 3, aliases: int = 0) -> Iterator[Servers]:
-    with Servers(count, aliases) as started:
+def servers(count: int = 3, aliases: int = 0, lean_shell: bool = True) -> Iterator[Servers]:
+    with Servers(count, aliases, lean_shell=lean_shell) as started:
         yield started

@@ -326,11 +326,14 @@ class Remote:
             os.close(lifeline[0])
         if self._dir is not None:
             if self._connected:
-                _run([*self._base(), "-O", "exit", "--", self.host])
+                _run(self._exit_argv())
             import shutil
 
             shutil.rmtree(self._dir, ignore_errors=True)
         _REMOTES.discard(self)
+
+    def _exit_argv(self) -> list[str]:
+        return [*self._base(), "-O", "exit", "--", self.host]
 
     def __enter__(self) -> Remote:
         return self
@@ -676,6 +679,16 @@ class _FanOut:
         ]
 
     def close(self) -> None:
+        """Close the Remotes made here, their masters told to exit all at once."""
+        from ._launcher import REAL, using_launcher
+        from ._parallel import run_many
+
+        ending = [r for r in self.owned if r._connected and not r._closed]
+        if len(ending) > 1:
+            with using_launcher(REAL):  # never faked, never recorded
+                run_many([r._exit_argv() for r in ending], jobs=len(ending), **_quiet_batch())
+            for remote in ending:
+                remote._connected = False  # told already: close() need not again
         for remote in self.owned:
             remote.close()
 
