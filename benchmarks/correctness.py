@@ -527,11 +527,15 @@ def results(quick: bool = False) -> list[dict[str, object]]:
 
 
 def shown(result: dict[str, object]) -> str:
-    """``1.00 s, 2 left`` or ``hang (15 s cap), 3 left``; the later count when it differs."""
+    """``1.00 s, 2 left`` or ``hang (15 s cap), 3 left (0 once the caller was killed)``; the
+    later count when it differs (for a hang: after the harness killed the calling process's
+    group)."""
     seconds = result["seconds"]
     time_part = f"hang ({CAP:.0f} s cap)" if result["hung"] else f"{seconds:.2f} s"
     text = f"{time_part}, {result['survivors']} left"
-    if result["survivors_later"] != result["survivors"]:
+    if result["hung"]:
+        text += f" ({result['survivors_later']} once the caller was killed)"
+    elif result["survivors_later"] != result["survivors"]:
         text += f" ({result['survivors_later']} after {LATER:.0f} s)"
     return text
 
@@ -612,8 +616,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\nTimes: seconds until the call returned (for (d): from the SIGINT until the caller "
         f"exited); hang: not back after {CAP:.0f} s. Left: processes of the program alive when "
         f"it returned (in parentheses, {LATER:.0f} s later when that differs; for a hang, "
-        f"{LATER:.0f} s after the caller was killed). cmdrun's target: <= {CMDRUN_LIMIT:.0f} s "
-        f"(1 s + kill_grace {KILL_GRACE:g} s + 1 s), 0 left."
+        f"{LATER:.0f} s after the harness killed the caller's process group). cmdrun's "
+        f"target: <= {CMDRUN_LIMIT:.0f} s (1 s + kill_grace {KILL_GRACE:g} s + 1 s), 0 left."
     )
     return 0
 
