@@ -90,6 +90,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import gc
 import os
 import platform
@@ -100,6 +101,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import aio
 import cli
@@ -905,9 +908,101 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+#: The sections in the order they run.
+SECTIONS: list[Callable[[Settings], list[Row]]] = [
+    bench_overhead,
+    bench_capture,
+    bench_import,
+    bench_dialogues,
+    bench_pty_run,
+    bench_pty_read,
+    bench_run_many_sleep,  # before bench_arun: its worker threads outlive it
+    bench_run_many_true,
+    bench_arun,
+    bench_bounded_memory,
+    bench_pipeline,
+    bench_stdin,
+    bench_plugin,
+    bench_cli,
+    bench_aio_concurrent,
+    bench_aio_dialogues,
+    bench_aio_sessions,
+    bench_ssh_commands,
+    bench_ssh_fanout,
+    bench_ssh_fanout_timeout,
+    bench_ssh_timeouts,
+]
+
+#: Where --page writes docs/benchmarks.md and docs/benchmarks/*.png: this checkout.
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def machine() -> str:
+    """The machine, as the page and the charts name it: OS, kernel, CPU model and count."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = " ".join(line.split(":", 1)[1].split()) + ", "
+                    break
+    except OSError:
+        pass
+    system = f"{platform.system()} {platform.release()} {platform.machine()}"
+    return f"{system}, {model}{os.cpu_count()} CPUs"
+
+
+def correctness_results(quick: bool) -> tuple[list[dict[str, Any]] | None, str, str]:
+    """The correctness table's results (``correctness.py``), or ``None`` and why not; and a
+    warning for the page when the module says its figures are a placeholder."""
+    try:
+        import correctness
+    except ImportError as exc:
+        return None, f"benchmarks/correctness.py cannot be imported ({exc})", ""
+    results: list[dict[str, Any]] = correctness.results(quick)
+    note = ""
+    if getattr(correctness, "PLACEHOLDER", False):
+        note = "Placeholder figures, not measured: benchmarks/correctness.py is a stub here."
+    return results, "", note
+
+
+def write_page(args: argparse.Namespace, by_section: dict[str, list[Row]], started: float) -> None:
+    """Run the correctness table (unless --only leaves it out), then write the page and its
+    charts (see page.py); what could not be drawn is said on stderr."""
+    import page
+
+    correctness: list[dict[str, Any]] | None = None
+    problem, note = "left out by --only", ""
+    if not args.only or any(word in "correctness" for word in args.only):
+        section_start = time.perf_counter()
+        correctness, problem, note = correctness_results(args.quick)
+        print(f"correctness done in {time.perf_counter() - section_start:.1f} s", file=sys.stderr)
+    argv = ["python", "benchmarks/bench.py", *(sys.argv[1:] if args.argv is None else args.argv)]
+    meta = page.Meta(
+        command=" ".join(argv),
+        quick=args.quick,
+        date=datetime.date.today().isoformat(),
+        machine=machine(),
+        python=platform.python_version(),
+        cmdrun=cmdrun.__version__,
+        seconds=time.perf_counter() - started,
+        only=tuple(args.only or ()),
+    )
+    written = page.write(
+        ROOT, meta, by_section, correctness, correctness_problem=problem, correctness_note=note
+    )
+    for line in written.problems:
+        print(line, file=sys.stderr)
+    print(
+        f"wrote {written.page.relative_to(ROOT)} and {len(written.charts)} charts in "
+        f"{(ROOT / page.CHARTS).relative_to(ROOT)}/",
+        file=sys.stderr,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (about 50 s)")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (about a minute)")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     parser.add_argument(
         "--only",
@@ -916,39 +1011,26 @@ def main(argv: list[str] | None = None) -> int:
         help="run only the sections whose function name contains WORD (repeatable), "
         "e.g. --only run_many --only arun",
     )
+    parser.add_argument(
+        "--page",
+        action="store_true",
+        help="also run the correctness table, then write docs/benchmarks.md and its charts "
+        "(needs matplotlib: the bench extra)",
+    )
     args = parser.parse_args(argv)
+    args.argv = argv
     settings = QUICK if args.quick else FULL
 
     started = time.perf_counter()
     rows: list[Row] = []
-    sections: list[Callable[[Settings], list[Row]]] = [
-        bench_overhead,
-        bench_capture,
-        bench_import,
-        bench_dialogues,
-        bench_pty_run,
-        bench_pty_read,
-        bench_run_many_sleep,  # before bench_arun: its worker threads outlive it
-        bench_run_many_true,
-        bench_arun,
-        bench_bounded_memory,
-        bench_pipeline,
-        bench_stdin,
-        bench_plugin,
-        bench_cli,
-        bench_aio_concurrent,
-        bench_aio_dialogues,
-        bench_aio_sessions,
-        bench_ssh_commands,
-        bench_ssh_fanout,
-        bench_ssh_fanout_timeout,
-        bench_ssh_timeouts,
-    ]
+    by_section: dict[str, list[Row]] = {}
+    sections = SECTIONS
     if args.only:
         sections = [f for f in sections if any(word in f.__name__ for word in args.only)]
     for section in sections:
         section_start = time.perf_counter()
-        rows += section(settings)
+        by_section[section.__name__] = section(settings)
+        rows += by_section[section.__name__]
         print(
             f"{section.__name__} done in {time.perf_counter() - section_start:.1f} s",
             file=sys.stderr,
@@ -965,6 +1047,8 @@ def main(argv: list[str] | None = None) -> int:
     missed = [row.name for row in rows if row.passed is False]
     if missed:
         print("\nTargets missed:\n" + "\n".join(f"- {name}" for name in missed))
+    if args.page:
+        write_page(args, by_section, started)
     return 1 if args.check and missed else 0
 
 
