@@ -11,8 +11,8 @@ Seventeen things are measured, each against the obvious stdlib baseline or peer:
    the child itself, so this shows what cmdrun's extra work (argument checks, process group,
    pidfd, poll loop) costs per call. The two are timed in alternating blocks (A,B then B,A in
    the next round) and the ratio is taken between the medians of the per-call block times.
-   Peers (asyncio, plumbum, sh, invoke, pexpect) are shown for context, each timed the same
-   way against its own interleaved ``subprocess.run`` blocks.
+   Peers (asyncio, plumbum, sh, sarge, invoke, pexpect) are shown for context, each timed
+   the same way against its own interleaved ``subprocess.run`` blocks.
 2. **Capturing 256 MiB of stdout** (``head -c 268435456 /dev/zero``): throughput and peak
    memory. Each capture runs in a fresh Python process, so the memory high-water mark belongs
    to that one capture. The child records ``ru_maxrss`` before and after the capture; the
@@ -24,7 +24,8 @@ Seventeen things are measured, each against the obvious stdlib baseline or peer:
 3. **Import time**: ``python -c "import cmdrun; cmdrun.run"`` against ``python -c "import
    subprocess"``, timed as whole processes (what a CLI tool built on cmdrun pays at
    start-up: ``import cmdrun`` alone imports nothing more, the first public name used imports
-   the rest). It also checks that this leaves ``pexpect`` unimported.
+   the rest). It also checks that this leaves ``pexpect`` unimported. For context, the same
+   for each peer (``python -c "import plumbum"``, ...), bytecode cached, in the same rounds.
 4. **Dialogues**: 1,000 send/expect round trips (``sendline("x")`` then ``expect("> ")``)
    with a tiny line-echo child, the same child for every contestant: a cmdrun pipe session
    and a cmdrun PTY session against ``pexpect.spawn`` with ``delaybeforesend=None`` and a raw
@@ -92,6 +93,7 @@ import argparse
 import asyncio
 import datetime
 import gc
+import importlib.util
 import os
 import platform
 import statistics
@@ -284,6 +286,15 @@ def sh_block() -> Block:
     return repeat(one)
 
 
+def sarge_block() -> Block:
+    import sarge
+
+    def one() -> None:
+        sarge.capture_both("true")  # stdout and stderr captured, as subprocess.run's are
+
+    return repeat(one)
+
+
 def invoke_block() -> Block:
     import invoke
 
@@ -314,6 +325,7 @@ PEERS: list[tuple[str, Callable[[], Block], int]] = [
     ("asyncio create_subprocess_exec + communicate", asyncio_block, 200),
     ('plumbum `local["true"]()`', plumbum_block, 100),
     ("sh `sh.true()`", sh_block, 50),
+    ('sarge `capture_both("true")`', sarge_block, 50),
     ('invoke `run("true", hide=True)`', invoke_block, 10),
     ("pexpect spawn + expect(EOF) + close (defaults)", lambda: pexpect_block(False), 3),
     ("pexpect spawn + expect(EOF) + close (delayafterclose=0)", lambda: pexpect_block(True), 40),
@@ -469,6 +481,10 @@ def cached_env(cache_dir: str) -> dict[str, str]:
     return env
 
 
+#: The peers whose import time is shown for context, each a whole process as cmdrun's.
+IMPORT_PEERS = ("pexpect", "sh", "plumbum", "sarge", "invoke", "fabric")
+
+
 def bench_import(s: Settings) -> list[Row]:
     ours_code, base_code = "import cmdrun; cmdrun.run", "import subprocess"
     rows: list[Row] = []
@@ -481,6 +497,8 @@ def bench_import(s: Settings) -> list[Row]:
         if sys.flags.dont_write_bytecode:
             variants["inherited"] = None
         jobs = [(v, code) for v in variants for code in (ours_code, base_code)]
+        peers = [m for m in IMPORT_PEERS if importlib.util.find_spec(m) is not None]
+        jobs += [("cached", f"import {module}") for module in peers]
         times: dict[tuple[str, str], list[float]] = {job: [] for job in jobs}
         for _ in range(2):  # warm up: fill the bytecode cache and the page cache
             for variant, code in jobs:
@@ -511,6 +529,23 @@ def bench_import(s: Settings) -> list[Row]:
                     f"{note}; {details}",
                 )
             )
+
+    base = times["cached", base_code]
+    for module in IMPORT_PEERS:
+        name = f"context: import time: `python -c 'import {module}'` / `... 'import subprocess'`"
+        if module not in peers:
+            rows.append(Row(name, "not installed"))
+            continue
+        theirs = times["cached", f"import {module}"]
+        rows.append(
+            Row(
+                name,
+                f"{statistics.median(theirs) / statistics.median(base):.2f}",
+                details=f"{statistics.median(theirs) * 1e3:.1f} ms per process (.pyc cached); "
+                f"per-pair ratio IQR "
+                f"{spread([x / y for x, y in zip(theirs, base, strict=True)])}",
+            )
+        )
 
     probe = subprocess.run(
         [sys.executable, "-c", "import sys, cmdrun; cmdrun.run; print('pexpect' in sys.modules)"],
