@@ -485,6 +485,17 @@ def cached_env(cache_dir: str) -> dict[str, str]:
 IMPORT_PEERS = ("pexpect", "sh", "plumbum", "sarge", "invoke", "fabric")
 
 
+def installed(module: str) -> bool:
+    """Whether ``module`` can be imported here (``sh``, once imported, has no ``__spec__``:
+    it puts an object of its own in ``sys.modules``, so ``find_spec`` cannot be asked)."""
+    if module in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def bench_import(s: Settings) -> list[Row]:
     ours_code, base_code = "import cmdrun; cmdrun.run", "import subprocess"
     rows: list[Row] = []
@@ -497,7 +508,7 @@ def bench_import(s: Settings) -> list[Row]:
         if sys.flags.dont_write_bytecode:
             variants["inherited"] = None
         jobs = [(v, code) for v in variants for code in (ours_code, base_code)]
-        peers = [m for m in IMPORT_PEERS if importlib.util.find_spec(m) is not None]
+        peers = [m for m in IMPORT_PEERS if installed(m)]
         jobs += [("cached", f"import {module}") for module in peers]
         times: dict[tuple[str, str], list[float]] = {job: [] for job in jobs}
         for _ in range(2):  # warm up: fill the bytecode cache and the page cache
