@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench.py [--quick] [--check]
+    python benchmarks/bench.py [--quick] [--check] [--only WORD] [--page]
 
 Seventeen things are measured, each against the obvious stdlib baseline or peer:
 
@@ -85,6 +85,12 @@ occasional outlier (a preempted round, a page-cache miss).
 
 The table is printed to stdout as Markdown. With ``--check`` the exit status is 1 when a
 target is missed; without it the script always exits 0.
+
+With ``--page`` the script also runs the correctness table (``correctness.py``: what a 1 s
+timeout leaves behind, library by library), then writes ``docs/benchmarks.md`` and its PNG
+charts in ``docs/benchmarks/`` (``page.py``; matplotlib, from the ``bench`` extra). With
+``--quick`` everything, page included, takes about a minute and a half on 2 CPUs: the
+figures are indicative, and the page says which mode made them.
 """
 
 from __future__ import annotations
@@ -140,6 +146,7 @@ class Settings:
     overhead_calls: int
     peer_rounds: int
     peer_baseline_calls: int
+    peer_share: float  # of each peer's calls per block (PEERS): fewer with --quick
     capture_repeats: int
     import_repeats: int
     dialogue_rounds: int
@@ -148,6 +155,7 @@ class Settings:
     pty_run_rounds: int
     pty_run_calls: int  # per block; pexpect with its defaults gets PTY_RUN_SLEEPY_CALLS
     pty_read_rounds: int
+    pty_read_size: int  # bytes read through the PTY by each contestant but pexpect's default
     parallel: parallel.ParallelSettings  # sections 7-9
     pipelines: pipelines.PipelineSettings  # sections 10-11
     plugin: plugin.PluginSettings  # section 12
@@ -161,6 +169,7 @@ FULL = Settings(
     overhead_calls=200,
     peer_rounds=7,
     peer_baseline_calls=100,
+    peer_share=1.0,
     capture_repeats=5,
     import_repeats=30,
     dialogue_rounds=11,
@@ -169,6 +178,7 @@ FULL = Settings(
     pty_run_rounds=9,
     pty_run_calls=40,
     pty_read_rounds=5,
+    pty_read_size=64 << 20,
     parallel=parallel.FULL,
     pipelines=pipelines.FULL,
     plugin=plugin.FULL,
@@ -177,18 +187,20 @@ FULL = Settings(
     ssh=remote.FULL,
 )
 QUICK = Settings(
-    overhead_rounds=7,
-    overhead_calls=100,
+    overhead_rounds=5,
+    overhead_calls=60,
     peer_rounds=3,
-    peer_baseline_calls=50,
-    capture_repeats=3,
-    import_repeats=12,
-    dialogue_rounds=5,
-    round_trips=500,
+    peer_baseline_calls=30,
+    peer_share=0.4,
+    capture_repeats=2,
+    import_repeats=3,
+    dialogue_rounds=3,
+    round_trips=200,
     sleepy_round_trips=3,
-    pty_run_rounds=5,
-    pty_run_calls=20,
+    pty_run_rounds=3,
+    pty_run_calls=15,
     pty_read_rounds=3,
+    pty_read_size=4 << 20,
     parallel=parallel.QUICK,
     pipelines=pipelines.QUICK,
     plugin=plugin.QUICK,
@@ -350,7 +362,8 @@ def bench_overhead(s: Settings) -> list[Row]:
             f"{spread(per_round)}; {s.overhead_rounds} rounds x {s.overhead_calls} calls",
         )
     ]
-    for name, factory, calls in PEERS:
+    for name, factory, full_calls in PEERS:
+        calls = max(1, round(full_calls * s.peer_share))
         label = f"context: {name} / subprocess.run"
         try:
             block = factory()
@@ -787,9 +800,9 @@ def bench_pty_run(s: Settings) -> list[Row]:
 # --------------------------------------------------------------------------------------------
 # 6. Reading 64 MiB through a PTY
 
-PTY_READ_SIZE = 64 << 20
-#: pexpect's default read size makes it slow (about 8 MB/s): it reads less, at the same rate.
-PEXPECT_SLOW_READ_SIZE = 8 << 20
+#: pexpect's default read size makes it slow (about 8 MB/s): it reads an eighth as much, at
+#: the same rate (8 MiB of a full run's 64 MiB).
+PEXPECT_SLOW_SHARE = 8
 
 
 def per_mib(read: Callable[[int], float], size: int) -> Callable[[], float]:
@@ -798,7 +811,10 @@ def per_mib(read: Callable[[int], float], size: int) -> Callable[[], float]:
 
 
 def bench_pty_read(s: Settings) -> list[Row]:
-    size = PTY_READ_SIZE
+    size = s.pty_read_size
+    what = f"{size >> 20} MiB"
+    if size != FULL.pty_read_size:
+        what += f" (--quick; {FULL.pty_read_size >> 20} MiB in a full run)"
     with tempfile.TemporaryDirectory(prefix="cmdrun-bench-pty-") as tmp:
         path = os.path.join(tmp, "printable")
         interactive.write_printable(path, size)
@@ -810,7 +826,7 @@ def bench_pty_read(s: Settings) -> list[Row]:
             "pexpect_65536": lambda n: interactive.read_pexpect(path, n, 65536),
         }
         sizes = dict.fromkeys(readers, size)
-        sizes["pexpect"] = PEXPECT_SLOW_READ_SIZE
+        sizes["pexpect"] = size // PEXPECT_SLOW_SHARE
         for read in readers.values():
             read(1 << 20)  # warm up: imports, PATH lookups, the file in the page cache
         t = rotated_rounds(
@@ -832,14 +848,14 @@ def bench_pty_read(s: Settings) -> list[Row]:
     raw = "raw pty.openpty + os.read(1 MiB) loop"
     rows = [
         ratio_row(
-            f"64 MiB through a PTY: rate of cmdrun.spawn(tty=True).read() / {raw}",
+            f"{what} through a PTY: rate of cmdrun.spawn(tty=True).read() / {raw}",
             rate_ratio("spawn"),
             ">=",
             0.7,
             details("spawn"),
         ),
         ratio_row(
-            f"64 MiB through a PTY: rate of cmdrun.run(tty=True) / {raw}",
+            f"{what} through a PTY: rate of cmdrun.run(tty=True) / {raw}",
             rate_ratio("run"),
             ">=",
             0.7,
