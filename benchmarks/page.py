@@ -472,12 +472,14 @@ processes weighs more and the spread is wider.""",
         ),
         """\
 The floor (`os.posix_spawn` of every child, then `os.waitpid` of each: no pipes, no event
-loop) is what any library pays to start the processes on this machine; cmdrun adds well
-under a millisecond per process to it, with one thread, where asyncio's
-`create_subprocess_exec` uses a watcher thread per child on Python 3.11 and trio's
-`run_process` a few dozen. The issue's target (2,000 `sleep 1` in 1.5 s) is below the floor
-on this machine, for any library. Sessions that talk at once share the event loop's
-wake-ups, so each round trip costs somewhat more than one session's alone.""",
+loop) shows what starting the processes costs on this machine. In a full run (2,000 `sleep
+1`) cmdrun adds well under a millisecond per process to it, with one thread, where asyncio's
+`create_subprocess_exec` adds more and starts a watcher thread per child on Python 3.11, and
+trio's `run_process` a few dozen threads (the peak thread counts are in the table). The
+issue's target, 2,000 `sleep 1` in 1.5 s, is below the floor on this machine, for any
+library. A quick run's small batch overlaps starts and sleeps differently, and cmdrun can
+finish before the floor there. Sessions that talk at once share the event loop's wake-ups,
+so each round trip can cost more than one session's alone.""",
     ),
     Section(
         "SSH: multiplexing, fan-out and timeouts",
