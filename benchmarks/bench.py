@@ -149,6 +149,7 @@ class Settings:
     peer_share: float  # of each peer's calls per block (PEERS): fewer with --quick
     capture_repeats: int
     import_repeats: int
+    import_warmups: int  # rounds that fill the bytecode and page caches first
     dialogue_rounds: int
     round_trips: int  # per contestant and round
     sleepy_round_trips: int  # for pexpect with its defaults: 50 ms each
@@ -172,6 +173,7 @@ FULL = Settings(
     peer_share=1.0,
     capture_repeats=5,
     import_repeats=30,
+    import_warmups=2,
     dialogue_rounds=11,
     round_trips=1000,
     sleepy_round_trips=20,
@@ -194,6 +196,7 @@ QUICK = Settings(
     peer_share=0.4,
     capture_repeats=2,
     import_repeats=3,
+    import_warmups=1,
     dialogue_rounds=3,
     round_trips=200,
     sleepy_round_trips=3,
@@ -524,7 +527,7 @@ def bench_import(s: Settings) -> list[Row]:
         peers = [m for m in IMPORT_PEERS if installed(m)]
         jobs += [("cached", f"import {module}") for module in peers]
         times: dict[tuple[str, str], list[float]] = {job: [] for job in jobs}
-        for _ in range(2):  # warm up: fill the bytecode cache and the page cache
+        for _ in range(s.import_warmups):  # warm up: fill the bytecode cache and the page cache
             for variant, code in jobs:
                 run_python(code, variants[variant])
         for r in range(s.import_repeats):
