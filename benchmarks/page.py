@@ -975,21 +975,27 @@ def correctness_reading(results: Sequence[Mapping[str, Any]]) -> str:
     """Who hangs and who leaves survivors, from the results themselves."""
     if not results:
         return "No correctness results in this run."
-    bad: dict[str, list[str]] = {}
-    for r in results:
-        what = []
+    hangs: dict[str, list[str]] = {}
+    leaves: dict[str, list[str]] = {}
+    order = scenarios(results)
+    for r in sorted(results, key=lambda r: order.index(str(r["scenario"]))):
+        library, scenario = str(r["library"]), SCENARIOS.get(str(r["scenario"]), r["scenario"])
         if r.get("hung"):
-            what.append("hangs")
-        if int(r.get("survivors", 0)) or int(r.get("survivors_later", 0)):
-            what.append(f"leaves {max(int(r['survivors']), int(r['survivors_later']))} alive")
-        if what:
-            scenario = SCENARIOS.get(str(r["scenario"]), str(r["scenario"]))
-            bad.setdefault(str(r["library"]), []).append(f"{' and '.join(what)} ({scenario})")
-    clean = [name for name in libraries(results) if name not in bad]
-    parts = [f"{name} {'; '.join(bad[name])}" for name in libraries(results) if name in bad]
-    text = ""
-    if parts:
-        text += "In this run: " + ". ".join(parts) + ". "
+            hangs.setdefault(library, []).append(str(scenario))
+        left = max(int(r.get("survivors", 0)), int(r.get("survivors_later", 0)))
+        if left:
+            leaves.setdefault(library, []).append(f"{scenario}: {left}")
+    lines = []
+    for name in libraries(results):
+        said = []
+        if name in hangs:
+            said.append("hangs with " + "; ".join(hangs[name]))
+        if name in leaves:
+            said.append("leaves processes alive with " + "; ".join(leaves[name]))
+        if said:
+            lines.append(f"- {name} " + ", and ".join(said) + ".")
+    clean = [name for name in libraries(results) if name not in hangs and name not in leaves]
+    text = "In this run:\n\n" + "\n".join(lines) + "\n\n" if lines else ""
     if clean:
         text += "No hang and no survivor: " + ", ".join(clean) + "."
     return text.strip()
@@ -1051,7 +1057,8 @@ def markdown(
         "<!-- Written by `python benchmarks/bench.py --page`; edit benchmarks/page.py, not "
         "this file. -->",
         "",
-        f"Made by `{meta.command}` on {meta.date}: {mode}, {meta.seconds:.0f} s, on "
+        f"Made by `{meta.command}` on {meta.date}: {mode}, its sections took "
+        f"{meta.seconds:.0f} s, on "
         f"{meta.machine}, Python {meta.python}, cmdrun {meta.cmdrun}.{only}",
         "",
         "Every figure is a median of interleaved or rotated rounds, and every comparison a "
@@ -1126,8 +1133,8 @@ def markdown(
         "---",
         "",
         "Regenerate with `python -m pip install -e '.[bench]' && python benchmarks/bench.py "
-        "--page` (a full run, about a quarter of an hour on 2 CPUs; `--quick` for about a "
-        "minute).",
+        "--page` (a full run, about half an hour on 2 CPUs; `--quick` for an indicative one "
+        "in about a minute and a half).",
         "",
     ]
     return "\n".join(out)
