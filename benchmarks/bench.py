@@ -1067,7 +1067,11 @@ def write_page(args: argparse.Namespace, by_section: dict[str, list[Row]], start
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (about a minute)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer repeats and smaller sizes (about a minute and a half)",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     parser.add_argument(
         "--only",
