@@ -1052,6 +1052,7 @@ def write_page(args: argparse.Namespace, by_section: dict[str, list[Row]], start
         cmdrun=cmdrun.__version__,
         seconds=time.perf_counter() - started,
         only=tuple(args.only or ()),
+        load=(args.load, os.getloadavg()[0]),
     )
     written = page.write(
         ROOT, meta, by_section, correctness, correctness_problem=problem, correctness_note=note
@@ -1088,6 +1089,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     args.argv = argv
+    args.load = os.getloadavg()[0]  # the page says how busy the machine was
     settings = QUICK if args.quick else FULL
 
     started = time.perf_counter()

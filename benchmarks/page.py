@@ -14,6 +14,10 @@ extra does not have it) and without running a benchmark:
   "24.9 MiB", "wrong"), so the plain table of bench.py stays exactly as it was.
 - :func:`draw` renders a :class:`Plot` with matplotlib (imported there, Agg backend).
 
+:func:`write` also saves what the page was made from (``docs/benchmarks/results.json``), so
+``python benchmarks/page.py`` redraws the page and its charts after a change here, without
+measuring again (a full run takes about half an hour).
+
 Which rows a chart shows is said by :data:`SECTIONS`: each bar names its row by substrings
 of the row's name. A bar whose row is missing (a section not run, a peer not installed, a
 row renamed) is drawn as "not measured" and reported by :func:`build`, never guessed.
@@ -21,8 +25,12 @@ row renamed) is drawn as "not measured" and reported by :func:`build`, never gue
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import json
 import math
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +38,11 @@ from typing import Any
 
 from benchutil import Row
 
-#: Where :func:`write` puts things, relative to its ``root``.
+#: Where :func:`write` puts things, relative to its ``root``: the page, its charts, and the
+#: rows and results it was made from (so that :func:`main` can redraw it without measuring).
 PAGE = Path("docs/benchmarks.md")
 CHARTS = Path("docs/benchmarks")
+RESULTS = CHARTS / "results.json"
 
 #: How much better a peer must be before the reading says that cmdrun loses to it (the
 #: issue's "within 5% of the fastest").
@@ -169,13 +179,13 @@ SECTIONS: tuple[Section, ...] = (
         ),
         """\
 Every contestant forks and execs the same `true`, which is most of each call's time; the
-bars show what each library adds. cmdrun.run costs 5-10% more than subprocess.run per call,
-on purpose: it puts the child in its own process group, watches its exit with a pidfd in the
+bars show what each library adds. cmdrun.run costs more than subprocess.run per call, on
+purpose: it puts the child in its own process group, watches its exit with a pidfd in the
 same poll loop as its pipes, opens `/dev/null` for each start rather than caching an fd that
 could be closed and reused under it, holds Ctrl-C while the child changes hands and checks
-that SIGCHLD is not ignored (about 15-20 µs a call in all). plumbum does less per call and
-can come out level with subprocess.run, so it can beat cmdrun here by a few percent; sh,
-invoke and pexpect do much more in Python per call, and pexpect's `close()` sleeps 0.1 s
+that SIGCHLD is not ignored (about 15-20 µs a call in all, measured apart). plumbum adds
+little to `Popen` and comes out level with subprocess.run, so it is ahead of cmdrun here;
+sh, invoke and pexpect do much more in Python per call, and pexpect's `close()` sleeps 0.1 s
 unless told not to. `await cmdrun.arun` costs about what asyncio's own subprocess API does.
 On a PTY, cmdrun starts the child exec-only through util-linux `setsid --ctty`, where
 pexpect (and cmdrun's own fallback, drawn for comparison) forks Python through ptyprocess.""",
@@ -328,11 +338,11 @@ their rates are noisier.""",
         ),
         """\
 Where cmdrun loses: the raw loops (an `os.write`, then `os.read` until the prompt; no pattern
-search, no timeout, no buffer kept) are about 10% faster, which is what `expect()`'s search,
-its timeout and its buffer cost. pexpect's 7-10x on a PTY comes from its sleeps (50 ms
-before every send with its defaults, 0.1 ms after every read unless `delayafterread=None`),
-not from a slower core: fully tuned, it runs level with cmdrun and can be a few percent
-ahead. pexpect's `PopenSpawn` reads through a thread. In async code, `aspawn` costs about
+search, no timeout, no buffer kept) are faster, by what `expect()`'s search, its timeout and
+its buffer cost. pexpect's large ratios come from its sleeps (50 ms before every send with
+its defaults, 0.1 ms after every read unless `delayafterread=None`), not from a slower core:
+fully tuned, pexpect on a PTY is level with cmdrun or ahead of it (by how much in this run:
+see below). pexpect's `PopenSpawn` reads through a thread. In async code, `aspawn` costs about
 what the synchronous `spawn` does on asyncio and trio alike, and pexpect's
 `expect(async_=True)` does not sleep: it is one asyncio reader like ours, so the two run
 level.""",
@@ -360,10 +370,10 @@ level.""",
         ),
         """\
 A PTY hands out a few KiB per read whatever the buffer offered, so every reader pays many
-system calls. cmdrun reads until the PTY is empty on each wake-up of its poll loop and
-reaches about 80% of a bare `os.read` loop, which does nothing else: where cmdrun loses
-the rest is its poll loop, its timeout checks and its buffer. pexpect with its default
-`maxread=2000` reads at a tenth of the rate; with `maxread=65536` it comes close to cmdrun.
+system calls. cmdrun reads until the PTY is empty on each wake-up of its poll loop; a bare
+`os.read` loop does nothing else, and what cmdrun loses against it is its poll loop, its
+timeout checks and its buffer. pexpect with its default `maxread=2000` reads at about a
+tenth of the rate; with `maxread=65536` it comes closer.
 The per-round spread of this measurement is wide (see the table's IQR).""",
     ),
     Section(
@@ -399,10 +409,11 @@ The per-round spread of this measurement is wide (see the table's IQR).""",
         """\
 `run_many` runs each command in a worker thread: starting and waiting for a process release
 the GIL, so threads keep up with `xargs -P` while the commands take real time. Where the
-commands take none (`true`), cmdrun is a few percent slower than xargs and than a bare
+commands take no time (`true`), cmdrun is slower than xargs (whose children write to
+`/dev/null`, where cmdrun captures every command's output) and than a bare
 `ThreadPoolExecutor` with `subprocess.run`: that is its per-call work of section 1 (process
-group, pidfd, `/dev/null`, signal checks), about 50 µs a command, paid for timeouts that
-hold and errors that say what went wrong.""",
+group, pidfd, `/dev/null`, signal checks), paid for timeouts that hold and errors that say
+what went wrong.""",
     ),
     Section(
         "Pipelines against the shell and plumbum",
@@ -427,9 +438,9 @@ hold and errors that say what went wrong.""",
 In every contestant the data flows between the children without passing through Python, so
 the differences are in the plumbing. cmdrun gives the pipes between stages a 1 MiB buffer
 where the shell, plumbum and a `Popen` chain keep the kernel's 64 KiB: a fast writer and a
-reader in big gulps wake each other less often, worth 1-3% on `cat | gzip -1 | wc -c` and
-far more when no stage does real work. Quick runs use a smaller file, where starting three
-processes weighs more and the spread is wider.""",
+reader in big gulps wake each other less often, which shows as a few percent on
+`cat | gzip -1 | wc -c` and far more when no stage does real work. Quick runs use a smaller
+file, where starting three processes weighs more and the spread is wider.""",
     ),
     Section(
         "Async concurrency",
@@ -472,14 +483,17 @@ processes weighs more and the spread is wider.""",
         ),
         """\
 The floor (`os.posix_spawn` of every child, then `os.waitpid` of each: no pipes, no event
-loop) shows what starting the processes costs on this machine. In a full run (2,000 `sleep
-1`) cmdrun adds well under a millisecond per process to it, with one thread, where asyncio's
-`create_subprocess_exec` adds more and starts a watcher thread per child on Python 3.11, and
-trio's `run_process` a few dozen threads (the peak thread counts are in the table). The
-issue's target, 2,000 `sleep 1` in 1.5 s, is below the floor on this machine, for any
-library. A quick run's small batch overlaps starts and sleeps differently, and cmdrun can
-finish before the floor there. Sessions that talk at once share the event loop's wake-ups,
-so each round trip can cost more than one session's alone.""",
+loop) shows what starting the processes costs on this machine; the table gives each
+contestant's cost per process over it, its peak RSS and its peak thread count. cmdrun runs
+every child from the event loop's own thread (one thread in all), where asyncio's
+`create_subprocess_exec` starts a watcher thread per child on Python 3.11 and trio's
+`run_process` uses a few dozen threads. The wall time of 2,000 starts at once varies widely
+from run to run on a small shared machine (see the IQR): cmdrun has been ahead of asyncio's
+own API in some full runs and behind it in others, as in this one when a peer is listed
+below. The issue's target, 2,000 `sleep 1` in 1.5 s, is below the floor on this machine,
+for any library. A quick run's small batch overlaps starts and sleeps differently, and
+cmdrun can finish before the floor there. Sessions that talk at once share the event loop's
+wake-ups, so each round trip can cost more than one session's alone.""",
     ),
     Section(
         "SSH: multiplexing, fan-out and timeouts",
@@ -602,12 +616,12 @@ plumbum return on time but leave the command running on the host.""",
         ),
         """\
 `import cmdrun` imports nothing more until a public name is used; the measured line uses
-`cmdrun.run`, which loads the engine. That is about a fifth more than a process that only
-imports `subprocess`, which Python's own start-up already half-loads: the stdlib is the one
-peer cmdrun cannot beat here. Without bytecode caching (`PYTHONDONTWRITEBYTECODE`, as in an
-editable install's environment) cmdrun is compiled from source in every process, about twice
-the time. The `cmdrun` command pays the interpreter's start-up like any Python tool; a C
-program (`timeout`) is drawn for scale.""",
+`cmdrun.run`, which loads the engine. That costs more than a process that only imports
+`subprocess`, which Python's own start-up already half-loads, and about as much as importing
+pexpect (which cmdrun does not import). Without bytecode caching (`PYTHONDONTWRITEBYTECODE`,
+as in an editable install's environment) cmdrun is compiled from source in every process,
+about twice the time or more. The `cmdrun` command pays the interpreter's start-up like any
+Python tool; a C program (`timeout`) is drawn for scale.""",
     ),
     Section(
         "pytest plugin overhead against pytest-subprocess",
@@ -697,6 +711,7 @@ class Meta:
     cmdrun: str
     seconds: float = 0.0
     only: tuple[str, ...] = ()
+    load: tuple[float, float] | None = None  # 1-minute load average at the start and the end
 
     @property
     def caption(self) -> str:
@@ -1051,6 +1066,12 @@ def markdown(
         else "a **full** run"
     )
     only = f" Only the sections matching {', '.join(meta.only)} were run." if meta.only else ""
+    if meta.load is not None:
+        only += (
+            f" The machine's 1-minute load average was {meta.load[0]:.1f} when the run "
+            f"started and {meta.load[1]:.1f} when it ended: other work on a shared machine "
+            "slows both sides of a ratio, but widens its spread."
+        )
     out = [
         "# cmdrun against its peers: speed, memory and correctness",
         "",
@@ -1393,9 +1414,9 @@ def write(
     correctness_note: str = "",
     charts: bool = True,
 ) -> Written:
-    """Write ``docs/benchmarks.md`` under ``root`` and, with ``charts``, its PNG charts
-    (matplotlib needed then) for the sections that have rows. Charts of sections not run
-    are left as they were."""
+    """Write ``docs/benchmarks.md`` under ``root``, what it was made from (:data:`RESULTS`,
+    for :func:`main`) and, with ``charts``, its PNG charts (matplotlib needed then) for the
+    sections that have rows. Charts of sections not run are left as they were."""
     plots, problems = build(rows)
     text = markdown(
         meta,
@@ -1408,6 +1429,15 @@ def write(
     page = root / PAGE
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(text)
+    saved = {
+        "meta": dataclasses.asdict(meta),
+        "rows": {name: [dataclasses.asdict(row) for row in mine] for name, mine in rows.items()},
+        "correctness": None if correctness is None else [dict(r) for r in correctness],
+        "correctness_problem": correctness_problem,
+        "correctness_note": correctness_note,
+    }
+    (root / RESULTS).parent.mkdir(parents=True, exist_ok=True)
+    (root / RESULTS).write_text(json.dumps(saved, indent=1, ensure_ascii=False) + "\n")
     done = Written(page, problems=problems)
     if not charts:
         return done
@@ -1421,3 +1451,41 @@ def write(
         done.charts.append(root / CHARTS / f"{CORRECTNESS_CHART}.png")
         draw_correctness(correctness, done.charts[-1], meta)
     return done
+
+
+def rewrite(root: Path, charts: bool = True) -> Written:
+    """Write the page and its charts again from :data:`RESULTS` (no measuring): after a
+    change to this module's texts or drawing, the figures of the last run stay."""
+    saved = json.loads((root / RESULTS).read_text())
+    meta = saved["meta"]
+    meta["only"] = tuple(meta["only"])
+    if meta.get("load") is not None:
+        meta["load"] = tuple(meta["load"])
+    rows = {name: [Row(**row) for row in mine] for name, mine in saved["rows"].items()}
+    return write(
+        root,
+        Meta(**meta),
+        rows,
+        saved["correctness"],
+        correctness_problem=saved["correctness_problem"],
+        correctness_note=saved["correctness_note"],
+        charts=charts,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python benchmarks/page.py``: redraw the page from the last run's saved results."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument(
+        "--root", type=Path, default=Path(__file__).resolve().parent.parent, help="checkout"
+    )
+    args = parser.parse_args(argv)
+    written = rewrite(args.root)
+    for line in written.problems:
+        print(line, file=sys.stderr)
+    print(f"wrote {written.page} and {len(written.charts)} charts", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

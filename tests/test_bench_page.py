@@ -233,6 +233,15 @@ def test_page_has_every_section_in_order(tmp_path: pathlib.Path) -> None:
     assert written.charts == []
 
 
+def test_page_is_redrawn_from_saved_results(tmp_path: pathlib.Path) -> None:
+    loaded = page.Meta(**{**META.__dict__, "load": (1.5, 3.25)})
+    first = page.write(tmp_path, loaded, ROWS, CORRECTNESS, charts=False).page.read_text()
+    assert "load average was 1.5 when the run started and 3.2 when it ended" in first
+    (tmp_path / "docs" / "benchmarks.md").unlink()
+    again = page.rewrite(tmp_path, charts=False)
+    assert again.page.read_text() == first
+
+
 def test_page_without_correctness_says_why(tmp_path: pathlib.Path) -> None:
     written = page.write(
         tmp_path, META, ROWS, None, correctness_problem="left out by --only", charts=False
