@@ -148,7 +148,8 @@ def test_bars_take_their_rows_values() -> None:
     assert _point(calls, "cmdrun.run").value == pytest.approx(1.09)
     assert _point(calls, "cmdrun.run").role == page.OURS
     assert _point(calls, "subprocess.run (capture_output)").value == 1.0  # the denominator
-    assert _point(calls, "pexpect spawn + close (defaults)").value == pytest.approx(168.81)
+    defaults = "pexpect spawn + expect(EOF) + close (defaults)"
+    assert _point(calls, defaults).value == pytest.approx(168.81)
     pty = _panel(plots, "overhead", "On a PTY")
     # The row is cmdrun / pexpect: the bar shows pexpect / cmdrun.
     tuned = "pexpect spawn + expect(EOF) + close (delayafterclose=0)"
@@ -169,7 +170,7 @@ def test_missing_rows_are_reported_and_drawn_as_not_measured() -> None:
     assert any("invoke.run" in problem for problem in problems)
     # An optional bar without a row (sarge: not every run has it) is left out, unreported.
     calls = _panel(plots, "overhead", "Run `true`")
-    assert "sarge.run (captured)" not in [p.label for p in calls.points]
+    assert 'sarge.capture_both("true")' not in [p.label for p in calls.points]
     assert not any("sarge" in problem for problem in problems)
 
 
