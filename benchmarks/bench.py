@@ -1017,20 +1017,6 @@ def machine() -> str:
     return f"{system}, {model}{os.cpu_count()} CPUs"
 
 
-def correctness_results(quick: bool) -> tuple[list[dict[str, Any]] | None, str, str]:
-    """The correctness table's results (``correctness.py``), or ``None`` and why not; and a
-    warning for the page when the module says its figures are a placeholder."""
-    try:
-        import correctness
-    except ImportError as exc:
-        return None, f"benchmarks/correctness.py cannot be imported ({exc})", ""
-    results: list[dict[str, Any]] = correctness.results(quick)
-    note = ""
-    if getattr(correctness, "PLACEHOLDER", False):
-        note = "Placeholder figures, not measured: benchmarks/correctness.py is a stub here."
-    return results, "", note
-
-
 def write_page(args: argparse.Namespace, by_section: dict[str, list[Row]], started: float) -> None:
     """Run the correctness table (unless --only leaves it out), then write the page and its
     charts (see page.py); what could not be drawn is said on stderr."""
@@ -1040,7 +1026,7 @@ def write_page(args: argparse.Namespace, by_section: dict[str, list[Row]], start
     problem, note = "left out by --only", ""
     if not args.only or any(word in "correctness" for word in args.only):
         section_start = time.perf_counter()
-        correctness, problem, note = correctness_results(args.quick)
+        correctness, problem, note = page.measure_correctness(args.quick)
         print(f"correctness done in {time.perf_counter() - section_start:.1f} s", file=sys.stderr)
     argv = ["python", "benchmarks/bench.py", *(sys.argv[1:] if args.argv is None else args.argv)]
     meta = page.Meta(
@@ -1085,7 +1071,7 @@ def main(argv: list[str] | None = None) -> int:
         "--page",
         action="store_true",
         help="also run the correctness table, then write docs/benchmarks.md and its charts "
-        "(needs matplotlib: the bench extra)",
+        "(needs matplotlib: the bench extra); with --only, a page of those sections alone",
     )
     args = parser.parse_args(argv)
     args.argv = argv

@@ -16,7 +16,8 @@ extra does not have it) and without running a benchmark:
 
 :func:`write` also saves what the page was made from (``docs/benchmarks/results.json``), so
 ``python benchmarks/page.py`` redraws the page and its charts after a change here, without
-measuring again (a full run takes about half an hour).
+measuring again (a full run takes about half an hour); ``--correctness`` measures the
+correctness table alone again and puts it on the page.
 
 Which rows a chart shows is said by :data:`SECTIONS`: each bar names its row by substrings
 of the row's name. A bar whose row is missing (a section not run, a peer not installed, a
@@ -839,13 +840,15 @@ def build(
     rows: Mapping[str, Sequence[Row]], sections: Sequence[Section] = SECTIONS
 ) -> tuple[list[Plot], list[str]]:
     """Plot data for every section's chart from the rows of bench.py's sections (by function
-    name), and the problems found (bars without a row, units that do not fit)."""
+    name), and the problems found (bars without a row, units that do not fit) in the panels
+    whose sections ran."""
     plots, problems = [], []
     for section in sections:
         panels = []
         for panel in section.panels:
             pool = [row for source in panel.sources for row in rows.get(source, ())]
-            found = (point(bar, pool, panel.unit, problems) for bar in panel.bars)
+            said = problems if pool else []  # a section not run (--only) is no problem
+            found = (point(bar, pool, panel.unit, said) for bar in panel.bars)
             panels.append(PanelData(panel, tuple(p for p in found if p is not None)))
         plots.append(Plot(section.chart, section.title, tuple(panels)))
     return plots, [f"page: {problem}" for problem in problems]
@@ -1459,10 +1462,30 @@ def write(
     return done
 
 
-def rewrite(root: Path, charts: bool = True) -> Written:
+def measure_correctness(quick: bool) -> tuple[list[dict[str, Any]] | None, str, str]:
+    """The correctness table's results (``correctness.results(quick)``), or ``None`` and why
+    not; and a warning for the page when the module says its figures are a placeholder."""
+    try:
+        import correctness  # benchmarks/correctness.py, beside this module
+    except ImportError as exc:
+        return None, f"benchmarks/correctness.py cannot be imported ({exc})", ""
+    results: list[dict[str, Any]] = correctness.results(quick)
+    note = ""
+    if getattr(correctness, "PLACEHOLDER", False):
+        note = "Placeholder figures, not measured: benchmarks/correctness.py is a stub here."
+    return results, "", note
+
+
+def rewrite(root: Path, charts: bool = True, correctness: bool = False) -> Written:
     """Write the page and its charts again from :data:`RESULTS` (no measuring): after a
-    change to this module's texts or drawing, the figures of the last run stay."""
+    change to this module's texts or drawing, the figures of the last run stay. With
+    ``correctness``, the correctness table is measured again (in the saved run's mode) and
+    replaces the saved one."""
     saved = json.loads((root / RESULTS).read_text())
+    if correctness:
+        found = measure_correctness(bool(saved["meta"]["quick"]))
+        keys = ("correctness", "correctness_problem", "correctness_note")
+        saved.update(zip(keys, found, strict=True))
     meta = saved["meta"]
     meta["only"] = tuple(meta["only"])
     if meta.get("load") is not None:
@@ -1485,8 +1508,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--root", type=Path, default=Path(__file__).resolve().parent.parent, help="checkout"
     )
+    parser.add_argument(
+        "--correctness",
+        action="store_true",
+        help="measure the correctness table again (correctness.py) and put it on the page",
+    )
     args = parser.parse_args(argv)
-    written = rewrite(args.root)
+    written = rewrite(args.root, correctness=args.correctness)
     for line in written.problems:
         print(line, file=sys.stderr)
     print(f"wrote {written.page} and {len(written.charts)} charts", file=sys.stderr)
