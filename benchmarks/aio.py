@@ -34,7 +34,7 @@ Usage (these sections alone)::
     cost per round trip against one session alone (1,000 round trips, same loop). trio for
     context. Rotated rounds, medians.
 
-``--quick`` (:data:`QUICK`) runs fewer rounds, 200 ``sleep 0.3`` in 14 and 40 sessions of
+``--quick`` (:data:`QUICK`) runs fewer rounds, 200 ``sleep 0.3`` in 14 and 30 sessions of
 50 round trips in 16, and leaves out the contrast contestants of 14 (the old ``arun``,
 ``arun_many``) and trio in 16.
 """
@@ -114,9 +114,9 @@ QUICK = AioSettings(
     concurrent_context=False,
     dialogue_rounds=2,
     round_trips=200,
-    sessions=40,
+    sessions=30,
     session_trips=50,
-    alone_trips=300,
+    alone_trips=200,
     sessions_rounds=2,
     sessions_trio=False,
 )

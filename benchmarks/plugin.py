@@ -66,7 +66,7 @@ class PluginSettings:
 
 
 FULL = PluginSettings(rounds=15, startup_rounds=40, tests=2000, faked_tests=500, lean=False)
-QUICK = PluginSettings(rounds=2, startup_rounds=3, tests=200, faked_tests=40, lean=True)
+QUICK = PluginSettings(rounds=2, startup_rounds=2, tests=100, faked_tests=20, lean=True)
 
 #: Loaded into every measured pytest process with ``-p``: writes its CPU times as JSON.
 TIMER_PLUGIN = """
