@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench.py [--quick] [--check]
+    python benchmarks/bench.py [--quick] [--check] [--only WORD] [--page]
 
 Seventeen things are measured, each against the obvious stdlib baseline or peer:
 
@@ -11,8 +11,8 @@ Seventeen things are measured, each against the obvious stdlib baseline or peer:
    the child itself, so this shows what cmdrun's extra work (argument checks, process group,
    pidfd, poll loop) costs per call. The two are timed in alternating blocks (A,B then B,A in
    the next round) and the ratio is taken between the medians of the per-call block times.
-   Peers (asyncio, plumbum, sh, invoke, pexpect) are shown for context, each timed the same
-   way against its own interleaved ``subprocess.run`` blocks.
+   Peers (asyncio, plumbum, sh, sarge, invoke, pexpect) are shown for context, each timed
+   the same way against its own interleaved ``subprocess.run`` blocks.
 2. **Capturing 256 MiB of stdout** (``head -c 268435456 /dev/zero``): throughput and peak
    memory. Each capture runs in a fresh Python process, so the memory high-water mark belongs
    to that one capture. The child records ``ru_maxrss`` before and after the capture; the
@@ -24,7 +24,8 @@ Seventeen things are measured, each against the obvious stdlib baseline or peer:
 3. **Import time**: ``python -c "import cmdrun; cmdrun.run"`` against ``python -c "import
    subprocess"``, timed as whole processes (what a CLI tool built on cmdrun pays at
    start-up: ``import cmdrun`` alone imports nothing more, the first public name used imports
-   the rest). It also checks that this leaves ``pexpect`` unimported.
+   the rest). It also checks that this leaves ``pexpect`` unimported. For context, the same
+   for each peer (``python -c "import plumbum"``, ...), bytecode cached, in the same rounds.
 4. **Dialogues**: 1,000 send/expect round trips (``sendline("x")`` then ``expect("> ")``)
    with a tiny line-echo child, the same child for every contestant: a cmdrun pipe session
    and a cmdrun PTY session against ``pexpect.spawn`` with ``delaybeforesend=None`` and a raw
@@ -84,13 +85,21 @@ occasional outlier (a preempted round, a page-cache miss).
 
 The table is printed to stdout as Markdown. With ``--check`` the exit status is 1 when a
 target is missed; without it the script always exits 0.
+
+With ``--page`` the script also runs the correctness table (``correctness.py``: what a 1 s
+timeout leaves behind, library by library), then writes ``docs/benchmarks.md`` and its PNG
+charts in ``docs/benchmarks/`` (``page.py``; matplotlib, from the ``bench`` extra). With
+``--quick`` everything, page included, takes about a minute and a half on 2 CPUs: the
+figures are indicative, and the page says which mode made them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import gc
+import importlib.util
 import os
 import platform
 import statistics
@@ -100,6 +109,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import aio
 import cli
@@ -135,14 +146,17 @@ class Settings:
     overhead_calls: int
     peer_rounds: int
     peer_baseline_calls: int
+    peer_share: float  # of each peer's calls per block (PEERS): fewer with --quick
     capture_repeats: int
     import_repeats: int
+    import_warmups: int  # rounds that fill the bytecode and page caches first
     dialogue_rounds: int
     round_trips: int  # per contestant and round
     sleepy_round_trips: int  # for pexpect with its defaults: 50 ms each
     pty_run_rounds: int
     pty_run_calls: int  # per block; pexpect with its defaults gets PTY_RUN_SLEEPY_CALLS
     pty_read_rounds: int
+    pty_read_size: int  # bytes read through the PTY by each contestant but pexpect's default
     parallel: parallel.ParallelSettings  # sections 7-9
     pipelines: pipelines.PipelineSettings  # sections 10-11
     plugin: plugin.PluginSettings  # section 12
@@ -156,14 +170,17 @@ FULL = Settings(
     overhead_calls=200,
     peer_rounds=7,
     peer_baseline_calls=100,
+    peer_share=1.0,
     capture_repeats=5,
     import_repeats=30,
+    import_warmups=2,
     dialogue_rounds=11,
     round_trips=1000,
     sleepy_round_trips=20,
     pty_run_rounds=9,
     pty_run_calls=40,
     pty_read_rounds=5,
+    pty_read_size=64 << 20,
     parallel=parallel.FULL,
     pipelines=pipelines.FULL,
     plugin=plugin.FULL,
@@ -172,18 +189,21 @@ FULL = Settings(
     ssh=remote.FULL,
 )
 QUICK = Settings(
-    overhead_rounds=7,
-    overhead_calls=100,
+    overhead_rounds=5,
+    overhead_calls=60,
     peer_rounds=3,
-    peer_baseline_calls=50,
-    capture_repeats=3,
-    import_repeats=12,
-    dialogue_rounds=5,
-    round_trips=500,
+    peer_baseline_calls=30,
+    peer_share=0.4,
+    capture_repeats=2,
+    import_repeats=2,
+    import_warmups=1,
+    dialogue_rounds=3,
+    round_trips=200,
     sleepy_round_trips=3,
-    pty_run_rounds=5,
-    pty_run_calls=20,
+    pty_run_rounds=3,
+    pty_run_calls=15,
     pty_read_rounds=3,
+    pty_read_size=4 << 20,
     parallel=parallel.QUICK,
     pipelines=pipelines.QUICK,
     plugin=plugin.QUICK,
@@ -281,6 +301,15 @@ def sh_block() -> Block:
     return repeat(one)
 
 
+def sarge_block() -> Block:
+    import sarge
+
+    def one() -> None:
+        sarge.capture_both("true")  # stdout and stderr captured, as subprocess.run's are
+
+    return repeat(one)
+
+
 def invoke_block() -> Block:
     import invoke
 
@@ -311,6 +340,7 @@ PEERS: list[tuple[str, Callable[[], Block], int]] = [
     ("asyncio create_subprocess_exec + communicate", asyncio_block, 200),
     ('plumbum `local["true"]()`', plumbum_block, 100),
     ("sh `sh.true()`", sh_block, 50),
+    ('sarge `capture_both("true")`', sarge_block, 50),
     ('invoke `run("true", hide=True)`', invoke_block, 10),
     ("pexpect spawn + expect(EOF) + close (defaults)", lambda: pexpect_block(False), 3),
     ("pexpect spawn + expect(EOF) + close (delayafterclose=0)", lambda: pexpect_block(True), 40),
@@ -335,7 +365,8 @@ def bench_overhead(s: Settings) -> list[Row]:
             f"{spread(per_round)}; {s.overhead_rounds} rounds x {s.overhead_calls} calls",
         )
     ]
-    for name, factory, calls in PEERS:
+    for name, factory, full_calls in PEERS:
+        calls = max(1, round(full_calls * s.peer_share))
         label = f"context: {name} / subprocess.run"
         try:
             block = factory()
@@ -466,6 +497,21 @@ def cached_env(cache_dir: str) -> dict[str, str]:
     return env
 
 
+#: The peers whose import time is shown for context, each a whole process as cmdrun's.
+IMPORT_PEERS = ("pexpect", "sh", "plumbum", "sarge", "invoke", "fabric")
+
+
+def installed(module: str) -> bool:
+    """Whether ``module`` can be imported here (``sh``, once imported, has no ``__spec__``:
+    it puts an object of its own in ``sys.modules``, so ``find_spec`` cannot be asked)."""
+    if module in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def bench_import(s: Settings) -> list[Row]:
     ours_code, base_code = "import cmdrun; cmdrun.run", "import subprocess"
     rows: list[Row] = []
@@ -478,8 +524,10 @@ def bench_import(s: Settings) -> list[Row]:
         if sys.flags.dont_write_bytecode:
             variants["inherited"] = None
         jobs = [(v, code) for v in variants for code in (ours_code, base_code)]
+        peers = [m for m in IMPORT_PEERS if installed(m)]
+        jobs += [("cached", f"import {module}") for module in peers]
         times: dict[tuple[str, str], list[float]] = {job: [] for job in jobs}
-        for _ in range(2):  # warm up: fill the bytecode cache and the page cache
+        for _ in range(s.import_warmups):  # warm up: fill the bytecode cache and the page cache
             for variant, code in jobs:
                 run_python(code, variants[variant])
         for r in range(s.import_repeats):
@@ -508,6 +556,23 @@ def bench_import(s: Settings) -> list[Row]:
                     f"{note}; {details}",
                 )
             )
+
+    base = times["cached", base_code]
+    for module in IMPORT_PEERS:
+        name = f"context: import time: `python -c 'import {module}'` / `... 'import subprocess'`"
+        if module not in peers:
+            rows.append(Row(name, "not installed"))
+            continue
+        theirs = times["cached", f"import {module}"]
+        rows.append(
+            Row(
+                name,
+                f"{statistics.median(theirs) / statistics.median(base):.2f}",
+                details=f"{statistics.median(theirs) * 1e3:.1f} ms per process (.pyc cached); "
+                f"per-pair ratio IQR "
+                f"{spread([x / y for x, y in zip(theirs, base, strict=True)])}",
+            )
+        )
 
     probe = subprocess.run(
         [sys.executable, "-c", "import sys, cmdrun; cmdrun.run; print('pexpect' in sys.modules)"],
@@ -738,9 +803,9 @@ def bench_pty_run(s: Settings) -> list[Row]:
 # --------------------------------------------------------------------------------------------
 # 6. Reading 64 MiB through a PTY
 
-PTY_READ_SIZE = 64 << 20
-#: pexpect's default read size makes it slow (about 8 MB/s): it reads less, at the same rate.
-PEXPECT_SLOW_READ_SIZE = 8 << 20
+#: pexpect's default read size makes it slow (about 8 MB/s): it reads an eighth as much, at
+#: the same rate (8 MiB of a full run's 64 MiB).
+PEXPECT_SLOW_SHARE = 8
 
 
 def per_mib(read: Callable[[int], float], size: int) -> Callable[[], float]:
@@ -749,7 +814,10 @@ def per_mib(read: Callable[[int], float], size: int) -> Callable[[], float]:
 
 
 def bench_pty_read(s: Settings) -> list[Row]:
-    size = PTY_READ_SIZE
+    size = s.pty_read_size
+    what = f"{size >> 20} MiB"
+    if size != FULL.pty_read_size:
+        what += f" (--quick; {FULL.pty_read_size >> 20} MiB in a full run)"
     with tempfile.TemporaryDirectory(prefix="cmdrun-bench-pty-") as tmp:
         path = os.path.join(tmp, "printable")
         interactive.write_printable(path, size)
@@ -761,7 +829,7 @@ def bench_pty_read(s: Settings) -> list[Row]:
             "pexpect_65536": lambda n: interactive.read_pexpect(path, n, 65536),
         }
         sizes = dict.fromkeys(readers, size)
-        sizes["pexpect"] = PEXPECT_SLOW_READ_SIZE
+        sizes["pexpect"] = size // PEXPECT_SLOW_SHARE
         for read in readers.values():
             read(1 << 20)  # warm up: imports, PATH lookups, the file in the page cache
         t = rotated_rounds(
@@ -783,14 +851,14 @@ def bench_pty_read(s: Settings) -> list[Row]:
     raw = "raw pty.openpty + os.read(1 MiB) loop"
     rows = [
         ratio_row(
-            f"64 MiB through a PTY: rate of cmdrun.spawn(tty=True).read() / {raw}",
+            f"{what} through a PTY: rate of cmdrun.spawn(tty=True).read() / {raw}",
             rate_ratio("spawn"),
             ">=",
             0.7,
             details("spawn"),
         ),
         ratio_row(
-            f"64 MiB through a PTY: rate of cmdrun.run(tty=True) / {raw}",
+            f"{what} through a PTY: rate of cmdrun.run(tty=True) / {raw}",
             rate_ratio("run"),
             ">=",
             0.7,
@@ -905,9 +973,92 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+#: The sections in the order they run.
+SECTIONS: list[Callable[[Settings], list[Row]]] = [
+    bench_overhead,
+    bench_capture,
+    bench_import,
+    bench_dialogues,
+    bench_pty_run,
+    bench_pty_read,
+    bench_run_many_sleep,  # before bench_arun: its worker threads outlive it
+    bench_run_many_true,
+    bench_arun,
+    bench_bounded_memory,
+    bench_pipeline,
+    bench_stdin,
+    bench_plugin,
+    bench_cli,
+    bench_aio_concurrent,
+    bench_aio_dialogues,
+    bench_aio_sessions,
+    bench_ssh_commands,
+    bench_ssh_fanout,
+    bench_ssh_fanout_timeout,
+    bench_ssh_timeouts,
+]
+
+#: Where --page writes docs/benchmarks.md and docs/benchmarks/*.png: this checkout.
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def machine() -> str:
+    """The machine, as the page and the charts name it: OS, kernel, CPU model and count."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = " ".join(line.split(":", 1)[1].split()) + ", "
+                    break
+    except OSError:
+        pass
+    system = f"{platform.system()} {platform.release()} {platform.machine()}"
+    return f"{system}, {model}{os.cpu_count()} CPUs"
+
+
+def write_page(args: argparse.Namespace, by_section: dict[str, list[Row]], started: float) -> None:
+    """Run the correctness table (unless --only leaves it out), then write the page and its
+    charts (see page.py); what could not be drawn is said on stderr."""
+    import page
+
+    correctness: list[dict[str, Any]] | None = None
+    problem, note = "left out by --only", ""
+    if not args.only or any(word in "correctness" for word in args.only):
+        section_start = time.perf_counter()
+        correctness, problem, note = page.measure_correctness(args.quick)
+        print(f"correctness done in {time.perf_counter() - section_start:.1f} s", file=sys.stderr)
+    argv = ["python", "benchmarks/bench.py", *(sys.argv[1:] if args.argv is None else args.argv)]
+    meta = page.Meta(
+        command=" ".join(argv),
+        quick=args.quick,
+        date=datetime.date.today().isoformat(),
+        machine=machine(),
+        python=platform.python_version(),
+        cmdrun=cmdrun.__version__,
+        seconds=time.perf_counter() - started,
+        only=tuple(args.only or ()),
+        load=(args.load, os.getloadavg()[0]),
+    )
+    written = page.write(
+        ROOT, meta, by_section, correctness, correctness_problem=problem, correctness_note=note
+    )
+    for line in written.problems:
+        print(line, file=sys.stderr)
+    print(
+        f"wrote {written.page.relative_to(ROOT)} and {len(written.charts)} charts in "
+        f"{(ROOT / page.CHARTS).relative_to(ROOT)}/",
+        file=sys.stderr,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (about 50 s)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer repeats and smaller sizes (about a minute and a half)",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     parser.add_argument(
         "--only",
@@ -916,39 +1067,27 @@ def main(argv: list[str] | None = None) -> int:
         help="run only the sections whose function name contains WORD (repeatable), "
         "e.g. --only run_many --only arun",
     )
+    parser.add_argument(
+        "--page",
+        action="store_true",
+        help="also run the correctness table, then write docs/benchmarks.md and its charts "
+        "(needs matplotlib: the bench extra); with --only, a page of those sections alone",
+    )
     args = parser.parse_args(argv)
+    args.argv = argv
+    args.load = os.getloadavg()[0]  # the page says how busy the machine was
     settings = QUICK if args.quick else FULL
 
     started = time.perf_counter()
     rows: list[Row] = []
-    sections: list[Callable[[Settings], list[Row]]] = [
-        bench_overhead,
-        bench_capture,
-        bench_import,
-        bench_dialogues,
-        bench_pty_run,
-        bench_pty_read,
-        bench_run_many_sleep,  # before bench_arun: its worker threads outlive it
-        bench_run_many_true,
-        bench_arun,
-        bench_bounded_memory,
-        bench_pipeline,
-        bench_stdin,
-        bench_plugin,
-        bench_cli,
-        bench_aio_concurrent,
-        bench_aio_dialogues,
-        bench_aio_sessions,
-        bench_ssh_commands,
-        bench_ssh_fanout,
-        bench_ssh_fanout_timeout,
-        bench_ssh_timeouts,
-    ]
+    by_section: dict[str, list[Row]] = {}
+    sections = SECTIONS
     if args.only:
         sections = [f for f in sections if any(word in f.__name__ for word in args.only)]
     for section in sections:
         section_start = time.perf_counter()
-        rows += section(settings)
+        by_section[section.__name__] = section(settings)
+        rows += by_section[section.__name__]
         print(
             f"{section.__name__} done in {time.perf_counter() - section_start:.1f} s",
             file=sys.stderr,
@@ -965,6 +1104,8 @@ def main(argv: list[str] | None = None) -> int:
     missed = [row.name for row in rows if row.passed is False]
     if missed:
         print("\nTargets missed:\n" + "\n".join(f"- {name}" for name in missed))
+    if args.page:
+        write_page(args, by_section, started)
     return 1 if args.check and missed else 0
 
 

@@ -22,14 +22,15 @@
    :func:`benchutil.fresh_python`), which reports its ``ru_maxrss`` after the run: the
    whole process's peak RSS, interpreter included, which must stay under 64 MiB.
 
-``--quick`` (:data:`QUICK`) runs fewer rounds, leaves out the two pools of 7 and writes
-512 MiB instead of 2 GiB in 9.
+``--quick`` (:data:`QUICK`) runs fewer rounds and smaller batches (48 sleeps, 200 ``true``),
+leaves out the two pools of 7 and writes 256 MiB instead of 2 GiB in 9.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import gc
 import multiprocessing
 import os
@@ -52,8 +53,10 @@ class ParallelSettings:
     """How many repetitions each measurement of this module gets."""
 
     sleep_rounds: int  # 200 x sleep 0.05, about 1.3 s per contestant and round
+    sleep_count: int  # how many sleeps a batch has (200)
     sleep_context: bool  # also time the process and thread pools there (2 more contestants)
     true_rounds: int  # 1,000 x true, about 0.5 s per contestant and round
+    true_count: int  # how many `true` a batch has (1,000)
     arun_rounds: int
     arun_calls: int  # per block
     memory_size: int  # bytes the child writes
@@ -62,8 +65,10 @@ class ParallelSettings:
 
 FULL = ParallelSettings(
     sleep_rounds=7,
+    sleep_count=200,
     sleep_context=True,
     true_rounds=11,
+    true_count=1000,
     arun_rounds=15,
     arun_calls=200,
     memory_size=2 << 30,
@@ -71,11 +76,13 @@ FULL = ParallelSettings(
 )
 QUICK = ParallelSettings(
     sleep_rounds=3,
+    sleep_count=48,
     sleep_context=False,
     true_rounds=3,
-    arun_rounds=7,
-    arun_calls=100,
-    memory_size=512 << 20,
+    true_count=200,
+    arun_rounds=5,
+    arun_calls=60,
+    memory_size=256 << 20,
     memory_repeats=2,
 )
 
@@ -184,7 +191,7 @@ def batch_details(t: dict[str, list[float]], top: str, rounds: int) -> str:
 
 
 def bench_run_many_sleep(s: ParallelSettings) -> list[Row]:
-    batch, rounds = SLEEPS, s.sleep_rounds
+    batch, rounds = dataclasses.replace(SLEEPS, count=s.sleep_count), s.sleep_rounds
     pools = {"processes": with_process_pool, "threads": with_thread_pool}
     t = batch_rounds(batch, rounds, pools if s.sleep_context else {})
     floor = batch.count / batch.jobs * float(batch.argv[1])
@@ -217,7 +224,7 @@ def bench_run_many_sleep(s: ParallelSettings) -> list[Row]:
 
 
 def bench_run_many_true(s: ParallelSettings) -> list[Row]:
-    batch, rounds = TRUES, s.true_rounds
+    batch, rounds = dataclasses.replace(TRUES, count=s.true_count), s.true_rounds
     t = batch_rounds(batch, rounds, {"threads": with_thread_pool})
     xargs = f"`xargs -P{batch.jobs} -n1 true`"
 

@@ -1,6 +1,6 @@
 """bench.py's sections 10-11: pipelines, and input from a file or a generator.
 
-10. **A pipeline**: ``cat FILE | gzip -1 | wc -c`` over a 1 GiB file of log-like text (128 MiB
+10. **A pipeline**: ``cat FILE | gzip -1 | wc -c`` over a 1 GiB file of log-like text (16 MiB
     with ``--quick``), through ``cmdrun.run(cmdrun.pipe(...))`` against the same pipeline run
     by ``bash -c 'set -o pipefail; ...'`` (the floor: the shell connects the stages and waits),
     plumbum's ``(cat[FILE] | gzip["-1"] | wc["-c"])()`` and a hand-made ``subprocess.Popen``
@@ -10,7 +10,7 @@
     the small answer. Every contestant's answer is compared with bash's: a wrong answer is
     shown as "wrong", never as a time. Rounds rotate the order; ratios are between medians.
     The peak RSS of a fresh Python process running the cmdrun pipeline is reported too.
-11. **Input from elsewhere**: 1 GiB (256 MiB with ``--quick``) through
+11. **Input from elsewhere**: 1 GiB (128 MiB with ``--quick``) through
     ``run(pipe(["cat"], ["wc", "-c"]), stdin=PATH)`` (the file's fd is handed to ``cat``; a
     ``wc -c`` handed a file would only ``fstat`` it) and to ``wc -c`` through ``stdin=`` a
     generator of 1 MiB chunks (written as the child reads), each in a fresh
@@ -51,7 +51,7 @@ class PipelineSettings:
 
 FULL = PipelineSettings(pipeline_size=1 << 30, pipeline_rounds=5, feed_size=1 << 30, feed_repeats=3)
 QUICK = PipelineSettings(
-    pipeline_size=128 << 20, pipeline_rounds=3, feed_size=256 << 20, feed_repeats=2
+    pipeline_size=16 << 20, pipeline_rounds=3, feed_size=128 << 20, feed_repeats=2
 )
 
 

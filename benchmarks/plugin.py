@@ -23,6 +23,12 @@ differences of medians, with the interquartile range of the per-round difference
 For context, the same two figures for pytest-subprocess's plugin (``-p no:pytest-subprocess``
 as the baseline) when it is installed, and the CPU time of a test that registers and runs one
 faked command with ``fake_commands`` against the same with pytest-subprocess's ``fp``.
+
+``--quick`` (:data:`QUICK`) runs fewer rounds and tests, and no plugin but the two measured is
+loaded (``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1``, each of the two loaded with ``-p MODULE``, the
+baseline without it): every pytest process then starts in a fraction of the time (here,
+hypothesis's plugin alone takes about a second to import), and each plugin's cost is the
+same difference as before, without the noise of the others.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 STARTUP_LIMIT_MS = 5.0
 PER_TEST_LIMIT_US = 10.0
 PSUB_PLUGIN = "pytest-subprocess"  # the name of its pytest11 entry point
+#: Said in the rows of a lean run (see the module's docstring).
+LEAN = "; --quick: no other plugin loaded"
 
 
 @dataclass(frozen=True)
@@ -54,10 +62,11 @@ class PluginSettings:
     startup_rounds: int  # more: one run is short, and a whole process's CPU time is noisy
     tests: int  # trivial tests in the file that measures the per-test cost
     faked_tests: int  # tests in each file that fakes one command per test
+    lean: bool  # load no pytest plugin but the measured ones (see the module's docstring)
 
 
-FULL = PluginSettings(rounds=15, startup_rounds=40, tests=2000, faked_tests=500)
-QUICK = PluginSettings(rounds=7, startup_rounds=15, tests=1000, faked_tests=200)
+FULL = PluginSettings(rounds=15, startup_rounds=40, tests=2000, faked_tests=500, lean=False)
+QUICK = PluginSettings(rounds=2, startup_rounds=2, tests=100, faked_tests=20, lean=True)
 
 #: Loaded into every measured pytest process with ``-p``: writes its CPU times as JSON.
 TIMER_PLUGIN = """
@@ -167,7 +176,7 @@ def _cost_rows(plugin: str, startups: Runs, tests: Runs, s: PluginSettings) -> l
             f"<= {STARTUP_LIMIT_MS:.0f} ms" if ours else "",
             startup <= STARTUP_LIMIT_MS if ours else None,
             f"{base_startup:.0f} ms without it; per-round IQR {startup_iqr} ms; "
-            f"{s.startup_rounds} rotated rounds",
+            f"{s.startup_rounds} rotated rounds{LEAN if s.lean else ''}",
         ),
         Row(
             f"a test that does not use it: CPU µs added per test by {name}",
@@ -175,7 +184,8 @@ def _cost_rows(plugin: str, startups: Runs, tests: Runs, s: PluginSettings) -> l
             f"<= {PER_TEST_LIMIT_US:.0f} µs" if ours else "",
             per_test <= PER_TEST_LIMIT_US if ours else None,
             f"{base_per_test:.0f} µs per test without it (collect, run, report); per-round "
-            f"IQR {per_test_iqr} µs; {s.tests} tests, {s.rounds} rotated rounds",
+            f"IQR {per_test_iqr} µs; {s.tests} tests, {s.rounds} rotated rounds"
+            f"{LEAN if s.lean else ''}",
         ),
     ]
 
@@ -218,11 +228,12 @@ def _import_rows(work: Workdir, s: PluginSettings, modules: dict[str, str]) -> l
     ]
 
 
-def _faked_call_row(work: Workdir, s: PluginSettings) -> Row:
-    """A test that registers and runs one faked command: fake_commands against fp."""
+def _faked_call_row(work: Workdir, s: PluginSettings, options: list[str]) -> Row:
+    """A test that registers and runs one faked command: fake_commands against fp, with
+    ``options`` (those that load both plugins when they are not autoloaded)."""
     contestants: dict[str, Callable[[], float]] = {
-        "fake_commands": lambda: work.pytest("test_fake_commands.py")["tests"],
-        "fp": lambda: work.pytest("test_fp.py")["tests"],
+        "fake_commands": lambda: work.pytest("test_fake_commands.py", *options)["tests"],
+        "fp": lambda: work.pytest("test_fp.py", *options)["tests"],
     }
     times = rotated_rounds(contestants, s.rounds)
     ours, theirs = (statistics.median(times[n]) * 1e6 / s.faked_tests for n in contestants)
@@ -260,6 +271,12 @@ def bench_plugin(s: PluginSettings) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="cmdrun-bench-plugin-") as tmp:
         work = make_workdir(tmp, s)
         variants = {"default": [], **{f"no:{name}": ["-p", f"no:{name}"] for name in plugins}}
+        if s.lean:  # every plugin loaded by name, none autoloaded; a baseline leaves one out
+            work.env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+            variants = {
+                name: [o for other, m in plugins.items() if other != left for o in ("-p", m)]
+                for name, left in [("default", ""), *((f"no:{p}", p) for p in plugins)]
+            }
         for options in variants.values():  # warm up: fill the bytecode and page caches
             work.pytest("test_one.py", *options)
         startups = _rounds(work, "test_one.py", variants, s.startup_rounds)
@@ -270,7 +287,7 @@ def bench_plugin(s: PluginSettings) -> list[Row]:
         rows += _import_rows(work, s, plugins)
         if not peer:
             return [*rows, Row(f"context: {PSUB_PLUGIN}", "not installed")]
-        rows.append(_faked_call_row(work, s))
+        rows.append(_faked_call_row(work, s, variants["default"]))
     return rows
 
 

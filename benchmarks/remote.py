@@ -46,8 +46,9 @@ gives the ratio with the ``.bashrc`` read (full runs), and one measures the shel
       processes left on the host then and 2 s later. Facts, not ratios; what a contestant
       leaves is killed (``pkill -f`` of its marker) before the next one starts.
 
-``--quick`` (:data:`QUICK`) runs fewer rounds and commands, one fan-out timeout, and leaves
-out the floor of the first part and fabric's thread pool in the fan-out.
+``--quick`` (:data:`QUICK`) runs fewer rounds and commands, one fan-out timeout, counts
+survivors again 0.5 s after a timeout instead of 2 s, and leaves out the floor of the first
+part and fabric's thread pool in the fan-out.
 
 (Named ``remote``, not ``ssh``: a module ``ssh`` on ``sys.path`` would shadow
 ssh-python's package of that name, which parallel-ssh's ``pssh.clients.ssh`` imports.)
@@ -90,9 +91,9 @@ SERVERS = 3
 ALIASES = 10
 #: The target of the first part: plain ``ssh`` per command / ``Remote.run``.
 COMMANDS_LIMIT = 3.0
-#: The timeout of the last two parts, in seconds, and how long survivors get to go away.
+#: The timeout of the last two parts, in seconds. How long survivors get to go away is a
+#: setting (``later``): 2 s, 0.5 s with ``--quick``.
 TIMEOUT = 1.0
-LATER = 2.0
 #: Seconds a call under a timeout may take before it counts as hung (then its processes
 #: are killed, which should make it return).
 HANG = 30.0
@@ -112,6 +113,8 @@ class SshSettings:
     fanout_rounds: int
     fanout_context: bool  # fabric Connection.run in a thread pool too
     fanout_timeouts: int  # run_on(..., timeout=1) of the third part
+    later: float  # seconds after a timed-out call returns before survivors are counted again
+    shell_repeats: int  # runs of the login shell alone, each way (the median is shown)
 
 
 FULL = SshSettings(
@@ -122,15 +125,19 @@ FULL = SshSettings(
     fanout_rounds=5,
     fanout_context=True,
     fanout_timeouts=3,
+    later=2.0,
+    shell_repeats=10,
 )
 QUICK = SshSettings(
-    command_rounds=3,
-    commands=10,
-    slow_commands=4,
+    command_rounds=2,
+    commands=6,
+    slow_commands=2,
     floor=False,
-    fanout_rounds=2,
+    fanout_rounds=1,
     fanout_context=False,
     fanout_timeouts=1,
+    later=0.5,
+    shell_repeats=3,
 )
 
 
@@ -287,7 +294,7 @@ def bench_commands(s: SshSettings) -> list[Row]:
             machine.close()
             connection.close()
             remote.close()
-        shell = login_shell_startup(lean_shell=True)
+        shell = login_shell_startup(lean_shell=True, repeats=s.shell_repeats)
     heavy = bashrc_times(s) if s.floor else None
 
     def details(top: str, bottom: str) -> str:
@@ -341,7 +348,8 @@ def bench_commands(s: SshSettings) -> list[Row]:
             details="paid on the host by every command of every contestant above (sshd runs "
             "each through it; SHLVL=1 keeps Debian's bash from reading ~/.bashrc); "
             f"{per_run * 1e3:.1f} ms per `Remote.run` in all; with this image's ~/.bashrc "
-            f"(pyenv init): {login_shell_startup(lean_shell=False) * 1e3:.1f} ms",
+            f"(pyenv init): "
+            f"{login_shell_startup(lean_shell=False, repeats=s.shell_repeats) * 1e3:.1f} ms",
         )
     )
     if heavy is not None:
@@ -604,6 +612,7 @@ class Aftermath:
     left_later: list[str]
     clients: list[str]
     clients_later: list[str]
+    later: float  # seconds between the two counts
 
     def shown(self) -> str:
         return f"{self.seconds:.2f} s, {len(self.left)} left ({len(self.left_later)} later)"
@@ -613,19 +622,20 @@ class Aftermath:
         if self.clients or self.clients_later:
             clients = (
                 f"; local ssh clients left: {len(self.clients)} ({len(self.clients_later)} "
-                f"{LATER:.0f} s later)"
+                f"{self.later:g} s later)"
             )
         names = ", ".join(sorted(self.left)) or "none"
         return (
             f"{self.outcome}; processes left on the host when it returned: {len(self.left)} "
-            f"({names}), {LATER:.0f} s later: {len(self.left_later)}{clients}"
+            f"({names}), {self.later:g} s later: {len(self.left_later)}{clients}"
         )
 
 
-def aftermath(call: Callable[[], str], mark: str) -> Aftermath:
+def aftermath(call: Callable[[], str], mark: str, later: float) -> Aftermath:
     """Run ``call`` (which returns what it raised, in words) in a thread, and count what it
-    left. A call that has not returned within :data:`HANG` seconds is reported as hung;
-    its processes are killed so that it can return."""
+    left when it returns and ``later`` seconds after. A call that has not returned within
+    :data:`HANG` seconds is reported as hung; its processes are killed so that it can
+    return."""
     outcome: list[str] = []
 
     def worker() -> None:
@@ -644,10 +654,10 @@ def aftermath(call: Callable[[], str], mark: str) -> Aftermath:
         thread.join(HANG)
         outcome.insert(0, f"HUNG: had not returned after {HANG:.0f} s")
     left, clients = left_alive(mark)
-    time.sleep(LATER)
+    time.sleep(later)
     left_later, clients_later = left_alive(mark)
     kill_marked(mark)
-    return Aftermath(seconds, "; ".join(outcome), left, left_later, clients, clients_later)
+    return Aftermath(seconds, "; ".join(outcome), left, left_later, clients, clients_later, later)
 
 
 def bench_fanout_timeout(s: SshSettings) -> list[Row]:
@@ -671,7 +681,7 @@ def bench_fanout_timeout(s: SshSettings) -> list[Row]:
                     return f"WRONG: {timed_out} of {len(names)} Results say timed_out"
                 return f"every Result says timed_out ({timed_out})"
 
-            runs.append(aftermath(fan_out, mark))
+            runs.append(aftermath(fan_out, mark, s.later))
     n = len(names)
     worst = max(len(a.left) + len(a.left_later) + len(a.clients) for a in runs)
     passed = worst == 0 and not any("WRONG" in a.outcome or "HUNG" in a.outcome for a in runs)
@@ -683,10 +693,10 @@ def bench_fanout_timeout(s: SshSettings) -> list[Row]:
         Row(
             f"no survivor after a fan-out timeout: processes left on the hosts after {call}",
             f"{max(len(a.left) for a in runs)} ({max(len(a.left_later) for a in runs)} "
-            f"{LATER:.0f} s later)",
+            f"{s.later:g} s later)",
             "0",
             passed,
-            f"worst of {len(runs)} runs; left when it returned / {LATER:.0f} s later, per run: "
+            f"worst of {len(runs)} runs; left when it returned / {s.later:g} s later, per run: "
             + per_run
             + (f" ({', '.join(left)})" if left else "")
             + (f"; local ssh clients left: {clients}" if clients else "")
@@ -704,7 +714,6 @@ def bench_fanout_timeout(s: SshSettings) -> list[Row]:
 
 def bench_timeouts(s: SshSettings) -> list[Row]:
     """A 1 s timeout on one host through fabric, plumbum and cmdrun, side by side."""
-    del s  # one run each: these are facts, not ratios
     rows = []
     with hosts() as servers:
         config = str(servers.ssh_config)
@@ -759,7 +768,7 @@ def bench_timeouts(s: SshSettings) -> list[Row]:
             mark = marker()
             call, close = contestant(mark)  # connected before the clock starts
             try:
-                after = aftermath(call, mark)
+                after = aftermath(call, mark, s.later)  # one run each: facts, not ratios
             finally:
                 close()
                 kill_marked(mark)
