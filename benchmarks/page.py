@@ -1008,14 +1008,14 @@ def correctness_reading(results: Sequence[Mapping[str, Any]]) -> str:
             hangs.setdefault(library, []).append(str(scenario))
         left = max(int(r.get("survivors", 0)), int(r.get("survivors_later", 0)))
         if left:
-            leaves.setdefault(library, []).append(f"{scenario}: {left}")
+            leaves.setdefault(library, []).append(f"({scenario}): {left}")
     lines = []
     for name in libraries(results):
         said = []
         if name in hangs:
-            said.append("hangs with " + "; ".join(hangs[name]))
+            said.append("hangs in " + "; ".join(f"({scenario})" for scenario in hangs[name]))
         if name in leaves:
-            said.append("leaves processes alive with " + "; ".join(leaves[name]))
+            said.append("leaves processes alive in " + "; ".join(leaves[name]))
         if said:
             lines.append(f"- {name} " + ", and ".join(said) + ".")
     clean = [name for name in libraries(results) if name not in hangs and name not in leaves]

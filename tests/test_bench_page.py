@@ -200,8 +200,8 @@ def test_correctness_table_cells() -> None:
     assert lines[2].startswith("| **cmdrun** | 1.00 s, 0 left |")  # cmdrun first
     assert lines[3] == "| subprocess | " + " | ".join(["hang, 3 left"] * 4) + " |"
     reading = page.correctness_reading(CORRECTNESS)
-    assert "- subprocess hangs with a child that ignores SIGTERM; " in reading
-    assert "leaves processes alive with a child that ignores SIGTERM: 3;" in reading
+    assert "- subprocess hangs in (a child that ignores SIGTERM); " in reading
+    assert "leaves processes alive in (a child that ignores SIGTERM): 3;" in reading
     assert reading.endswith("No hang and no survivor: cmdrun.")
 
 
