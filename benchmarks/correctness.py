@@ -189,7 +189,19 @@ LIBRARIES = {
 
 def libraries() -> list[str]:
     """The keys of the contestants installed here (sarge is optional: the ``bench`` extra)."""
-    return [key for key, lib in LIBRARIES.items() if importlib.util.find_spec(lib.module)]
+    return [key for key, lib in LIBRARIES.items() if _installed(lib.module)]
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported here. ``sh``, once imported (bench.py's sections
+    import it before this table), puts an object without ``__spec__`` in ``sys.modules``,
+    and ``find_spec`` then raises ValueError."""
+    if module in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 # --------------------------------------------------------------------------------------------
