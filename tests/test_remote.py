@@ -660,6 +660,14 @@ def test_the_connection_comes_back_after_the_master_is_gone(remote: Remote) -> N
         [*remote._base(), "-O", "exit", "--", remote.host], capture_output=True, check=False
     )
     assert sshd_exit.returncode == 0
+    # The master acknowledges, then removes its socket and exits: once it has gone (as when
+    # ControlPersist runs out), the next command opens a new one.
+    socket_path = remote._control_path()
+    deadline = time.monotonic() + 10
+    while os.path.exists(socket_path):
+        assert time.monotonic() < deadline, "the master never went away"
+        time.sleep(0.02)
+    assert not remote.alive()
     assert remote.run(["echo", "again"]).stdout == "again\n"
     assert remote.alive()
 
