@@ -97,6 +97,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import datetime
 import gc
 import importlib.util
@@ -189,19 +190,19 @@ FULL = Settings(
     ssh=remote.FULL,
 )
 QUICK = Settings(
-    overhead_rounds=5,
-    overhead_calls=60,
+    overhead_rounds=3,
+    overhead_calls=40,
     peer_rounds=3,
-    peer_baseline_calls=30,
-    peer_share=0.4,
+    peer_baseline_calls=20,
+    peer_share=0.3,
     capture_repeats=2,
     import_repeats=2,
-    import_warmups=1,
+    import_warmups=0,  # the sections before it have imported every library already
     dialogue_rounds=3,
-    round_trips=200,
+    round_trips=100,
     sleepy_round_trips=3,
     pty_run_rounds=3,
-    pty_run_calls=15,
+    pty_run_calls=10,
     pty_read_rounds=3,
     pty_read_size=4 << 20,
     parallel=parallel.QUICK,
@@ -1017,17 +1018,48 @@ def machine() -> str:
     return f"{system}, {model}{os.cpu_count()} CPUs"
 
 
-def write_page(args: argparse.Namespace, by_section: dict[str, list[Row]], started: float) -> None:
-    """Run the correctness table (unless --only leaves it out), then write the page and its
-    charts (see page.py); what could not be drawn is said on stderr."""
+#: With ``--page --quick``, the correctness table runs in a thread from this section on: its
+#: attempts mostly wait for 1 s timeouts and hangs, as the SSH sections mostly wait for the
+#: network and their own timeouts, so the overlap saves the run about 15 s at the price of
+#: noisier SSH figures (a quick run's figures are indicative anyway). A full run keeps it
+#: apart, after every section.
+CORRECTNESS_BESIDE = "bench_ssh_commands"
+
+Correctness = tuple[list[dict[str, Any]] | None, str, str]
+
+
+def wants_correctness(args: argparse.Namespace) -> bool:
+    """Whether this run measures the correctness table: with --page, unless --only leaves it out."""
+    return bool(args.page) and (not args.only or any(w in "correctness" for w in args.only))
+
+
+def measure_correctness(quick: bool) -> Correctness:
+    """page.measure_correctness, timed on stderr like a section."""
+    import page
+
+    section_start = time.perf_counter()
+    found: Correctness = page.measure_correctness(quick)
+    print(f"correctness done in {time.perf_counter() - section_start:.1f} s", file=sys.stderr)
+    return found
+
+
+def write_page(
+    args: argparse.Namespace,
+    by_section: dict[str, list[Row]],
+    started: float,
+    early: concurrent.futures.Future[Correctness] | None = None,
+) -> None:
+    """Run the correctness table (unless --only leaves it out, or ``early`` ran it already),
+    then write the page and its charts (see page.py); what could not be drawn is said on
+    stderr."""
     import page
 
     correctness: list[dict[str, Any]] | None = None
     problem, note = "left out by --only", ""
-    if not args.only or any(word in "correctness" for word in args.only):
-        section_start = time.perf_counter()
-        correctness, problem, note = page.measure_correctness(args.quick)
-        print(f"correctness done in {time.perf_counter() - section_start:.1f} s", file=sys.stderr)
+    if early is not None:
+        correctness, problem, note = early.result()
+    elif wants_correctness(args):
+        correctness, problem, note = measure_correctness(args.quick)
     argv = ["python", "benchmarks/bench.py", *(sys.argv[1:] if args.argv is None else args.argv)]
     meta = page.Meta(
         command=" ".join(argv),
@@ -1084,7 +1116,11 @@ def main(argv: list[str] | None = None) -> int:
     sections = SECTIONS
     if args.only:
         sections = [f for f in sections if any(word in f.__name__ for word in args.only)]
+    early: concurrent.futures.Future[Correctness] | None = None
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="correctness")
     for section in sections:
+        if section.__name__ == CORRECTNESS_BESIDE and args.quick and wants_correctness(args):
+            early = pool.submit(measure_correctness, True)
         section_start = time.perf_counter()
         by_section[section.__name__] = section(settings)
         rows += by_section[section.__name__]
@@ -1105,7 +1141,8 @@ def main(argv: list[str] | None = None) -> int:
     if missed:
         print("\nTargets missed:\n" + "\n".join(f"- {name}" for name in missed))
     if args.page:
-        write_page(args, by_section, started)
+        write_page(args, by_section, started, early)
+    pool.shutdown()
     return 1 if args.check and missed else 0
 
 

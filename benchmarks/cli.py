@@ -47,7 +47,7 @@ class CliSettings:
 
 
 FULL = CliSettings(rounds=15, runs=20)
-QUICK = CliSettings(rounds=3, runs=3)
+QUICK = CliSettings(rounds=3, runs=2)
 
 
 def console_script() -> str | None:

@@ -41,7 +41,8 @@ one call on ``true`` (imports and first-call costs are paid before the clock), s
 ready, and starts the call when told (a pipe of its own, not stdin, which invoke would read).
 The attempts of a batch all start the call at the same moment: they spend their time waiting,
 so running them side by side (on 2 cores) shifts the times by milliseconds, not by seconds.
-With ``--quick`` (:data:`QUICK`) every attempt is in one batch, once; a full run
+With ``--quick`` (:data:`QUICK`) every attempt is in one batch, once, and hangs after
+:data:`QUICK_CAP` seconds; a full run
 (:data:`FULL`) has a batch per program, three rounds, and shows the median time, the most
 processes left, and a hang if any round hung.
 
@@ -87,8 +88,10 @@ import cmdrun
 
 #: The timeout of (a)-(c), in seconds.
 TIMEOUT = 1.0
-#: An attempt not back after this many seconds hangs (every sleep lasts 30 s).
+#: An attempt not back after this many seconds hangs (every sleep lasts 30 s); ``--quick``
+#: waits :data:`QUICK_CAP`, still twice cmdrun's limit.
 CAP = 15.0
+QUICK_CAP = 8.0
 #: Seconds between the two counts of what is left.
 LATER = 2.0
 #: cmdrun's default grace between SIGTERM and SIGKILL.
@@ -344,9 +347,10 @@ class Outcome:
 class Attempt:
     """One library on one program, in a fresh Python process of its own session."""
 
-    def __init__(self, library: str, scenario: Scenario) -> None:
+    def __init__(self, library: str, scenario: Scenario, cap: float = CAP) -> None:
         self.library = library
         self.scenario = scenario
+        self.cap = cap
         self.mark = f"30.{random.randrange(10**8):08d}"
         control_r, self.control_w = os.pipe()
         self.report_r, report_w = os.pipe()
@@ -417,7 +421,7 @@ class Attempt:
         """After :meth:`go`: wait for the call, count what is left."""
         if self.scenario.interrupt:
             return self.interrupted()
-        report = self.message(self.go_at + CAP)
+        report = self.message(self.go_at + self.cap)
         if report is None:
             return Outcome(None, *self.counts(hung=True), "hang")
         seconds = float(report["seconds"])  # type: ignore[arg-type]
@@ -436,7 +440,7 @@ class Attempt:
         try:
             os.kill(self.proc.pid, signal.SIGINT)
             start = time.monotonic()
-            exited = bool(select.select([pidfd], [], [], CAP)[0])
+            exited = bool(select.select([pidfd], [], [], self.cap)[0])
             seconds = time.monotonic() - start
         finally:
             os.close(pidfd)
@@ -471,12 +475,12 @@ class Attempt:
         self.log.close()
 
 
-def run_batch(pairs: list[tuple[str, Scenario]]) -> list[Outcome]:
+def run_batch(pairs: list[tuple[str, Scenario]], cap: float = CAP) -> list[Outcome]:
     """The attempts of ``pairs`` side by side: started together once all are ready."""
     attempts: list[Attempt] = []
     try:
         for library, scenario in pairs:
-            attempts.append(Attempt(library, scenario))
+            attempts.append(Attempt(library, scenario, cap))
         ready_by = time.monotonic() + 60
         for attempt in attempts:
             if attempt.message(ready_by) is None:
@@ -492,21 +496,23 @@ def run_batch(pairs: list[tuple[str, Scenario]]) -> list[Outcome]:
 
 @dataclass(frozen=True)
 class CorrectnessSettings:
-    """How many rounds, and whether all attempts of a round run as one batch."""
+    """How many rounds, whether all attempts of a round run as one batch, and the seconds
+    after which an attempt hangs."""
 
     rounds: int
     one_batch: bool  # else one batch per program
+    cap: float
 
 
-FULL = CorrectnessSettings(rounds=3, one_batch=False)
-QUICK = CorrectnessSettings(rounds=1, one_batch=True)
+FULL = CorrectnessSettings(rounds=3, one_batch=False, cap=CAP)
+QUICK = CorrectnessSettings(rounds=1, one_batch=True, cap=QUICK_CAP)
 
 
 def results(quick: bool = False) -> list[dict[str, object]]:
     """One dict per (library, program): ``library``, ``scenario`` (a key of
     :data:`SCENARIOS`), ``seconds`` (None if hung), ``hung``, ``survivors`` (when the call
     returned), ``survivors_later`` (:data:`LATER` s later), ``outcome`` (the exception's name,
-    ``returned`` or ``hang``) and ``how`` (the call)."""
+    ``returned`` or ``hang``), ``how`` (the call) and ``cap`` (seconds before a hang)."""
     settings = QUICK if quick else FULL
     keys = libraries()
     pairs = [(key, scenario) for scenario in SCENARIOS for key in keys]
@@ -516,7 +522,7 @@ def results(quick: bool = False) -> list[dict[str, object]]:
     )
     for _ in range(settings.rounds):
         for batch in batches:
-            for (key, scenario), outcome in zip(batch, run_batch(batch), strict=True):
+            for (key, scenario), outcome in zip(batch, run_batch(batch, settings.cap), strict=True):
                 runs[key, scenario.key].append(outcome)
     table: list[dict[str, object]] = []
     for key, scenario in pairs:
@@ -533,6 +539,7 @@ def results(quick: bool = False) -> list[dict[str, object]]:
                 "survivors_later": max(o.survivors_later for o in outcomes),
                 "outcome": "/".join(dict.fromkeys(o.outcome for o in outcomes)),
                 "how": LIBRARIES[key].how_for(scenario),
+                "cap": settings.cap,
             }
         )
     return table
@@ -543,7 +550,8 @@ def shown(result: dict[str, object]) -> str:
     later count when it differs (for a hang: after the harness killed the calling process's
     group)."""
     seconds = result["seconds"]
-    time_part = f"hang ({CAP:.0f} s cap)" if result["hung"] else f"{seconds:.2f} s"
+    cap = float(result.get("cap", CAP))  # type: ignore[arg-type]
+    time_part = f"hang ({cap:.0f} s cap)" if result["hung"] else f"{seconds:.2f} s"
     text = f"{time_part}, {result['survivors']} left"
     if result["hung"]:
         text += f" ({result['survivors_later']} once the caller was killed)"
@@ -624,9 +632,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{datetime.date.today().isoformat()}, {time.monotonic() - started:.0f} s\n"
     )
     print(markdown(table))
+    cap = QUICK_CAP if args.quick else CAP
     print(
         f"\nTimes: seconds until the call returned (for (d): from the SIGINT until the caller "
-        f"exited); hang: not back after {CAP:.0f} s. Left: processes of the program alive when "
+        f"exited); hang: not back after {cap:.0f} s. Left: processes of the program alive when "
         f"it returned (in parentheses, {LATER:.0f} s later when that differs; for a hang, "
         f"{LATER:.0f} s after the harness killed the caller's process group). cmdrun's "
         f"target: <= {CMDRUN_LIMIT:.0f} s (1 s + kill_grace {KILL_GRACE:g} s + 1 s), 0 left."

@@ -22,7 +22,7 @@
    :func:`benchutil.fresh_python`), which reports its ``ru_maxrss`` after the run: the
    whole process's peak RSS, interpreter included, which must stay under 64 MiB.
 
-``--quick`` (:data:`QUICK`) runs fewer rounds and smaller batches (48 sleeps, 200 ``true``),
+``--quick`` (:data:`QUICK`) runs fewer rounds and smaller batches (48 sleeps, 100 ``true``),
 leaves out the two pools of 7 and writes 256 MiB instead of 2 GiB in 9.
 """
 
@@ -79,11 +79,11 @@ QUICK = ParallelSettings(
     sleep_count=48,
     sleep_context=False,
     true_rounds=3,
-    true_count=200,
-    arun_rounds=5,
-    arun_calls=60,
+    true_count=100,
+    arun_rounds=3,
+    arun_calls=40,
     memory_size=256 << 20,
-    memory_repeats=2,
+    memory_repeats=1,
 )
 
 #: No single command of a batch may take longer than this (a safety net, never reached).

@@ -130,7 +130,7 @@ FULL = SshSettings(
 )
 QUICK = SshSettings(
     command_rounds=2,
-    commands=6,
+    commands=4,
     slow_commands=2,
     floor=False,
     fanout_rounds=1,
