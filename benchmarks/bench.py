@@ -100,7 +100,6 @@ import asyncio
 import concurrent.futures
 import datetime
 import gc
-import importlib.util
 import os
 import platform
 import statistics
@@ -120,7 +119,7 @@ import parallel
 import pipelines
 import plugin
 import remote
-from benchutil import Row, Versus, fresh_python, ratio_row, rotated_rounds, spread
+from benchutil import Row, Versus, fresh_python, installed, ratio_row, rotated_rounds, spread
 from interactive import (
     CmdrunDialogue,
     Dialogue,
@@ -500,17 +499,6 @@ def cached_env(cache_dir: str) -> dict[str, str]:
 
 #: The peers whose import time is shown for context, each a whole process as cmdrun's.
 IMPORT_PEERS = ("pexpect", "sh", "plumbum", "sarge", "invoke", "fabric")
-
-
-def installed(module: str) -> bool:
-    """Whether ``module`` can be imported here (``sh``, once imported, has no ``__spec__``:
-    it puts an object of its own in ``sys.modules``, so ``find_spec`` cannot be asked)."""
-    if module in sys.modules:
-        return True
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def bench_import(s: Settings) -> list[Row]:

@@ -4,6 +4,7 @@ measurements taken in a fresh Python process."""
 from __future__ import annotations
 
 import gc
+import importlib.util
 import json
 import shlex
 import statistics
@@ -23,6 +24,18 @@ class Row:
     target: str = ""
     passed: bool | None = None  # None: context only, no target
     details: str = ""
+
+
+def installed(module: str) -> bool:
+    """Whether ``module`` can be imported here. ``sh``, once imported (an early section
+    imports it), puts an object without ``__spec__`` in ``sys.modules``, and ``find_spec``
+    then raises ValueError."""
+    if module in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def within(value: float, op: str, limit: float) -> bool:

@@ -64,7 +64,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import datetime
-import importlib.util
 import inspect
 import json
 import os
@@ -82,7 +81,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from benchutil import Row
+from benchutil import Row, installed
 
 import cmdrun
 
@@ -192,19 +191,7 @@ LIBRARIES = {
 
 def libraries() -> list[str]:
     """The keys of the contestants installed here (sarge is optional: the ``bench`` extra)."""
-    return [key for key, lib in LIBRARIES.items() if _installed(lib.module)]
-
-
-def _installed(module: str) -> bool:
-    """Whether ``module`` can be imported here. ``sh``, once imported (bench.py's sections
-    import it before this table), puts an object without ``__spec__`` in ``sys.modules``,
-    and ``find_spec`` then raises ValueError."""
-    if module in sys.modules:
-        return True
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
+    return [key for key, lib in LIBRARIES.items() if installed(lib.module)]
 
 
 # --------------------------------------------------------------------------------------------

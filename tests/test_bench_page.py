@@ -202,7 +202,16 @@ def test_correctness_table_cells() -> None:
     reading = page.correctness_reading(CORRECTNESS)
     assert "- subprocess hangs in (a child that ignores SIGTERM); " in reading
     assert "leaves processes alive in (a child that ignores SIGTERM): 3;" in reading
-    assert reading.endswith("No hang and no survivor: cmdrun.")
+    assert "No hang and no survivor: cmdrun. " in reading
+    assert reading.endswith(page.CMDRUN_SLOWER)  # why its (a) and (d) take the grace
+    assert page.PEXPECT_CLEAN not in reading
+
+
+def test_correctness_reading_says_why_pexpect_is_clean_too() -> None:
+    clean = [{**r, "library": "pexpect"} for r in CORRECTNESS if r["library"] == "cmdrun"]
+    reading = page.correctness_reading([*CORRECTNESS, *clean])
+    assert "No hang and no survivor: cmdrun, pexpect. " in reading
+    assert page.PEXPECT_CLEAN in reading
 
 
 def test_page_has_every_section_in_order(tmp_path: pathlib.Path) -> None:
