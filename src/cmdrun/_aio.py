@@ -175,9 +175,22 @@ async def arun(cmd: Runnable, **options: Unpack[RunOptions]) -> Result:
     ``bytes``/``str`` chunks, each awaited (by a task of the loop) when the program's stdin
     has room, while its output keeps being read and its timeout keeps running.
 
+    Args:
+        cmd: as for :func:`run`.
+        **options: the keyword options of :func:`run`, with the same meanings and defaults;
+            ``stdin`` also takes an async iterable.
+
+    Returns:
+        The :class:`Result`, as :func:`run` returns it.
+
     Raises:
-        CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable, StartFailed,
-        TypeError, ValueError: as :func:`run` does.
+        CommandFailed: as :func:`run` does.
+        CommandTimedOut: as :func:`run` does.
+        CommandNotFound: as :func:`run` does.
+        CommandNotExecutable: as :func:`run` does.
+        StartFailed: as :func:`run` does.
+        TypeError: a bad argument, as for :func:`run`.
+        ValueError: a bad argument, as for :func:`run`.
     """
     prepared = prepare(cmd, options, "arun")
     result = await Driver(prepared.execution()).run()

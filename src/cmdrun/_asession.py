@@ -233,10 +233,11 @@ def aspawn(cmd: Command, **options: Unpack[SpawnOptions]) -> Spawning:
     ``s = await cmdrun.aspawn(cmd)`` (close it with ``await s.aclose()``).
 
     Args:
-        cmd, options: as for :func:`spawn`: ``tty``, ``term``, ``timeout``, ``cwd``,
-            ``env``, ``inherit_env``, ``encoding``, ``errors``, ``dimensions``,
-            ``kill_grace``, ``input``, ``die_with_parent``, ``echo``, ``pass_fds``,
-            ``logfile``.
+        cmd: as for :func:`spawn`.
+        **options: the keyword options of :func:`spawn`, with the same meanings and
+            defaults: ``tty``, ``term``, ``timeout``, ``cwd``, ``env``, ``inherit_env``,
+            ``encoding``, ``errors``, ``dimensions``, ``kill_grace``, ``input``,
+            ``die_with_parent``, ``echo``, ``pass_fds``, ``logfile``.
 
     Returns:
         A :class:`Spawning`: awaited, or entered with ``async with``, it gives the

@@ -714,11 +714,17 @@ def spawn(
             ``"dumb"`` (plain prompts and lines) unless ``env`` sets ``TERM``; give a real
             type such as ``"xterm-256color"`` to drive a full-screen program.
         timeout: the default for ``expect``/``read``/``wait``, in seconds (None: no limit).
-        cwd, env, inherit_env, encoding, errors, kill_grace: as for :func:`cmdrun.run`.
+        cwd: as for :func:`cmdrun.run`.
+        env: as for :func:`cmdrun.run`.
+        inherit_env: as for :func:`cmdrun.run`.
+        encoding: as for :func:`cmdrun.run`.
+        errors: as for :func:`cmdrun.run`.
+        kill_grace: as for :func:`cmdrun.run`.
         dimensions: the terminal's ``(rows, columns)``.
         input: text typed right away (before any prompt); a :class:`Secret` is typed once
             the program turns echo off (at most ``SECRET_ECHO_WAIT`` seconds later).
-        die_with_parent, pass_fds: as for :func:`cmdrun.run`.
+        die_with_parent: as for :func:`cmdrun.run`.
+        pass_fds: as for :func:`cmdrun.run`.
         echo: False turns the terminal's echo off before the program starts (pexpect's
             ``echo=False``), so nothing typed is echoed, not even a first line typed before
             the program could turn it off itself. cmdrun then cannot see when a password

@@ -89,7 +89,11 @@ def _count(value: object, name: str) -> None:
 
 
 ANY = _Any(1, 1, "ANY")
+"""In a pattern, matches exactly one argument, whatever it is; ``ANY(min=0, max=None)`` matches
+from ``min`` to ``max`` arguments (``max=None``: any number; a negative count or ``max`` below
+``min`` is a ValueError, a count that is not an int a TypeError)."""
 ANY_REST = _Any(0, None, "ANY_REST")
+"""Last in a pattern, matches all the remaining arguments, however many (none included)."""
 
 
 class PROGRAM:
@@ -577,8 +581,9 @@ class FakeCommands:
                 is also matched as LINE: ``register("ls -l | wc")`` answers
                 ``run("ls -l | wc", shell=True)``, as ``register("git log")`` answers both
                 ``run(["git", "log"])`` and ``run("git log", shell=True)``.
-            stdout, stderr: what the program prints: a str, bytes, None (nothing) or a
-                list of lines (joined with newlines, one after the last line too).
+            stdout: what the program prints: a str, bytes, None (nothing) or a list of
+                lines (joined with newlines, one after the last line too).
+            stderr: what it prints on stderr, in the same forms.
             returncode: its exit status (``-N``: killed by signal N).
             duration: seconds it takes (a real number, 0 or more), reported and never
                 slept; longer than a call's timeout means that call times out
@@ -605,7 +610,8 @@ class FakeCommands:
                 host with ``ANY``; None (the default): only calls on this machine. A remote
                 call is matched by its own argv, not by the ``ssh`` that runs it, and no
                 connection is made.
-            wait, occurrences: pytest-subprocess's names, refused with the ones to use.
+            wait: pytest-subprocess's name, refused (TypeError): use ``duration=``.
+            occurrences: pytest-subprocess's name, refused (TypeError): use ``times=``.
 
         Returns:
             The :class:`Registration` (its ``used`` counts the calls it answered).
@@ -654,7 +660,7 @@ class FakeCommands:
             pattern: as :meth:`register` takes it.
             times: let at most this many calls through (None, the default, as for
                 :meth:`register`: every call; pytest-subprocess's default is one).
-            occurrences: pytest-subprocess's name, refused: use ``times=``.
+            occurrences: pytest-subprocess's name, refused (TypeError): use ``times=``.
 
         Returns:
             The :class:`Registration` (its ``used`` counts the calls it let through).
