@@ -208,7 +208,18 @@ async def arun_many(
     """:func:`run_many` for asyncio and trio: Results in input order, at most ``jobs`` at a
     time (default: the number of CPUs), all watched by one task on one fd.
 
+    Args:
+        cmds: the commands, each as :func:`run` takes it.
+        jobs: how many run at once (None: the number of CPUs).
+        timeout: each command's own timeout, in seconds.
+        fail_fast: on the first failure, stop the others and raise that command's error.
+        **options: the other keyword options of :func:`run`, as :func:`run_many` takes them.
+
+    Returns:
+        One :class:`Result` per command, in the order of ``cmds``.
+
     Raises:
+        TypeError, ValueError: bad arguments, as :func:`run_many` raises them.
         CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable, StartFailed:
             with ``fail_fast``, the first failure (the others are stopped first).
         asyncio.CancelledError, trio.Cancelled: when cancelled, after every process group
