@@ -687,6 +687,9 @@ class FakeCommands:
         """Run every command no registration answers for real (True), or fail it (False,
         the default), as pytest-subprocess's switch of that name does.
 
+        Args:
+            allow: True to let unregistered commands run for real.
+
         Raises:
             TypeError: ``allow`` is not a bool.
         """
@@ -697,26 +700,75 @@ class FakeCommands:
     # pytest-subprocess's fixture helpers, so that ported tests need only the fixture renamed.
 
     def any(self, *, min: int = 0, max: int | None = None) -> _Any:
-        """``ANY(min=, max=)``: from ``min`` to ``max`` arguments (``fp.any()``)."""
+        """``ANY(min=, max=)``: from ``min`` to ``max`` arguments (``fp.any()``).
+
+        Args:
+            min: the fewest arguments matched.
+            max: the most arguments matched (None: no upper bound).
+
+        Returns:
+            The wildcard, for a pattern.
+
+        Raises:
+            TypeError: ``min`` or ``max`` is not an int.
+            ValueError: a negative count, or ``max`` below ``min``.
+        """
         return ANY(min=min, max=max)
 
     def program(self, name: str) -> PROGRAM:
-        """``PROGRAM(name)``: the program by any path (``fp.program()``)."""
+        """``PROGRAM(name)``: the program by any path (``fp.program()``).
+
+        Args:
+            name: the program's name, without a directory.
+
+        Returns:
+            The :class:`PROGRAM` matcher, for a pattern.
+
+        Raises:
+            TypeError: ``name`` is not a str.
+            ValueError: ``name`` is empty or holds a ``/``.
+        """
         return PROGRAM(name)
 
     def regex(self, pattern: str, flags: int = 0) -> re.Pattern[str]:
-        """A regex matching one whole argument (``fp.regex()``)."""
+        """A regex matching one whole argument (``fp.regex()``).
+
+        Args:
+            pattern: the regular expression.
+            flags: ``re`` flags.
+
+        Returns:
+            The compiled regex, for a pattern.
+
+        Raises:
+            re.error: ``pattern`` is not a valid regular expression.
+        """
         return re.compile(pattern, flags)
 
     # -- inspecting -----------------------------------------------------------------------
 
     def call_count(self, pattern: Pattern) -> int:
-        """How many calls matched ``pattern`` (registered or not)."""
+        """How many calls matched ``pattern`` (registered or not).
+
+        Args:
+            pattern: as :meth:`register` takes it.
+
+        Returns:
+            The number of calls made so far whose command matches.
+        """
         compiled = _Compiled(pattern)
         return sum(1 for call in self.calls if compiled.matches(call.args))
 
     def assert_called(self, pattern: Pattern, times: int | None = None) -> None:
-        """Fail unless ``pattern`` was called (exactly ``times`` times, if given)."""
+        """Fail unless ``pattern`` was called (exactly ``times`` times, if given).
+
+        Args:
+            pattern: as :meth:`register` takes it.
+            times: the exact number of calls expected (None: at least one).
+
+        Raises:
+            AssertionError: the count is not as expected (the message lists every call).
+        """
         count = self.call_count(pattern)
         if (times is None and count == 0) or (times is not None and count != times):
             wanted = "at least once" if times is None else f"{times} time(s)"
@@ -726,7 +778,14 @@ class FakeCommands:
             )
 
     def assert_not_called(self, pattern: Pattern) -> None:
-        """Fail if ``pattern`` was called."""
+        """Fail if ``pattern`` was called.
+
+        Args:
+            pattern: as :meth:`register` takes it.
+
+        Raises:
+            AssertionError: it was called (the message lists every call).
+        """
         self.assert_called(pattern, times=0)
 
     def _list_calls(self) -> str:
