@@ -1065,7 +1065,9 @@ def correctness_notes(results: Sequence[Mapping[str, Any]]) -> str:
             f"{SCENARIOS.get(str(r['scenario']), r['scenario'])}: {r.get('outcome', '')}"
             for r in mine
         )
-        lines.append(f"- **{library}** ({' / '.join(hows) or 'how not given'}): {outcomes}")
+        # As code: a call such as local["sh"]["-c", line] is a reference link in Markdown.
+        calls = " / ".join(f"`{how}`" for how in hows) or "how not given"
+        lines.append(f"- **{library}** ({calls}): {outcomes}")
     return "\n".join(lines)
 
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 del TYPE_CHECKING  # not a public name
 
 __version__ = "0.1.0"
+"""The version of cmdrun (of the ``cmdrun-py`` distribution that installs it)."""
 
 #: Where each public name lives (the same as the imports above, for the type checkers).
 #: ``import cmdrun`` imports none of these modules: cmdrun's pytest plugin is loaded into

@@ -175,9 +175,22 @@ async def arun(cmd: Runnable, **options: Unpack[RunOptions]) -> Result:
     ``bytes``/``str`` chunks, each awaited (by a task of the loop) when the program's stdin
     has room, while its output keeps being read and its timeout keeps running.
 
+    Args:
+        cmd: as for :func:`run`.
+        **options: the keyword options of :func:`run`, with the same meanings and defaults;
+            ``stdin`` also takes an async iterable.
+
+    Returns:
+        The :class:`Result`, as :func:`run` returns it.
+
     Raises:
-        CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable, StartFailed,
-        TypeError, ValueError: as :func:`run` does.
+        CommandFailed: as :func:`run` does.
+        CommandTimedOut: as :func:`run` does.
+        CommandNotFound: as :func:`run` does.
+        CommandNotExecutable: as :func:`run` does.
+        StartFailed: as :func:`run` does.
+        TypeError: a bad argument, as for :func:`run`.
+        ValueError: a bad argument, as for :func:`run`.
     """
     prepared = prepare(cmd, options, "arun")
     result = await Driver(prepared.execution()).run()
@@ -195,7 +208,18 @@ async def arun_many(
     """:func:`run_many` for asyncio and trio: Results in input order, at most ``jobs`` at a
     time (default: the number of CPUs), all watched by one task on one fd.
 
+    Args:
+        cmds: the commands, each as :func:`run` takes it.
+        jobs: how many run at once (None: the number of CPUs).
+        timeout: each command's own timeout, in seconds.
+        fail_fast: on the first failure, stop the others and raise that command's error.
+        **options: the other keyword options of :func:`run`, as :func:`run_many` takes them.
+
+    Returns:
+        One :class:`Result` per command, in the order of ``cmds``.
+
     Raises:
+        TypeError, ValueError: bad arguments, as :func:`run_many` raises them.
         CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable, StartFailed:
             with ``fail_fast``, the first failure (the others are stopped first).
         asyncio.CancelledError, trio.Cancelled: when cancelled, after every process group

@@ -86,17 +86,40 @@ class AsyncSession:
         return self._session.args
 
     def observe(self, observer: SessionObserver) -> None:
-        """Show ``observer`` the rest of the dialogue: see :meth:`Session.observe`."""
+        """Show ``observer`` the rest of the dialogue: see :meth:`Session.observe`.
+
+        Args:
+            observer: an object with ``output``, ``typed`` and ``finished`` methods.
+        """
         self._session.observe(observer)
 
     def resize(self, rows: int, cols: int) -> None:
-        """Give the terminal a new size: see :meth:`Session.resize` (it never waits)."""
+        """Give the terminal a new size: see :meth:`Session.resize` (it never waits).
+
+        Args:
+            rows: the new number of rows.
+            cols: the new number of columns.
+
+        Raises:
+            io.UnsupportedOperation: the session runs on pipes, which have no size.
+            TypeError: ``rows`` or ``cols`` is not an int.
+            ValueError: ``rows`` or ``cols`` is not from 1 to 65535.
+            SessionClosed: the session was closed, or its program ended and was waited for.
+        """
         self._session.resize(rows, cols)
 
     # -- the dialogue ---------------------------------------------------------------------
 
     async def expect(self, *patterns: Pattern, timeout: float | None = None) -> Match:
         """Wait until the output contains one of ``patterns``: see :meth:`Session.expect`.
+
+        Args:
+            *patterns: literal strings or compiled regexes; the match that starts earliest
+                wins (ties: the first pattern given).
+            timeout: seconds to wait; None means the session's default.
+
+        Returns:
+            A :class:`Match` with ``index``, ``before``, ``text`` and ``match``.
 
         Raises:
             ExpectTimeout: nothing matched in time (the session goes on).
@@ -107,6 +130,13 @@ class AsyncSession:
     async def read(self, timeout: float | None = None) -> str:
         """Everything the program prints until its output ends: see :meth:`Session.read`.
 
+        Args:
+            timeout: seconds to wait for the end of the output; None means the session's
+                default.
+
+        Returns:
+            The text received and not consumed by an earlier ``expect`` or ``read``.
+
         Raises:
             ExpectTimeout: the output did not end within ``timeout``.
         """
@@ -116,6 +146,9 @@ class AsyncSession:
         """Type ``text``: see :meth:`Session.send` (a Secret on a terminal waits, at most
         ``SECRET_ECHO_WAIT`` seconds, for the program to turn echo off).
 
+        Args:
+            text: what to type.
+
         Raises:
             SessionClosed, BrokenPipeError, TypeError: as :meth:`Session.send` does.
         """
@@ -124,26 +157,54 @@ class AsyncSession:
     async def sendline(self, text: str | bytes | bytearray | Secret = "") -> None:
         """Type ``text`` and press Enter: see :meth:`Session.sendline`.
 
+        Args:
+            text: what to type before Enter (nothing: Enter alone).
+
         Raises:
             SessionClosed, BrokenPipeError, TypeError: as :meth:`Session.send` does.
         """
         await self._drive(self._session._sendline(text))
 
     async def sendcontrol(self, char: str) -> None:
-        """Type Ctrl-``char``: see :meth:`Session.sendcontrol`."""
+        """Type Ctrl-``char``: see :meth:`Session.sendcontrol`.
+
+        Args:
+            char: the key pressed with Ctrl, one character.
+
+        Raises:
+            ValueError: ``char`` has no control key.
+            TypeError: ``char`` is not a str.
+            SessionClosed, BrokenPipeError: as :meth:`Session.send` does.
+        """
         self._session.sendcontrol(char)
 
     async def sendeof(self) -> None:
-        """Signal end of input: see :meth:`Session.sendeof`."""
+        """Signal end of input: see :meth:`Session.sendeof`.
+
+        Raises:
+            SessionClosed: the session was closed, or its program ended and was waited for.
+        """
         self._session.sendeof()
 
     async def interrupt(self) -> None:
-        """Ctrl-C: see :meth:`Session.interrupt`."""
+        """Ctrl-C: see :meth:`Session.interrupt`.
+
+        Raises:
+            SessionClosed: the session was closed, or its program ended and was waited for.
+        """
         self._session.interrupt()
 
     async def wait_noecho(self, timeout: float | None = None) -> bool:
         """Wait until the program turns the terminal's echo off: see
-        :meth:`Session.wait_noecho`."""
+        :meth:`Session.wait_noecho`.
+
+        Args:
+            timeout: seconds to wait; None means the session's default.
+
+        Returns:
+            True once echo is off; False if it was still on after ``timeout``, or the
+            terminal is gone. Always True at once over pipes.
+        """
         return await self._drive(self._session._noecho_until(timeout))
 
     # -- ending ---------------------------------------------------------------------------
@@ -151,13 +212,23 @@ class AsyncSession:
     async def wait(self, timeout: float | None = None) -> Result:
         """Wait for the program to exit by itself: see :meth:`Session.wait`.
 
+        Args:
+            timeout: seconds to wait; None means the session's default.
+
+        Returns:
+            The program's :class:`Result`.
+
         Raises:
             CommandTimedOut: it was still running after ``timeout`` (it was stopped).
         """
         return await self._drive(self._session._wait(timeout), ending=True)
 
     async def aclose(self) -> Result:
-        """Stop the program if it still runs (kill policy), reap it, return its Result."""
+        """Stop the program if it still runs (kill policy), reap it, return its Result.
+
+        Returns:
+            The program's :class:`Result`; never raises for how the program ended.
+        """
         return await self._drive(self._session._close(), ending=True)
 
     async def __aenter__(self) -> AsyncSession:
@@ -233,10 +304,11 @@ def aspawn(cmd: Command, **options: Unpack[SpawnOptions]) -> Spawning:
     ``s = await cmdrun.aspawn(cmd)`` (close it with ``await s.aclose()``).
 
     Args:
-        cmd, options: as for :func:`spawn`: ``tty``, ``term``, ``timeout``, ``cwd``,
-            ``env``, ``inherit_env``, ``encoding``, ``errors``, ``dimensions``,
-            ``kill_grace``, ``input``, ``die_with_parent``, ``echo``, ``pass_fds``,
-            ``logfile``.
+        cmd: as for :func:`spawn`.
+        **options: the keyword options of :func:`spawn`, with the same meanings and
+            defaults: ``tty``, ``term``, ``timeout``, ``cwd``, ``env``, ``inherit_env``,
+            ``encoding``, ``errors``, ``dimensions``, ``kill_grace``, ``input``,
+            ``die_with_parent``, ``echo``, ``pass_fds``, ``logfile``.
 
     Returns:
         A :class:`Spawning`: awaited, or entered with ``async with``, it gives the

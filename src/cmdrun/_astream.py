@@ -82,7 +82,17 @@ def astream(cmd: Runnable, **options: Unpack[RunOptions]) -> AsyncStream:
     loop ends by raising ``CommandFailed``/``CommandTimedOut`` for a failure. The program
     starts when the first line is asked for; no thread waits for it.
 
+    Args:
+        cmd: as for :func:`run`.
+        **options: the keyword options of :func:`run`, as :func:`stream` takes them;
+            ``stdin`` also takes an async iterable.
+
     Returns:
-        An :class:`AsyncStream`.
+        An :class:`AsyncStream`: iterate over it with ``async for``, inside ``async with``
+        to be sure the command is stopped when the block is left.
+
+    Raises:
+        TypeError: a bad argument, raised here, before anything runs (as for :func:`run`).
+        ValueError: a bad argument, raised here, before anything runs (as for :func:`run`).
     """
     return AsyncStream(prepare(cmd, options, "astream"))

@@ -78,6 +78,12 @@ def clean(text: str) -> str:
     on an ``xterm`` terminal type) becomes box characters (``┌─┐``). Nothing is placed where
     cursor movements would put it: a full-screen program's text comes out in the order it
     was drawn.
+
+    Args:
+        text: what a program printed on a terminal (``Result.stdout``, ``Match.before``).
+
+    Returns:
+        The plain text.
     """
     if "\x1b(0" in text:
         text = re.sub(_LINE_DRAWING, _draw_lines, text)

@@ -351,8 +351,11 @@ def run_many(
         fail_fast: on the first failure (first in time), stop the running commands, never
             start the pending ones, and raise that command's error.
         progress: show a progress bar on stderr (needs tqdm: ``pip install tqdm``).
-        options: the other keyword options of :func:`run` (not ``check``); ``stdin`` only
+        **options: the other keyword options of :func:`run` (not ``check``); ``stdin`` only
             as a path (opened for each command) or ``subprocess.DEVNULL``.
+
+    Returns:
+        One :class:`Result` per command, in the order of ``cmds``.
 
     Raises:
         CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable, StartFailed:
@@ -380,6 +383,25 @@ def as_completed(
     """Like :func:`run_many`, but yield each Result as soon as its command finishes.
 
     Leaving the loop early stops the commands still running and skips the rest.
+
+    Args:
+        cmds: the commands, each as :func:`run` takes it.
+        jobs: how many run at once (None: the number of CPUs).
+        timeout: each command's own timeout, in seconds.
+        fail_fast: on the first failure, stop the running commands, never start the
+            pending ones, and raise that command's error.
+        progress: show a progress bar on stderr (needs tqdm: ``pip install tqdm``).
+        **options: the other keyword options of :func:`run`, as :func:`run_many` takes them.
+
+    Yields:
+        Each command's :class:`Result`, in the order the commands finish (``Result.args``
+        says which command it was).
+
+    Raises:
+        CommandFailed, CommandTimedOut, CommandNotFound, CommandNotExecutable, StartFailed:
+            with ``fail_fast``, the first failure.
+        KeyboardInterrupt: after every running process group was stopped and reaped.
+        TypeError, ValueError: bad arguments, as :func:`run_many` raises them.
     """
     _check_flags(fail_fast, progress)
     batch = prepare_all(cmds, options, timeout, "as_completed")

@@ -288,7 +288,11 @@ class Remote:
             self._connected = True
 
     async def aconnect(self) -> None:
-        """:meth:`connect` for asyncio and trio (the event loop is not blocked)."""
+        """:meth:`connect` for asyncio and trio (the event loop is not blocked).
+
+        Raises:
+            ConnectionFailed: the host cannot be reached, refuses the login or its key.
+        """
         self._check_open()
         if _faking() or (self._connected and os.path.exists(self._control_path())):
             return
@@ -303,7 +307,12 @@ class Remote:
         self._connected = True
 
     def alive(self) -> bool:
-        """Whether the shared connection is up (``ssh -O check``)."""
+        """Whether the shared connection is up (``ssh -O check``).
+
+        Returns:
+            True if the connection is up (always, under a test double); False before the
+            first connection and after :meth:`close`.
+        """
         if _faking():
             return True
         if self._closed or self._dir is None:
@@ -379,6 +388,14 @@ class Remote:
     def run(self, cmd: Runnable, **options: Unpack[RunOptions]) -> Result:
         """:func:`cmdrun.run` on this host: the same options, Result and errors.
 
+        Args:
+            cmd: as for :func:`cmdrun.run`, run on the host.
+            **options: the keyword options of :func:`cmdrun.run`; ``cwd``, ``env``,
+                ``inherit_env`` and ``shell`` apply on the host.
+
+        Returns:
+            The command's :class:`Result` (``Result.host`` names this host).
+
         Raises:
             ConnectionFailed: SSH could not connect, or lost the connection mid-run (the
                 partial Result is on the exception).
@@ -399,6 +416,13 @@ class Remote:
         """:func:`cmdrun.call` on this host: this process's stdin, stdout and stderr are the
         command's (over ``ssh``, as ``ssh host cmd`` does); returns the exit status.
 
+        Args:
+            cmd: as for :func:`cmdrun.call`, run on the host.
+            **options: the keyword options of :func:`cmdrun.call`.
+
+        Returns:
+            The command's exit status, as :func:`cmdrun.call` returns it.
+
         Raises:
             ConnectionFailed: SSH could not connect, or lost the connection.
             CommandTimedOut: as :func:`cmdrun.call`.
@@ -414,7 +438,19 @@ class Remote:
         return status
 
     def stream(self, cmd: Runnable, **options: Unpack[RunOptions]) -> Stream:
-        """:func:`cmdrun.stream` on this host."""
+        """:func:`cmdrun.stream` on this host.
+
+        Args:
+            cmd: as for :func:`cmdrun.stream`, run on the host.
+            **options: the keyword options of :func:`cmdrun.stream`.
+
+        Returns:
+            A :class:`Stream` of the command's lines.
+
+        Raises:
+            ConnectionFailed: SSH could not connect, or lost the connection (while iterating).
+            TypeError, ValueError: a bad argument, as for :func:`cmdrun.stream`.
+        """
         from ._stream import stream
 
         opts: dict[str, Any] = dict(options)
@@ -425,7 +461,19 @@ class Remote:
     def spawn(self, cmd: str | Sequence[str], **options: Unpack[SpawnOptions]) -> Session:
         """:func:`cmdrun.spawn` on this host: with ``tty=True`` (the default) on a remote
         terminal (``ssh -tt``), where ``interrupt()`` and control keys reach the program
-        through the terminal as typed keys."""
+        through the terminal as typed keys.
+
+        Args:
+            cmd: as for :func:`cmdrun.spawn`, run on the host.
+            **options: the keyword options of :func:`cmdrun.spawn`.
+
+        Returns:
+            The :class:`Session`.
+
+        Raises:
+            ConnectionFailed: SSH could not connect.
+            TypeError, ValueError: a bad argument, as :func:`cmdrun.spawn` raises them.
+        """
         from ._session import spawn
 
         opts: dict[str, Any] = dict(options)
@@ -436,7 +484,19 @@ class Remote:
     def run_many(self, cmds: Iterable[Runnable], **options: Unpack[BatchOptions]) -> list[Result]:
         """:func:`cmdrun.run_many` on this host (``jobs``, ``timeout``, ``fail_fast`` as
         there); one Result per command, each naming this host. A lost connection shows as
-        the command's Result (exit 255, ssh's message on stderr), never as an exception."""
+        the command's Result (exit 255, ssh's message on stderr), never as an exception.
+
+        Args:
+            cmds: the commands, each as :func:`cmdrun.run` takes it, run on the host.
+            **options: the keyword options of :func:`cmdrun.run_many`.
+
+        Returns:
+            One :class:`Result` per command, in the order of ``cmds``.
+
+        Raises:
+            CommandFailed, CommandTimedOut: with ``fail_fast``, the first failure.
+            TypeError, ValueError: bad arguments, as for :func:`cmdrun.run_many`.
+        """
         from ._parallel import run_many
 
         opts: dict[str, Any] = dict(options)
@@ -447,7 +507,19 @@ class Remote:
         return run_many(_as_command(batch), **opts)
 
     async def arun(self, cmd: Runnable, **options: Unpack[RunOptions]) -> Result:
-        """:func:`cmdrun.arun` on this host: no thread waits for it."""
+        """:func:`cmdrun.arun` on this host: no thread waits for it.
+
+        Args:
+            cmd: as for :func:`cmdrun.arun`, run on the host.
+            **options: the keyword options of :func:`cmdrun.arun`.
+
+        Returns:
+            The command's :class:`Result`.
+
+        Raises:
+            ConnectionFailed: SSH could not connect, or lost the connection mid-run.
+            CommandFailed, CommandTimedOut, TypeError, ValueError: as :func:`cmdrun.arun`.
+        """
         from ._aio import arun
 
         opts: dict[str, Any] = dict(options)
@@ -460,7 +532,19 @@ class Remote:
     async def arun_many(
         self, cmds: Iterable[Runnable], **options: Unpack[BatchOptions]
     ) -> list[Result]:
-        """:func:`cmdrun.arun_many` on this host."""
+        """:func:`cmdrun.arun_many` on this host.
+
+        Args:
+            cmds: the commands, each as :func:`cmdrun.run` takes it, run on the host.
+            **options: the keyword options of :func:`cmdrun.arun_many`.
+
+        Returns:
+            One :class:`Result` per command, in the order of ``cmds``.
+
+        Raises:
+            CommandFailed, CommandTimedOut: with ``fail_fast``, the first failure.
+            TypeError, ValueError: bad arguments, as for :func:`cmdrun.arun_many`.
+        """
         from ._aio import arun_many
 
         opts: dict[str, Any] = dict(options)
@@ -473,7 +557,19 @@ class Remote:
     def astream(self, cmd: Runnable, **options: Unpack[RunOptions]) -> AsyncStream:
         """:func:`cmdrun.astream` on this host (connects when the first line is asked for,
         if not connected yet: blocking the loop for that once; ``await aconnect()`` first
-        to avoid it)."""
+        to avoid it).
+
+        Args:
+            cmd: as for :func:`cmdrun.astream`, run on the host.
+            **options: the keyword options of :func:`cmdrun.astream`.
+
+        Returns:
+            An :class:`AsyncStream` of the command's lines.
+
+        Raises:
+            ConnectionFailed: SSH could not connect, or lost the connection (while iterating).
+            TypeError, ValueError: a bad argument, as for :func:`cmdrun.astream`.
+        """
         from ._astream import astream
 
         opts: dict[str, Any] = dict(options)
@@ -483,7 +579,19 @@ class Remote:
         return astream(_as_command(remote), **opts)
 
     def aspawn(self, cmd: str | Sequence[str], **options: Unpack[SpawnOptions]) -> Spawning:
-        """:func:`cmdrun.aspawn` on this host (see :meth:`astream` about connecting)."""
+        """:func:`cmdrun.aspawn` on this host (see :meth:`astream` about connecting).
+
+        Args:
+            cmd: as for :func:`cmdrun.aspawn`, run on the host.
+            **options: the keyword options of :func:`cmdrun.aspawn`.
+
+        Returns:
+            A :class:`Spawning`: awaited or entered, it gives the :class:`AsyncSession`.
+
+        Raises:
+            ConnectionFailed: SSH could not connect (when awaited or entered).
+            TypeError, ValueError: as :func:`cmdrun.aspawn` raises them.
+        """
         from ._asession import aspawn
 
         opts: dict[str, Any] = dict(options)
@@ -715,7 +823,14 @@ def run_on(
         jobs: how many hosts at once (None: all of them).
         timeout: each host's own timeout, in seconds (the remote command is stopped too).
         remote_options: keyword arguments of :class:`Remote` for the named hosts.
-        options: the options of :func:`cmdrun.run_many`.
+        **options: the options of :func:`cmdrun.run_many`; ``cwd``, ``env``,
+            ``inherit_env`` and ``shell`` apply on the host.
+
+    Returns:
+        One :class:`Result` per host, in the order of ``hosts``; a failure is never raised.
+
+    Raises:
+        TypeError, ValueError: a bad host, option or command, before anything runs.
     """
     from ._parallel import run_many
 
@@ -747,7 +862,22 @@ async def arun_on(
     remote_options: Mapping[str, Any] | None = None,
     **options: Unpack[BatchOptions],
 ) -> list[Result]:
-    """:func:`run_on` for asyncio and trio: every host from one task, no thread per host."""
+    """:func:`run_on` for asyncio and trio: every host from one task, no thread per host.
+
+    Args:
+        hosts: host names (``[user@]host`` or ssh config names) or :class:`Remote` objects.
+        cmd: as for :func:`cmdrun.run`.
+        jobs: how many hosts at once (None: all of them).
+        timeout: each host's own timeout, in seconds (the remote command is stopped too).
+        remote_options: keyword arguments of :class:`Remote` for the named hosts.
+        **options: the options of :func:`cmdrun.arun_many`, as :func:`run_on` takes them.
+
+    Returns:
+        One :class:`Result` per host, in the order of ``hosts``; a failure is never raised.
+
+    Raises:
+        TypeError, ValueError: a bad host, option or command, before anything runs.
+    """
     from ._aio import arun_many
     from ._launcher import REAL, using_launcher
 

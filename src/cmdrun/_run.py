@@ -494,8 +494,16 @@ def call(
     as :func:`run`'s programs do.
 
     Args:
-        cmd, timeout, input, cwd, env, inherit_env, shell, kill_grace, die_with_parent: as
-            for :func:`run`.
+        cmd: as for :func:`run`, but not a pipeline.
+        timeout: seconds before the process group is stopped, as for :func:`run`.
+        input: text, bytes or a :class:`Secret` fed to stdin, as for :func:`run`; without
+            it the program reads this process's stdin.
+        cwd: as for :func:`run`.
+        env: as for :func:`run`.
+        inherit_env: as for :func:`run`.
+        shell: as for :func:`run`.
+        kill_grace: as for :func:`run`.
+        die_with_parent: as for :func:`run`.
         unsupported: none is taken. ``idle_timeout`` gets a ``TypeError`` that says why:
             the program writes straight to this process's stdout and stderr, so cmdrun
             never sees its output; ``run(cmd, tee=True, idle_timeout=S)`` shows the output

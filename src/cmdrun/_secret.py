@@ -32,7 +32,11 @@ class Secret:
     """A string whose value is given to the program and masked everywhere else.
 
     Args:
-        value: the secret text (a password, a token).
+        value: the secret text (a password, a token); a Secret is taken as its value.
+
+    Raises:
+        TypeError: ``value`` is not a str.
+        ValueError: ``value`` is empty.
     """
 
     __slots__ = ("_value",)
@@ -47,7 +51,11 @@ class Secret:
         object.__setattr__(self, "_value", value)
 
     def reveal(self) -> str:
-        """The real value. Call it only to hand the value to something that needs it."""
+        """The real value. Call it only to hand the value to something that needs it.
+
+        Returns:
+            The secret text, unmasked.
+        """
         value: str = object.__getattribute__(self, "_value")
         return value
 

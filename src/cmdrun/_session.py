@@ -227,6 +227,10 @@ class Session(abc.ABC):
         errors replaced; a line's end separately); and ``observer.finished(result)`` is
         called once, when the session ends. An observer must not raise: it runs inside the
         session's own calls. The cassettes of :mod:`cmdrun.testing` record sessions this way.
+
+        Args:
+            observer: any object with the three methods ``output``, ``typed`` and
+                ``finished`` (the ``SessionObserver`` protocol).
         """
         self._observers.append(observer)
 
@@ -304,6 +308,13 @@ class Session(abc.ABC):
     def read(self, timeout: float | None = None) -> str:
         """Everything the program prints from here until its output ends.
 
+        Args:
+            timeout: seconds to wait for the end of the output; None means the session's
+                default.
+
+        Returns:
+            The text received and not consumed by an earlier ``expect`` or ``read``.
+
         Raises:
             ExpectTimeout: the output did not end within ``timeout`` (default: the session's).
         """
@@ -326,6 +337,9 @@ class Session(abc.ABC):
         """Type ``text`` (no newline added): a str in the session's encoding, bytes exactly
         as they are. A :class:`Secret` is masked everywhere else.
 
+        Args:
+            text: what to type.
+
         Raises:
             SessionClosed: the session was closed, or its program ended and was waited for.
             BrokenPipeError: the program's input is closed (``sendeof`` on pipes).
@@ -335,6 +349,9 @@ class Session(abc.ABC):
 
     def sendline(self, text: str | bytes | bytearray | Secret = "") -> None:
         """Type ``text`` and press Enter (one write, so the line arrives whole).
+
+        Args:
+            text: what to type before Enter (nothing: Enter alone).
 
         Raises:
             SessionClosed, BrokenPipeError, TypeError: as :meth:`send` does.
@@ -431,6 +448,9 @@ class Session(abc.ABC):
         case). On a terminal the line discipline acts on it (Ctrl-C interrupts, Ctrl-D ends
         a line or the input); on pipes the byte is just written to stdin.
 
+        Args:
+            char: the key pressed with Ctrl, one character.
+
         Raises:
             ValueError: ``char`` has no control key (a letter, or one of
                 ``@ [ \\ ] ^ _ ?`` and their shifted twins).
@@ -441,6 +461,10 @@ class Session(abc.ABC):
 
     def resize(self, rows: int, cols: int) -> None:
         """Give the terminal a new size; the program gets ``SIGWINCH`` (on a PTY only).
+
+        Args:
+            rows: the new number of rows.
+            cols: the new number of columns.
 
         Raises:
             io.UnsupportedOperation: the session runs on pipes, which have no size.
@@ -470,6 +494,13 @@ class Session(abc.ABC):
     def wait(self, timeout: float | None = None) -> Result:
         """Wait for the program to exit by itself and return its :class:`Result`.
 
+        Args:
+            timeout: seconds to wait; None means the session's default.
+
+        Returns:
+            The program's :class:`Result` (a non-zero exit is no error here: look at
+            ``returncode``, or call ``check_returncode()``).
+
         Raises:
             CommandTimedOut: it was still running after ``timeout`` (default: the
                 session's), so its process group was stopped.
@@ -490,7 +521,10 @@ class Session(abc.ABC):
         """Stop the program if it is still running (kill policy), reap it, return its Result.
 
         Afterwards every sending method raises :class:`SessionClosed`; :meth:`read` still
-        returns what was received and not consumed.
+        returns what was received and not consumed. Closing again returns the same Result.
+
+        Returns:
+            The program's :class:`Result`; never raises for how the program ended.
         """
         return drive(self._close())
 
@@ -714,11 +748,17 @@ def spawn(
             ``"dumb"`` (plain prompts and lines) unless ``env`` sets ``TERM``; give a real
             type such as ``"xterm-256color"`` to drive a full-screen program.
         timeout: the default for ``expect``/``read``/``wait``, in seconds (None: no limit).
-        cwd, env, inherit_env, encoding, errors, kill_grace: as for :func:`cmdrun.run`.
+        cwd: as for :func:`cmdrun.run`.
+        env: as for :func:`cmdrun.run`.
+        inherit_env: as for :func:`cmdrun.run`.
+        encoding: as for :func:`cmdrun.run`.
+        errors: as for :func:`cmdrun.run`.
+        kill_grace: as for :func:`cmdrun.run`.
         dimensions: the terminal's ``(rows, columns)``.
         input: text typed right away (before any prompt); a :class:`Secret` is typed once
             the program turns echo off (at most ``SECRET_ECHO_WAIT`` seconds later).
-        die_with_parent, pass_fds: as for :func:`cmdrun.run`.
+        die_with_parent: as for :func:`cmdrun.run`.
+        pass_fds: as for :func:`cmdrun.run`.
         echo: False turns the terminal's echo off before the program starts (pexpect's
             ``echo=False``), so nothing typed is echoed, not even a first line typed before
             the program could turn it off itself. cmdrun then cannot see when a password

@@ -27,6 +27,13 @@ class Stream:
     Iterate over it (once) for :class:`Line` objects; ``result`` holds the :class:`Result`
     once the output has ended. Leaving the loop early, or the ``with`` block, stops the
     command's process group (kill policy) and reaps it.
+
+    The iteration raises what :func:`run` raises, when :func:`run` would: the start errors
+    (``CommandNotFound``, ``CommandNotExecutable``, ``StartFailed``) at the first line asked
+    for; with ``check``, ``CommandFailed`` or ``CommandTimedOut`` after the last line.
+
+    Attributes:
+        result: the command's :class:`Result` once the output has ended, else None.
     """
 
     def __init__(self, prepared: Prepared) -> None:
@@ -90,7 +97,7 @@ def stream(cmd: Runnable, **options: Unpack[RunOptions]) -> Stream:
 
     Args:
         cmd: as for :func:`run`.
-        options: the keyword options of :func:`run`. With ``check`` (the default), the loop
+        **options: the keyword options of :func:`run`. With ``check`` (the default), the loop
             ends by raising ``CommandFailed``/``CommandTimedOut`` if the command failed.
             ``stdin`` as for :func:`run`: a path, a file, or chunks written as the program
             reads them while its lines come out.
@@ -98,5 +105,9 @@ def stream(cmd: Runnable, **options: Unpack[RunOptions]) -> Stream:
     Returns:
         A :class:`Stream`: iterate over it; use it as a context manager to be sure the
         command is stopped when the block is left.
+
+    Raises:
+        TypeError: a bad argument, raised here, before anything runs (as for :func:`run`).
+        ValueError: a bad argument, raised here, before anything runs (as for :func:`run`).
     """
     return Stream(prepare(cmd, options, "stream"))

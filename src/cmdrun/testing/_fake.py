@@ -89,7 +89,11 @@ def _count(value: object, name: str) -> None:
 
 
 ANY = _Any(1, 1, "ANY")
+"""In a pattern, matches exactly one argument, whatever it is; ``ANY(min=0, max=None)`` matches
+from ``min`` to ``max`` arguments (``max=None``: any number; a negative count or ``max`` below
+``min`` is a ValueError, a count that is not an int a TypeError)."""
 ANY_REST = _Any(0, None, "ANY_REST")
+"""Last in a pattern, matches all the remaining arguments, however many (none included)."""
 
 
 class PROGRAM:
@@ -577,8 +581,9 @@ class FakeCommands:
                 is also matched as LINE: ``register("ls -l | wc")`` answers
                 ``run("ls -l | wc", shell=True)``, as ``register("git log")`` answers both
                 ``run(["git", "log"])`` and ``run("git log", shell=True)``.
-            stdout, stderr: what the program prints: a str, bytes, None (nothing) or a
-                list of lines (joined with newlines, one after the last line too).
+            stdout: what the program prints: a str, bytes, None (nothing) or a list of
+                lines (joined with newlines, one after the last line too).
+            stderr: what it prints on stderr, in the same forms.
             returncode: its exit status (``-N``: killed by signal N).
             duration: seconds it takes (a real number, 0 or more), reported and never
                 slept; longer than a call's timeout means that call times out
@@ -605,7 +610,8 @@ class FakeCommands:
                 host with ``ANY``; None (the default): only calls on this machine. A remote
                 call is matched by its own argv, not by the ``ssh`` that runs it, and no
                 connection is made.
-            wait, occurrences: pytest-subprocess's names, refused with the ones to use.
+            wait: pytest-subprocess's name, refused (TypeError): use ``duration=``.
+            occurrences: pytest-subprocess's name, refused (TypeError): use ``times=``.
 
         Returns:
             The :class:`Registration` (its ``used`` counts the calls it answered).
@@ -654,7 +660,7 @@ class FakeCommands:
             pattern: as :meth:`register` takes it.
             times: let at most this many calls through (None, the default, as for
                 :meth:`register`: every call; pytest-subprocess's default is one).
-            occurrences: pytest-subprocess's name, refused: use ``times=``.
+            occurrences: pytest-subprocess's name, refused (TypeError): use ``times=``.
 
         Returns:
             The :class:`Registration` (its ``used`` counts the calls it let through).
@@ -681,6 +687,9 @@ class FakeCommands:
         """Run every command no registration answers for real (True), or fail it (False,
         the default), as pytest-subprocess's switch of that name does.
 
+        Args:
+            allow: True to let unregistered commands run for real.
+
         Raises:
             TypeError: ``allow`` is not a bool.
         """
@@ -691,26 +700,75 @@ class FakeCommands:
     # pytest-subprocess's fixture helpers, so that ported tests need only the fixture renamed.
 
     def any(self, *, min: int = 0, max: int | None = None) -> _Any:
-        """``ANY(min=, max=)``: from ``min`` to ``max`` arguments (``fp.any()``)."""
+        """``ANY(min=, max=)``: from ``min`` to ``max`` arguments (``fp.any()``).
+
+        Args:
+            min: the fewest arguments matched.
+            max: the most arguments matched (None: no upper bound).
+
+        Returns:
+            The wildcard, for a pattern.
+
+        Raises:
+            TypeError: ``min`` or ``max`` is not an int.
+            ValueError: a negative count, or ``max`` below ``min``.
+        """
         return ANY(min=min, max=max)
 
     def program(self, name: str) -> PROGRAM:
-        """``PROGRAM(name)``: the program by any path (``fp.program()``)."""
+        """``PROGRAM(name)``: the program by any path (``fp.program()``).
+
+        Args:
+            name: the program's name, without a directory.
+
+        Returns:
+            The :class:`PROGRAM` matcher, for a pattern.
+
+        Raises:
+            TypeError: ``name`` is not a str.
+            ValueError: ``name`` is empty or holds a ``/``.
+        """
         return PROGRAM(name)
 
     def regex(self, pattern: str, flags: int = 0) -> re.Pattern[str]:
-        """A regex matching one whole argument (``fp.regex()``)."""
+        """A regex matching one whole argument (``fp.regex()``).
+
+        Args:
+            pattern: the regular expression.
+            flags: ``re`` flags.
+
+        Returns:
+            The compiled regex, for a pattern.
+
+        Raises:
+            re.error: ``pattern`` is not a valid regular expression.
+        """
         return re.compile(pattern, flags)
 
     # -- inspecting -----------------------------------------------------------------------
 
     def call_count(self, pattern: Pattern) -> int:
-        """How many calls matched ``pattern`` (registered or not)."""
+        """How many calls matched ``pattern`` (registered or not).
+
+        Args:
+            pattern: as :meth:`register` takes it.
+
+        Returns:
+            The number of calls made so far whose command matches.
+        """
         compiled = _Compiled(pattern)
         return sum(1 for call in self.calls if compiled.matches(call.args))
 
     def assert_called(self, pattern: Pattern, times: int | None = None) -> None:
-        """Fail unless ``pattern`` was called (exactly ``times`` times, if given)."""
+        """Fail unless ``pattern`` was called (exactly ``times`` times, if given).
+
+        Args:
+            pattern: as :meth:`register` takes it.
+            times: the exact number of calls expected (None: at least one).
+
+        Raises:
+            AssertionError: the count is not as expected (the message lists every call).
+        """
         count = self.call_count(pattern)
         if (times is None and count == 0) or (times is not None and count != times):
             wanted = "at least once" if times is None else f"{times} time(s)"
@@ -720,7 +778,14 @@ class FakeCommands:
             )
 
     def assert_not_called(self, pattern: Pattern) -> None:
-        """Fail if ``pattern`` was called."""
+        """Fail if ``pattern`` was called.
+
+        Args:
+            pattern: as :meth:`register` takes it.
+
+        Raises:
+            AssertionError: it was called (the message lists every call).
+        """
         self.assert_called(pattern, times=0)
 
     def _list_calls(self) -> str:
