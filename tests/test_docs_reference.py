@@ -94,3 +94,25 @@ def test_each_block_renders_a_public_name_that_exists(identifier: str) -> None:
         pytest.fail(f"{identifier}: no such module")
     if cut == len(parts):
         assert identifier in MODULES_ALLOWED | PRIVATE_PATHS_ALLOWED, f"{identifier} is a module"
+
+
+def test_sphinx_roles_become_links_to_public_names_and_code_otherwise() -> None:
+    pytest.importorskip("griffe", reason="the reference's griffe extension needs the docs extra")
+    import importlib.util
+
+    path = ROOT / "docs" / "_ext" / "sphinx_roles.py"
+    spec = importlib.util.spec_from_file_location("sphinx_roles", path)
+    assert spec is not None and spec.loader is not None
+    roles = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(roles)
+    text = (
+        "See :func:`run`, :class:`~cmdrun.Result`, :meth:`Session.send`, "
+        ":class:`subprocess.Popen`, :mod:`cmdrun._kill` and :class:`FakeCommands`."
+    )
+    assert roles.markdown(text) == (
+        "See [`run`][cmdrun.run], [`Result`][cmdrun.Result], `Session.send`, "
+        "`subprocess.Popen`, `cmdrun._kill` and [`FakeCommands`][cmdrun.testing.FakeCommands]."
+    )
+    # Inside cmdrun.testing a bare name means the testing package's first.
+    assert roles.target("FakeCommands", testing=True) == "cmdrun.testing.FakeCommands"
+    assert roles.target("nothing_public", testing=False) is None
