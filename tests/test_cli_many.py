@@ -468,21 +468,21 @@ def test_progress_counter_on_a_terminal_without_tqdm(tmp_path: Path) -> None:
     assert result.returncode == 1
 
 
-# -- the README ------------------------------------------------------------------------------
+# -- the guide -------------------------------------------------------------------------------
 
 
-def _readme_example() -> tuple[str, list[str], str]:
-    """The README's ``cmdrun many`` example: the file, the arguments, the output shown."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split("### `cmdrun many`", 1)[1].split("\n## ", 1)[0]
+def _guide_example() -> tuple[str, list[str], str]:
+    """The CLI guide's ``cmdrun many`` example: the file, the arguments, the output shown."""
+    guide = Path(__file__).resolve().parent.parent / "docs" / "guides" / "cli.md"
+    section = guide.read_text().split("## `cmdrun many`", 1)[1].split("\n## ", 1)[0]
     file_text, output = re.findall(r"```text\n(.*?)```", section, flags=re.DOTALL)
     [command] = re.findall(r"```sh\n(.*?)\n```", section, flags=re.DOTALL)
     assert command.startswith("cmdrun many ")
     return file_text, shlex.split(command)[2:], output
 
 
-def test_readme_example_prints_the_table_shown(tmp_path: Path) -> None:
-    file_text, args, shown = _readme_example()
+def test_guide_example_prints_the_table_shown(tmp_path: Path) -> None:
+    file_text, args, shown = _guide_example()
     (tmp_path / "checks.txt").write_text(file_text)
     done = cli_many(*args, cwd=tmp_path)
     assert done.returncode == 1

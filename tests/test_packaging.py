@@ -24,9 +24,11 @@ UNRELATED_PYPI_NAME = "cmdrun"
 _PIP_INSTALL_ARGS = re.compile(r"pip install([^`\n;&|)]*)")
 # A requirement naming the PyPI `cmdrun` (with extras or a version): the unrelated project.
 _PYPI_CMDRUN = re.compile(r"cmdrun(?:\[[\w,]*\])?(?:[<>=!~].*)?")
-# Where install hints live: the README, messages and docstrings, examples, benchmarks.
+# Where install hints live: the README and the site, messages and docstrings, examples,
+# benchmarks.
 _HINT_FILES = [
     ROOT / "README.md",
+    *sorted((ROOT / "docs").rglob("*.md")),
     *sorted((ROOT / "src").rglob("*.py")),
     *sorted((ROOT / "examples").glob("*.py")),
     *sorted((ROOT / "benchmarks").glob("*.py")),

@@ -13,7 +13,11 @@ import re
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-TEXTS = [ROOT / "README.md", *sorted((ROOT / "examples").glob("*.py"))]
+TEXTS = [
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").rglob("*.md")),
+    *sorted((ROOT / "examples").glob("*.py")),
+]
 # "seed" as the name of a document; a random seed ("seed 523809287", "--seed") is fine.
 _SEED_DOCUMENT = re.compile(r"\bthe seed(?:'s)?\b(?! \d)", re.IGNORECASE)
 
