@@ -361,6 +361,7 @@ class Cassette:
         ]
 
     def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[Wait, None, Result]:
+        """Carry out ``spec`` (the launcher hook cmdrun calls for run and friends; tests do not)."""
         if not self.record:
             return self._replay_run(spec.seen(), deliver)
         result = yield from REAL.execution(spec, deliver)
@@ -392,6 +393,7 @@ class Cassette:
         return result
 
     def spawn(self, spec: Spec) -> Session:
+        """Start ``spec`` for a dialogue (the launcher hook cmdrun calls; tests do not)."""
         if not self.record:
             return self._replay_session(spec.seen())
         session = REAL.spawn(spec)
@@ -402,7 +404,12 @@ class Cassette:
         return session
 
     def save(self) -> None:
-        """Write the recording (stable, readable JSON)."""
+        """Write the recording (stable, readable JSON): a recording block that ends without an
+        exception calls it.
+
+        Raises:
+            OSError: the file or its directory cannot be written.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"version": VERSION, "calls": self._calls}, indent=2, ensure_ascii=False)
         self.path.write_text(text + "\n", encoding="utf-8")

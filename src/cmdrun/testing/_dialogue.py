@@ -35,7 +35,15 @@ class FakeHang(AssertionError):
 
 
 class Out:
-    """The program prints ``text`` (on ``stream``: "stdout" or "stderr")."""
+    """A step of a fake dialogue: the program prints ``text``.
+
+    Args:
+        text: what it prints, as it prints it (line endings included).
+        stream: ``"stdout"`` or ``"stderr"``.
+
+    Raises:
+        ValueError: ``stream`` is neither.
+    """
 
     __slots__ = ("stream", "text")
 
@@ -51,9 +59,15 @@ class Out:
 
 
 class In:
-    """The program reads one line, which must equal ``expected`` (a str, without the line
-    ending) or match it in full (a compiled regex). ``secret=True`` accepts any line sent as
-    a :class:`~cmdrun.Secret` (recorded cassettes store secrets only as a mask)."""
+    """A step of a fake dialogue: the program reads one line, checked against what the code
+    under test sends (a line that does not fit fails with :class:`DialogueMismatch`).
+
+    Args:
+        expected: the line, without its ending (a str it must equal), or a compiled regex
+            it must match in full.
+        secret: accept any line sent as a :class:`~cmdrun.Secret`, whatever ``expected``
+            says (recorded cassettes store secrets only as a mask).
+    """
 
     __slots__ = ("expected", "secret")
 
@@ -62,7 +76,15 @@ class In:
         self.secret = secret
 
     def accepts(self, line: str, was_secret: bool) -> bool:
-        """Whether ``line`` (typed with a Secret in it: ``was_secret``) is what this step reads."""
+        """Whether ``line`` is what this step reads (the fake's hook: tests never call it).
+
+        Args:
+            line: the line typed, without its ending.
+            was_secret: whether a :class:`~cmdrun.Secret` was typed in it.
+
+        Returns:
+            True if this step accepts the line.
+        """
         if self.secret:
             return was_secret
         if isinstance(self.expected, str):
@@ -78,7 +100,11 @@ class In:
 
 
 class Exit:
-    """The program exits with ``code`` (``-N``: killed by signal N)."""
+    """The last step of a fake dialogue: the program exits.
+
+    Args:
+        code: its exit status; ``-N``: it was killed by signal N.
+    """
 
     __slots__ = ("code",)
 

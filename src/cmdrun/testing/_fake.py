@@ -97,9 +97,12 @@ ANY_REST = _Any(0, None, "ANY_REST")
 
 
 class PROGRAM:
-    """Matches an argument that names the program ``name``, by itself or by any path:
+    """In a pattern, matches an argument that names a program, by itself or by any path:
     ``PROGRAM("ls")`` matches ``ls`` and ``/usr/bin/ls`` (pytest-subprocess's
     ``fp.program()``).
+
+    Args:
+        name: the program's name, without a directory.
 
     Raises:
         TypeError: ``name`` is not a str.
@@ -246,6 +249,9 @@ class UnregisteredCommand(AssertionError):
 class Call:
     """One call the code under test made, as :attr:`FakeCommands.calls` records it.
 
+    Recorded by :class:`FakeCommands` and passed to a registration's ``callback``; not built
+    by hand.
+
     Attributes:
         args: the argv (``/bin/sh -c CMD`` with ``shell=True``).
         input: the text fed to stdin (secrets masked), or None.
@@ -292,13 +298,20 @@ Output = str | bytes | Sequence[str | bytes] | None
 class Answer:
     """What a fake command does: output, exit status, and how long it (pretends to) take.
 
-    ``duration`` is reported in the Result, never slept; a call whose ``timeout`` is shorter
-    sees a timeout at once, and so does a call whose ``idle_timeout`` is shorter when the
-    fake prints nothing. ``math.inf`` means the program hangs.
+    Returned by a registration's ``callback`` (see :meth:`FakeCommands.register`) to answer
+    a call.
 
-    ``stdout`` and ``stderr`` take a str, bytes, None (nothing) or a list of lines, joined
-    as pytest-subprocess joins them: with ``\\n`` between the lines and after the last one
-    (no newline at all when that makes nothing); str lines among bytes ones are UTF-8.
+    Args:
+        stdout: what the program prints: a str, bytes, None (nothing) or a list of lines,
+            joined as pytest-subprocess joins them: with ``\\n`` between the lines and after
+            the last one (no newline at all when that makes nothing); str lines among bytes
+            ones are UTF-8.
+        stderr: what it prints on stderr, in the same forms.
+        returncode: its exit status (``-N``: killed by signal N).
+        duration: seconds it takes, reported in the Result and never slept: a call whose
+            ``timeout`` is shorter sees a timeout at once, and so does a call whose
+            ``idle_timeout`` is shorter when the fake prints nothing. ``math.inf`` means the
+            program hangs.
 
     Raises:
         TypeError: an argument of the wrong type, named in the message.
@@ -381,10 +394,23 @@ def _refuse_renamed(wait: object, occurrences: object) -> None:
 
 class Registration:
     """One ``register`` (or ``pass_command``) call: which commands it answers, how, and how
-    often. ``real``: the commands it answers run for real.
+    often.
 
-    Raises:
-        TypeError, ValueError: a pattern that is not an argv list, a str or a regex.
+    Returned by :meth:`FakeCommands.register` and :meth:`FakeCommands.pass_command`, which
+    check the arguments; not built by hand.
+
+    Attributes:
+        pattern: the pattern, as given.
+        answer: the :class:`Answer` given by ``stdout``, ``stderr``, ``returncode`` and
+            ``duration``.
+        times: how many calls it answers at most (None: every call).
+        used: how many calls it has answered so far.
+        callback: computes each answer from the call, or None.
+        raises: the exception raised instead of starting, or None.
+        dialogue: the transcript it plays, or None.
+        tty: answers only calls on a pseudo-terminal (True) or on pipes (False); None: both.
+        host: answers only calls on this host (``ANY``: on any); None: on this machine.
+        real: the commands it answers run for real (``pass_command``).
     """
 
     def __init__(
@@ -413,6 +439,7 @@ class Registration:
         self.used = 0
 
     def answers(self, call: Call) -> bool:
+        """Whether it answers ``call`` now (the fake's hook: tests never call it)."""
         if self.times is not None and self.used >= self.times:
             return False
         if self.tty is not None and self.tty != call.tty:
@@ -425,6 +452,7 @@ class Registration:
         return self._compiled.matches(call.args)
 
     def describe(self) -> str:
+        """How messages show it: the pattern, then what limits it (the fake's hook)."""
         extra = ["runs for real"] if self.real else []
         if self.host is not None:
             extra.append("on any host" if isinstance(self.host, _Any) else f"on {self.host}")
@@ -851,6 +879,7 @@ class FakeCommands:
         return found, call
 
     def execution(self, spec: Spec, deliver: DeliverLine | None) -> Generator[Wait, None, Result]:
+        """Carry out ``spec`` (the launcher hook cmdrun calls for run and friends; tests do not)."""
         # A remote command is matched and answered as its caller wrote it (``seen``); what
         # runs for real is the spec as it is (its ssh).
         real, spec = spec, spec.seen()
@@ -914,6 +943,7 @@ class FakeCommands:
         return _ended(_joined(spec, stages, results, deliver))
 
     def spawn(self, spec: Spec) -> Session:
+        """Start ``spec`` for a dialogue (the launcher hook cmdrun calls; tests do not)."""
         real, spec = spec, spec.seen()
         registration, call = self._lookup(spec, "spawn")
         if registration is None:
