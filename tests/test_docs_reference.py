@@ -102,7 +102,8 @@ def test_sphinx_roles_become_links_to_public_names_and_code_otherwise() -> None:
 
     path = ROOT / "docs" / "_ext" / "sphinx_roles.py"
     spec = importlib.util.spec_from_file_location("sphinx_roles", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     roles = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(roles)
     text = (

@@ -1,12 +1,12 @@
 """A griffe extension for the API reference: Sphinx roles in docstrings become Markdown.
 
-cmdrun's docstrings name other objects the Sphinx way (``:func:`run```, ``:class:`~cmdrun.Result```),
-which reads well in source and in IDEs but which mkdocstrings shows as literal text. Once the
-package is loaded, every docstring's roles become code spans, and those that name a public
-object (a name of ``cmdrun.__all__`` or ``cmdrun.testing.__all__``, which the reference renders
-under ``cmdrun.NAME``: tests/test_docs_reference.py) become links to it, as autorefs writes
-them. Methods, private and stdlib names stay plain code: the reference may not render them, and
-a link to nothing fails ``mkdocs build --strict``.
+cmdrun's docstrings name other objects the Sphinx way (``:func:`run```,
+``:class:`~cmdrun.Result```), which reads well in source and in IDEs but which mkdocstrings shows as
+literal text. Once the package is loaded, every docstring's roles become code spans, and those that
+name a public object (a name of ``cmdrun.__all__`` or ``cmdrun.testing.__all__``, which the
+reference renders under ``cmdrun.NAME``: tests/test_docs_reference.py) become links to it, as
+autorefs writes them. Methods, private and stdlib names stay plain code: the reference may not
+render them, and a link to nothing fails ``mkdocs build --strict``.
 """
 
 from __future__ import annotations
