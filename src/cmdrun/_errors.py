@@ -64,7 +64,18 @@ def in_stage(error: Exception, where: str) -> Exception:
 
 
 class CommandNotFound(CmdrunError, FileNotFoundError):
-    """The program does not exist: not found on ``PATH``, or no file at the given path."""
+    """The program does not exist: not found on ``PATH``, or no file at the given path.
+
+    Args:
+        program: the program, as given (``argv[0]``).
+        path: the ``PATH`` searched, or None when ``program`` is a path.
+        where: the stage of a pipeline it was, as messages name it (``stage 2 of 3 ...``), or "".
+
+    Attributes:
+        program: as given; also the stdlib's ``filename``.
+        path: as given.
+        where: as given.
+    """
 
     def __init__(self, program: str, path: str | None, where: str = "") -> None:
         self.program = program
@@ -109,9 +120,16 @@ class _StartRefused(CmdrunError, OSError):
 class CommandNotExecutable(_StartRefused):
     """The program exists but cannot be executed; ``reason`` says why.
 
-    ``reason`` is one of ``"permission denied"``, ``"is a directory"``,
-    ``"interpreter not found"`` (a script whose ``#!`` line names a missing program) or
-    ``"exec format error"``; ``errno`` is the error ``exec`` reported.
+    Each argument is kept as the attribute of its name (``err`` as the stdlib's ``errno``).
+
+    Args:
+        program: the program, as given (``argv[0]``; also the stdlib's ``filename``).
+        reason: ``"permission denied"``, ``"is a directory"``, ``"interpreter not found"``
+            (a script whose ``#!`` line names a missing program), ``"exec format error"``,
+            or the OS's own words.
+        err: the error number ``exec`` reported.
+        detail: what else is known (the file found, the missing interpreter), or "".
+        where: the stage of a pipeline it was, as messages name it (``stage 2 of 3 ...``), or "".
     """
 
     _HEAD = "cannot execute"
@@ -120,10 +138,17 @@ class CommandNotExecutable(_StartRefused):
 class StartFailed(_StartRefused):
     """The program could not be started for a reason that is not the program's fault.
 
-    ``reason`` names the limit that was hit: ``"argument list too long"`` (E2BIG),
-    ``"out of file descriptors"`` (EMFILE/ENFILE), ``"out of processes"`` (EAGAIN from fork),
-    ``"out of pseudo-terminals"``, or the OS's own words; ``detail`` says by how much when it
-    is known. Nothing was left open or running.
+    Nothing was left open or running. Each argument is kept as the attribute of its name
+    (``err`` as the stdlib's ``errno``).
+
+    Args:
+        program: the program, as given (``argv[0]``; also the stdlib's ``filename``).
+        reason: the limit that was hit: ``"argument list too long"`` (E2BIG),
+            ``"out of file descriptors"`` (EMFILE/ENFILE), ``"out of processes"`` (EAGAIN
+            from fork), ``"out of pseudo-terminals"``, or the OS's own words.
+        err: the error number the OS reported.
+        detail: by how much the limit was passed, when it is known, or "".
+        where: the stage of a pipeline it was, as messages name it (``stage 2 of 3 ...``), or "".
     """
 
     _HEAD = "could not start"
@@ -192,7 +217,21 @@ def _with_tail(head: str, result: Result, stage: Stage | None = None) -> str:
 
 
 class CommandFailed(CmdrunError, subprocess.CalledProcessError):
-    """The command exited with a non-zero status or was killed by a signal."""
+    """The command exited with a non-zero status or was killed by a signal.
+
+    Raised by ``check=True`` and :meth:`Result.check_returncode`; also a ``CalledProcessError``
+    with its attributes.
+
+    Args:
+        result: what the command did.
+
+    Attributes:
+        result: the :class:`~cmdrun.Result`, with all the output kept.
+        returncode: the exit status (``-N``: killed by signal N).
+        cmd: the argv as a list (a :class:`~cmdrun.Pipeline` as it is).
+        output: stdout as text (also ``stdout``).
+        stderr: stderr as text.
+    """
 
     def __init__(self, result: Result) -> None:
         subprocess.CalledProcessError.__init__(
@@ -222,8 +261,20 @@ class CommandFailed(CmdrunError, subprocess.CalledProcessError):
 
 class CommandTimedOut(CmdrunError, subprocess.TimeoutExpired):
     """The command ran past its timeout, or wrote nothing for its ``idle_timeout``, and was
-    stopped (with its process group). ``timeout`` is the limit that applied, in seconds, and
-    ``result.timeout_kind`` says which (``"total"`` or ``"idle"``)."""
+    stopped (with its process group); also a ``TimeoutExpired`` with its attributes.
+
+    Args:
+        result: what the command did before it was stopped.
+        timeout: the limit that applied, in seconds.
+
+    Attributes:
+        result: the :class:`~cmdrun.Result`, with the output received before the stop;
+            ``result.timeout_kind`` says which limit applied (``"total"`` or ``"idle"``).
+        timeout: as given.
+        cmd: the argv as a list (a :class:`~cmdrun.Pipeline` as it is).
+        output: stdout as text (also ``stdout``).
+        stderr: stderr as text.
+    """
 
     def __init__(self, result: Result, timeout: float) -> None:
         subprocess.TimeoutExpired.__init__(
@@ -381,11 +432,16 @@ class ConnectionFailed(CmdrunError, ConnectionError):
     """SSH could not connect to a host, log in, trust its key, or keep the connection.
 
     Never the remote command's own failure (``ssh`` exits 255 for both: cmdrun tells them
-    apart). Attributes: ``host``; ``kind``, one of ``"connection refused"``,
-    ``"authentication"``, ``"host key"``, ``"unknown host"``, ``"timeout"``,
-    ``"unreachable"``, ``"connection lost"``, ``"session refused"``, ``"ssh failed"``;
-    ``detail``, what ssh said; ``result``, the partial :class:`~cmdrun.Result` when the
-    connection was lost while a command ran (its output so far is kept), else None.
+    apart). Each argument is kept as the attribute of its name.
+
+    Args:
+        host: the host, as the :class:`~cmdrun.Remote` was given it.
+        kind: one of ``"connection refused"``, ``"authentication"``, ``"host key"``,
+            ``"unknown host"``, ``"timeout"``, ``"unreachable"``, ``"connection lost"``,
+            ``"session refused"``, ``"ssh failed"``.
+        detail: what ssh said.
+        result: the partial :class:`~cmdrun.Result` when the connection was lost while a
+            command ran (its output so far is kept), else None.
     """
 
     def __init__(self, host: str, kind: str, detail: str, result: Result | None = None) -> None:
