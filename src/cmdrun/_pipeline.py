@@ -36,8 +36,17 @@ class Pipeline(Frozen):
     Build one with :func:`pipe` (or ``pipe(a, b) | c``); run it with any door that takes a
     command. Immutable, hashable and picklable.
 
+    Args:
+        commands: two or more commands, as :func:`pipe` takes them (a sequence of them, not
+            a str).
+
     Attributes:
         commands: each stage's argv.
+
+    Raises:
+        ValueError: fewer than two commands, or a bad command (empty, a NUL byte).
+        TypeError: ``commands`` is a str or bytes, or holds a command that is not a string
+            or a sequence of arguments.
     """
 
     __slots__ = ("commands",)
