@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 class AsyncSession:
     """A running program you talk to from async code: ``await s.expect(...)``,
-    ``await s.sendline(...)``; made by :func:`cmdrun.aspawn`.
+    ``await s.sendline(...)``; made by :func:`cmdrun.aspawn`, not built by hand.
 
     The same calls, arguments, results and errors as :class:`~cmdrun.Session`, awaited;
     ``async with`` stops the program's process group (if it still runs) and reaps it on
@@ -83,6 +83,8 @@ class AsyncSession:
 
     @property
     def args(self) -> tuple[str, ...]:
+        """The command's argv, as results and messages name it (a remote command's own, not
+        its ``ssh``'s)."""
         return self._session.args
 
     def observe(self, observer: SessionObserver) -> None:
@@ -248,7 +250,11 @@ class AsyncSession:
 
 class Spawning:
     """What :func:`aspawn` returns: ``await`` it for the :class:`AsyncSession`, or use it in
-    ``async with`` (which closes the session at the end of the block)."""
+    ``async with`` (which closes the session at the end of the block). Not built by hand.
+
+    The program starts when it is first awaited or entered; awaited again, it gives the same
+    session.
+    """
 
     __slots__ = ("_session", "_spawn")
 

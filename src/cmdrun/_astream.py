@@ -19,11 +19,14 @@ if TYPE_CHECKING:
 
 
 class AsyncStream:
-    """The lines of a running command, for ``async for``; see :func:`astream`.
+    """The lines of a running command, for ``async for``; returned by :func:`astream`, not
+    built by hand.
 
-    ``result`` holds the :class:`Result` once the output has ended. Leaving the
-    ``async with`` block early, or :meth:`aclose`, stops the command's process group (kill
-    policy) and reaps it; so does cancelling the task that iterates.
+    Leaving the ``async with`` block early, or :meth:`aclose`, stops the command's process
+    group (kill policy) and reaps it; so does cancelling the task that iterates.
+
+    Attributes:
+        result: the command's :class:`Result` once the output has ended, else None.
     """
 
     __slots__ = ("_driver", "_lines", "_prepared", "result")

@@ -94,6 +94,8 @@ def clean(text: str) -> str:
 class Match(Frozen):
     """The result of :meth:`Session.expect`.
 
+    Returned by ``expect``; not built by hand.
+
     Attributes:
         index: which pattern matched (position in the ``expect`` call).
         pattern: that pattern.

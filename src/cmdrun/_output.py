@@ -110,7 +110,7 @@ class ToFile:
 
 
 class Line(Frozen):
-    """One line of output, as :func:`cmdrun.stream` yields it.
+    """One line of output, as :func:`cmdrun.stream` yields it; not built by hand.
 
     Attributes:
         stream: ``"stdout"`` or ``"stderr"``.

@@ -38,7 +38,8 @@ def _signal_of(returncode: int) -> _signal.Signals | None:
 class Stage(Frozen):
     """What one stage of a pipeline did (``Result.stages``). Immutable.
 
-    A command that is not a pipeline has one stage: itself.
+    A command that is not a pipeline has one stage: itself. Made by cmdrun with the
+    :class:`Result`; not built by hand.
 
     Attributes:
         args: the stage's argv.
@@ -151,6 +152,9 @@ _FIELDS = (
 
 class Result:
     """What a command did: exit status, output, timing. Immutable.
+
+    Returned by :func:`run` and the other doors, and carried by :class:`CommandFailed` and
+    :class:`CommandTimedOut` as ``result``; not built by hand.
 
     Field names follow :class:`subprocess.CompletedProcess`, so ported code reads the same.
     ``stdout``/``stderr`` are text, decoded on first access from the exact bytes kept in

@@ -139,8 +139,9 @@ def _deadline(seconds: float | None) -> float:
 class Session(abc.ABC):
     """A running program you talk to: ``expect`` what it prints, ``send`` what to type.
 
-    Made by :func:`cmdrun.spawn`; a context manager that stops the program's process group
-    (if it is still running) and reaps it on exit. Not thread-safe: one thread drives it.
+    Made by :func:`cmdrun.spawn` (a :class:`PipeSession` or a :class:`PtySession`); not built
+    by hand. A context manager that stops the program's process group (if it is still
+    running) and reaps it on exit. Not thread-safe: one thread drives it.
 
     Each call that waits is written once, as a generator of waits (``_expect``, ``_read``,
     ...): the methods here drive them by blocking, :class:`cmdrun.AsyncSession` on an event
@@ -214,6 +215,8 @@ class Session(abc.ABC):
 
     @property
     def args(self) -> tuple[str, ...]:
+        """The command's argv, as results and messages name it (a remote command's own, not
+        its ``ssh``'s)."""
         shown = self._spec.shown()
         assert isinstance(shown, tuple)  # a session runs one command, never a pipeline
         return shown
@@ -619,9 +622,18 @@ class Session(abc.ABC):
 
 
 class PipeSession(Session):
-    """A session over pipes: stdin, and stdout/stderr watched together."""
+    """A session over pipes: stdin, and stdout/stderr watched together.
+
+    Made by :func:`cmdrun.spawn` (``tty=False``, or the fallback of ``tty="auto"``); not
+    built by hand.
+    """
 
     def interrupt(self) -> None:
+        """Send SIGINT to the program's process group (pipes have no Ctrl-C to type).
+
+        Raises:
+            SessionClosed: the session was closed, or its program ended and was waited for.
+        """
         self._check_open("interrupt")
         interrupt_group(self.pid)
 
@@ -634,6 +646,9 @@ class PipeSession(Session):
 
 class PtySession(Session):
     """A session on a pseudo-terminal: the program sees a real terminal.
+
+    Made by :func:`cmdrun.spawn` (``tty=True``, or ``tty="auto"`` when it can); not built by
+    hand.
 
     A terminal in canonical mode (where programs read whole lines) holds at most 4095
     bytes of the line being typed (Linux) and drops the rest without a word, so ``send``
@@ -661,6 +676,12 @@ class PtySession(Session):
         return canonical(self._started.writer)
 
     def interrupt(self) -> None:
+        """Type the terminal's interrupt character (Ctrl-C), which signals the foreground
+        group; SIGINT to the program's group if it has not made the terminal its own yet.
+
+        Raises:
+            SessionClosed: the session was closed, or its program ended and was waited for.
+        """
         self._check_open("interrupt")
         assert self._started.intr is not None
         assert self._started.writer is not None

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 
 class Stream:
-    """The lines of a running command, as they arrive; see :func:`stream`.
+    """The lines of a running command, as they arrive; returned by :func:`stream`, not built
+    by hand.
 
     Iterate over it (once) for :class:`Line` objects; ``result`` holds the :class:`Result`
     once the output has ended. Leaving the loop early, or the ``with`` block, stops the
