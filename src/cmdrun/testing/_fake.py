@@ -783,6 +783,11 @@ class FakeCommands:
 
         Returns:
             The number of calls made so far whose command matches.
+
+        Raises:
+            TypeError: ``pattern`` is of a kind :meth:`register` does not take.
+            ValueError: ``pattern`` is empty, a str that shlex cannot split, or has
+                ``ANY_REST`` before its end.
         """
         compiled = _Compiled(pattern)
         return sum(1 for call in self.calls if compiled.matches(call.args))
