@@ -118,7 +118,8 @@ class _StartRefused(CmdrunError, OSError):
 
 
 class CommandNotExecutable(_StartRefused):
-    """The program exists but cannot be executed; ``reason`` says why.
+    """The program exists but cannot be executed; ``reason`` says why. A
+    :class:`CmdrunError` and an :class:`OSError`.
 
     Each argument is kept as the attribute of its name (``err`` as the stdlib's ``errno``).
 
@@ -136,7 +137,8 @@ class CommandNotExecutable(_StartRefused):
 
 
 class StartFailed(_StartRefused):
-    """The program could not be started for a reason that is not the program's fault.
+    """The program could not be started for a reason that is not the program's fault. A
+    :class:`CmdrunError` and an :class:`OSError`.
 
     Nothing was left open or running. Each argument is kept as the attribute of its name
     (``err`` as the stdlib's ``errno``).
@@ -333,7 +335,8 @@ class _DialogueError(CmdrunError):
 
 
 class ExpectTimeout(_DialogueError, TimeoutError):
-    """``expect`` (or ``read``) found nothing matching before its timeout.
+    """``expect`` (or ``read``) found nothing matching before its timeout. A
+    :class:`CmdrunError` and a :class:`TimeoutError`.
 
     Attributes:
         cmd: the command's argv.
@@ -374,7 +377,8 @@ def _as_predicate(returncode: int | None) -> str:
 
 
 class UnexpectedEOF(_DialogueError, EOFError):
-    """The program's output ended (it exited or closed it) before a pattern matched.
+    """The program's output ended (it exited or closed it) before a pattern matched. A
+    :class:`CmdrunError` and an :class:`EOFError`.
 
     Attributes:
         cmd: the command's argv.
