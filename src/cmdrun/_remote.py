@@ -197,6 +197,9 @@ class Remote:
         self._lifeline: tuple[int, int] | None = None
         self._connected = False
         self._closed = False
+        #: Each command opens a connection of its own, no master: set by a fan-out for the
+        #: Remotes it makes to run one command each (see :func:`run_on`).
+        self._direct = False
         _REMOTES.add(self)
 
     def __repr__(self) -> str:
@@ -214,7 +217,9 @@ class Remote:
         return os.path.join(self._dir, "master")
 
     def _base(self) -> list[str]:
-        argv = [self.ssh, "-o", f"ControlPath={self._control_path()}"]
+        # ControlPath=none: no multiplexing at all, whatever the user's ssh config says.
+        control = "none" if self._direct else self._control_path()
+        argv = [self.ssh, "-o", f"ControlPath={control}"]
         if self.ssh_config is not None:
             argv += ["-F", self.ssh_config]
         if self.port is not None:
@@ -271,8 +276,8 @@ class Remote:
         Raises:
             ConnectionFailed: the host cannot be reached, refuses the login or its key.
         """
-        if _faking():
-            return  # a test double answers this Remote's commands: no connection
+        if _faking() or self._direct:
+            return  # a test double answers, or each command connects: no master
         with self._lock:
             self._check_open()
             # The master removes its socket when it exits (ControlPersist ran out, ssh -O
@@ -294,7 +299,9 @@ class Remote:
             ConnectionFailed: the host cannot be reached, refuses the login or its key.
         """
         self._check_open()
-        if _faking() or (self._connected and os.path.exists(self._control_path())):
+        if _faking() or self._direct:
+            return
+        if self._connected and os.path.exists(self._control_path()):
             return
         from ._aio import arun
         from ._launcher import REAL, using_launcher
@@ -655,7 +662,10 @@ class Remote:
     def watch(self, remote: RemoteCommand, spec: Spec) -> _Watch | None:
         """Start the watch session of ``remote`` if its stdin is not the lifeline (it takes
         the caller's input, or a terminal's): a second ``ssh`` over the connection whose
-        stdin is, so that the command is stopped even if this process dies (SIGKILL)."""
+        stdin is, so that the command is stopped even if this process dies (SIGKILL).
+
+        None without a master: a command's own connection ends with its ``ssh``, and so
+        does the sshd process that serves it, which the script's watcher looks at."""
         if self._closed or not self._connected or _faking():
             return None
         lifeline = isinstance(spec.stdin, FromFd) and spec.stdin.number == self.lifeline()
@@ -675,11 +685,13 @@ class Remote:
     def cleanup(self, remote: RemoteCommand, kill_grace: float) -> Generator[Wait, None, None]:
         """Stop what is left of ``remote`` on the host and wait until it is gone (at most
         ``kill_grace`` and a few seconds more): the local side stopped its ``ssh`` (a
-        timeout, a cancellation, Ctrl-C, a session closed while it ran)."""
+        timeout, a cancellation, Ctrl-C, a session closed while it ran). Without a master
+        (:attr:`_direct`) the stopper opens a connection of its own: a second login, paid
+        only on this path."""
         from ._launcher import REAL
         from ._spec import build_spec
 
-        if self._closed or not self._connected or _faking():
+        if self._closed or not (self._connected or self._direct) or _faking():
             return  # no connection: each command's own watcher stops it
         script = remote.stopper(kill_grace, kill_grace + 2)
         spec = build_spec(
@@ -754,9 +766,22 @@ def _resolve(hosts: Iterable[str | Remote], remote_options: Mapping[str, Any]) -
     return resolved
 
 
+def _one_shot(remotes: Iterable[Remote], timeout: float | None, idle_timeout: float | None) -> None:
+    """Make ``remotes``, which will run one command each and then be closed, open no master
+    when no time limit applies: each host's command is then one ``ssh`` that logs in, runs
+    and disconnects (a master would cost a process to start it, a session through it and a
+    process to stop it, for no second command). With ``timeout`` or ``idle_timeout`` they
+    connect first, so that the limit applies to the command, not to the login
+    (``connect_timeout`` bounds that)."""
+    if timeout is None and idle_timeout is None:
+        for remote in remotes:
+            remote._direct = True
+
+
 class _FanOut:
-    """One command for many hosts: their Remotes (the ones made here are closed by
-    :meth:`close`), each host's command, and the run options left for the batch."""
+    """One command for many hosts: their Remotes (the ones made here, which run this one
+    command, see :func:`_one_shot`, are closed by :meth:`close`), each host's command, and
+    the run options left for the batch."""
 
     def __init__(
         self,
@@ -765,12 +790,15 @@ class _FanOut:
         remote_options: Mapping[str, Any] | None,
         options: Mapping[str, Any],
         door: str,
+        *,
+        timeout: float | None,
     ) -> None:
         given = list(hosts)
         self.remotes = _resolve(given, remote_options or {})
         self.owned = [
             r for r, h in zip(self.remotes, given, strict=True) if not isinstance(h, Remote)
         ]
+        _one_shot(self.owned, timeout, options.get("idle_timeout"))
         try:
             self.commands = [r.command(cmd, dict(options), door) for r in self.remotes]
         except BaseException:
@@ -815,7 +843,9 @@ def run_on(
     A host that cannot be reached gets a Result with exit status 255 and ssh's message on
     stderr (``Result.host`` names it); no host's failure hides another's result. Hosts
     given as names get a :class:`Remote` each (made with ``remote_options``), closed at
-    the end; Remotes given are left open.
+    the end; without ``timeout`` or ``idle_timeout`` these open no master connection (the
+    command's ``ssh`` logs in itself), with one they connect first, so that the limit
+    times the command alone. Remotes given are left open.
 
     Args:
         hosts: host names (``[user@]host`` or ssh config names) or :class:`Remote` objects.
@@ -834,7 +864,7 @@ def run_on(
     """
     from ._parallel import run_many
 
-    fan = _FanOut(hosts, cmd, remote_options, options, "run_on")
+    fan = _FanOut(hosts, cmd, remote_options, options, "run_on", timeout=timeout)
     try:
         failures = _connect_all(fan.remotes, jobs)
         todo = [
@@ -881,7 +911,7 @@ async def arun_on(
     from ._aio import arun_many
     from ._launcher import REAL, using_launcher
 
-    fan = _FanOut(hosts, cmd, remote_options, options, "arun_on")
+    fan = _FanOut(hosts, cmd, remote_options, options, "arun_on", timeout=timeout)
     try:
         tried = _to_connect(fan.remotes)
         with using_launcher(REAL):  # never faked, never recorded
@@ -906,8 +936,9 @@ async def arun_on(
 
 
 def _to_connect(remotes: list[Remote]) -> list[Remote]:
-    """The Remotes whose connection is to be opened (none when a test double answers)."""
-    return [] if _faking() else [r for r in remotes if not r._connected]
+    """The Remotes whose master is to be opened (none when a test double answers, nor for
+    Remotes whose commands connect on their own)."""
+    return [] if _faking() else [r for r in remotes if not (r._connected or r._direct)]
 
 
 def _verdicts(
