@@ -373,6 +373,37 @@ def test_one_master_connection_in_a_private_directory(hosts: sshd.Servers) -> No
     assert not r.alive()
 
 
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has exited (a zombie that its parent, here init, has not
+    reaped yet counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_closing_tells_the_master_to_exit_without_an_ssh_process(
+    hosts: sshd.Servers, tmp_path: Path
+) -> None:
+    log = tmp_path / "log"
+    wrapper = tmp_path / "ssh"
+    wrapper.write_text(LOGGING_SSH.replace("LOG", str(log)))
+    wrapper.chmod(0o755)
+    r = Remote("host1", ssh_config=hosts.ssh_config, ssh=str(wrapper))
+    r.run(["true"])
+    check = subprocess.run(
+        [*r._base(), "-O", "check", "--", r.host], capture_output=True, text=True, check=True
+    )
+    master = int(check.stderr.split("pid=")[1].split(")")[0])
+    r.close()
+    deadline = time.monotonic() + 10
+    while not _gone(master):
+        assert time.monotonic() < deadline, "the master never exited"
+        time.sleep(0.02)
+    assert not any(" -O exit" in call for call in log.read_text().splitlines())
+
+
 # -- the other doors ----------------------------------------------------------------------
 
 
