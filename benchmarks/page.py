@@ -549,6 +549,12 @@ wake-ups, so each round trip can cost more than one session's alone.""",
                         ("`Connection(target)",),
                         optional=True,
                     ),
+                    Bar(
+                        "run_on with the peers' key exchange (context, not raced)",
+                        ("'KexAlgorithms'",),
+                        FLOOR,
+                        optional=True,
+                    ),
                 ),
                 ("bench_ssh_fanout",),
                 short="SSH fan-out to 30 targets",
@@ -576,11 +582,13 @@ wake-ups, so each round trip can cost more than one session's alone.""",
         """\
 One shared OpenSSH connection (a control master) makes each `Remote.run` cost a session, not
 a connection: plain `ssh` and plumbum pay a connection per command. Where cmdrun loses is
-the fan-out with fresh connections: each host costs an OpenSSH connection, and OpenSSH 9's
-default key exchange (`sntrup761x25519`, post-quantum) takes about 75 ms of it on this
-machine, where paramiko (fabric) and libssh2 (parallel-ssh) negotiate curve25519; cmdrun keeps
-the system's defaults on purpose (`options={"KexAlgorithms": ...}` changes them) and pays a
-master, a session and an exit per host, where parallel-ssh holds everything in one process.
+the fan-out with fresh connections: each host costs an OpenSSH login (one `ssh` per host,
+no master when no second command follows), and OpenSSH 9's default key exchange
+(`sntrup761x25519`, post-quantum) takes about 60 ms of CPU of it on this machine, where
+paramiko (fabric) and libssh2 (parallel-ssh) negotiate curve25519. cmdrun keeps the system's
+defaults on purpose (`options={"KexAlgorithms": ...}` changes them); the last bar (full runs)
+is run_on with the peers' key exchange. What is left then is an `ssh` process per host (the
+peers hold every connection in one process) and the remote script that makes timeouts hold.
 fabric's `ThreadingGroup` gives a wrong answer (its `GroupResult` keys results by
 connection, and ten names of one server compare equal), and after a timeout fabric and
 plumbum return on time but leave the command running on the host.""",

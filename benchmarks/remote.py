@@ -33,8 +33,9 @@ gives the ratio with the ``.bashrc`` read (full runs), and one measures the shel
       port, user and key given from the servers) with ``run_command("true")`` and
       ``join()``. Every contestant must show exit status 0 for each of the 30 targets; one
       that does not is reported as *wrong*, never as a time. For context (not with
-      ``--quick``): fabric ``Connection.run`` in a 30-thread pool. Rotated rounds, ratios of
-      median wall times.
+      ``--quick``): fabric ``Connection.run`` in a 30-thread pool, and ``run_on`` with the
+      peers' key exchange (``options={"KexAlgorithms": "curve25519-sha256"}``: what OpenSSH
+      9's default post-quantum one costs). Rotated rounds, ratios of median wall times.
     - *No survivor after a fan-out timeout*: ``run_on(targets, ["sh", "-c", "sleep 30.N &
       sleep 30.N"], timeout=1, jobs=30)`` (``30.N`` a random length: a unique marker):
       seconds until it returns, and the processes left on the hosts (``pgrep -f`` for the
@@ -383,15 +384,27 @@ def all_zero(name: str, statuses: dict[str, Any], wanted: list[str]) -> None:
         raise WrongAnswer(f"{name}: exit status not 0 on {len(bad)} hosts: {bad}"[:200])
 
 
-def cmdrun_fanout(servers: sshd.Servers) -> float:
+#: The key exchange paramiko (fabric) and libssh2 (parallel-ssh) negotiate here, where
+#: OpenSSH 9 prefers the post-quantum sntrup761x25519-sha512@openssh.com.
+PEERS_KEX = "curve25519-sha256"
+
+
+def cmdrun_fanout(servers: sshd.Servers, options: dict[str, str] | None = None) -> float:
     names = targets(servers)
     start = time.perf_counter()
     results = cmdrun.run_on(
-        names, ["true"], jobs=len(names), remote_options={"ssh_config": servers.ssh_config}
+        names,
+        ["true"],
+        jobs=len(names),
+        remote_options={"ssh_config": servers.ssh_config, "options": options},
     )
     elapsed = time.perf_counter() - start
     all_zero("cmdrun", {str(r.host): r.returncode for r in results}, names)
     return elapsed
+
+
+def cmdrun_peers_kex_fanout(servers: sshd.Servers) -> float:
+    return cmdrun_fanout(servers, {"KexAlgorithms": PEERS_KEX})
 
 
 def fabric_group_fanout(servers: sshd.Servers) -> float:
@@ -482,6 +495,7 @@ def bench_fanout(s: SshSettings) -> list[Row]:
         contestants["parallel-ssh"] = pssh_fanout
     if s.fanout_context:
         contestants["fabric pool"] = fabric_pool_fanout
+        contestants["cmdrun, peers' kex"] = cmdrun_peers_kex_fanout
     wrong: dict[str, str] = {}
 
     def guarded(name: str, servers: sshd.Servers) -> Callable[[], float]:
@@ -505,6 +519,17 @@ def bench_fanout(s: SshSettings) -> list[Row]:
     with hosts() as servers:
         n = len(targets(servers))
         t = rotated_rounds({name: guarded(name, servers) for name in contestants}, s.fanout_rounds)
+
+    def beside_peers(name: str) -> str:
+        """For cmdrun with the peers' key exchange: each peer's time against it."""
+        if name != "cmdrun, peers' kex":
+            return ""
+        fair = [
+            f"{peer} {Versus(t[peer], t[name]).ratio:.2f}"
+            for peer in ("parallel-ssh", "fabric pool")
+            if peer in t and peer not in wrong and not problems.get(peer)
+        ]
+        return f"; each peer / this: {', '.join(fair)}" if fair else ""
 
     def versus(name: str) -> str:
         v = Versus(t[name], t["cmdrun"])
@@ -542,11 +567,17 @@ def bench_fanout(s: SshSettings) -> list[Row]:
             f"fabric `Connection(target).run('true', hide=True)` in a {n}-thread pool / cmdrun",
             f"what the group should cost, each result kept; {FABRIC_HOW}",
         ),
+        "cmdrun, peers' kex": (
+            f"cmdrun with the peers' key exchange, `options={{'KexAlgorithms': '{PEERS_KEX}'}}`"
+            " / cmdrun",
+            "what OpenSSH's default post-quantum key exchange (sntrup761x25519) costs: the "
+            "peers negotiate curve25519; cmdrun keeps the system's defaults on purpose",
+        ),
     }
     for name, (label, how) in peers.items():
         if name not in contestants and not problems.get(name):
             continue  # not measured this time (the pool: --quick)
-        context = "context: " if name == "fabric pool" else ""
+        context = "context: " if name in {"fabric pool", "cmdrun, peers' kex"} else ""
         if problems.get(name):
             rows.append(Row(f"{context}{where}: {label}", "not measured", details=problems[name]))
         elif name in wrong:
@@ -558,7 +589,7 @@ def bench_fanout(s: SshSettings) -> list[Row]:
                 Row(
                     f"{context}{where}: {label}",
                     f"{Versus(t[name], t['cmdrun']).ratio:.2f}",
-                    details=f"{how}; {versus(name)}",
+                    details=f"{how}; {versus(name)}{beside_peers(name)}",
                 )
             )
     return rows

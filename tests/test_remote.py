@@ -227,18 +227,20 @@ remote.run(["sleep", {mark!r}], {kwargs})
 """
 
 
-def _parent(hosts: sshd.Servers, mark: str, kwargs: str = "") -> subprocess.Popen[str]:
-    code = CHILD.format(path=sys.path, config=str(hosts.ssh_config), mark=mark, kwargs=kwargs)
-    child = subprocess.Popen(
+def _parent(
+    hosts: sshd.Servers, mark: str, kwargs: str = "", child: str = CHILD
+) -> subprocess.Popen[str]:
+    code = child.format(path=sys.path, config=str(hosts.ssh_config), mark=mark, kwargs=kwargs)
+    process = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    assert child.stdout is not None
-    assert child.stdout.readline() == "ready\n"
+    assert process.stdout is not None
+    assert process.stdout.readline() == "ready\n"
     deadline = time.monotonic() + 15
     while not survivors(hosts, mark):
         assert time.monotonic() < deadline, "the remote sleep never started"
         time.sleep(0.1)
-    return child
+    return process
 
 
 def test_ctrl_c_in_the_caller_stops_the_remote_command(hosts: sshd.Servers) -> None:
@@ -371,6 +373,37 @@ def test_one_master_connection_in_a_private_directory(hosts: sshd.Servers) -> No
     assert not r.alive()
 
 
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has exited (a zombie that its parent, here init, has not
+    reaped yet counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_closing_tells_the_master_to_exit_without_an_ssh_process(
+    hosts: sshd.Servers, tmp_path: Path
+) -> None:
+    log = tmp_path / "log"
+    wrapper = tmp_path / "ssh"
+    wrapper.write_text(LOGGING_SSH.replace("LOG", str(log)))
+    wrapper.chmod(0o755)
+    r = Remote("host1", ssh_config=hosts.ssh_config, ssh=str(wrapper))
+    r.run(["true"])
+    check = subprocess.run(
+        [*r._base(), "-O", "check", "--", r.host], capture_output=True, text=True, check=True
+    )
+    master = int(check.stderr.split("pid=")[1].split(")")[0])
+    r.close()
+    deadline = time.monotonic() + 10
+    while not _gone(master):
+        assert time.monotonic() < deadline, "the master never exited"
+        time.sleep(0.02)
+    assert not any(" -O exit" in call for call in log.read_text().splitlines())
+
+
 # -- the other doors ----------------------------------------------------------------------
 
 
@@ -489,6 +522,71 @@ def test_run_on_with_names_and_a_timeout(hosts: sshd.Servers) -> None:
     assert survivors(hosts, mark) == []
 
 
+LOGGING_SSH = """#!/bin/sh
+# ssh, but first a line in LOG: this process's pid and the options up to the destination.
+line=$$
+for arg do [ "$arg" = -- ] && break; line="$line $arg"; done
+echo "$line" >> LOG
+exec ssh "$@"
+"""
+
+
+def test_run_on_without_a_time_limit_runs_one_ssh_per_host_and_no_master(
+    hosts: sshd.Servers, tmp_path: Path
+) -> None:
+    """No timeout: nothing to measure after the login, so each host's command is one ssh
+    that logs in itself (no master to start, share and stop), and none is left behind."""
+    log = tmp_path / "log"
+    wrapper = tmp_path / "ssh"
+    wrapper.write_text(LOGGING_SSH.replace("LOG", str(log)))
+    wrapper.chmod(0o755)
+    down = f"ssh://127.0.0.1:{sshd._free_port()}"
+    results = cmdrun.run_on(
+        ["host0", "host1", "host2", down],
+        ["sh", "-c", "echo up"],
+        remote_options={"ssh_config": hosts.ssh_config, "ssh": str(wrapper)},
+    )
+    assert [r.stdout for r in results[:3]] == ["up\n"] * 3
+    assert results[3].returncode == 255
+    assert "Connection refused" in results[3].stderr
+    calls = log.read_text().splitlines()
+    assert len(calls) == 4  # one per host: no master started, none told to exit
+    assert all("ControlPath=none" in call and "ControlMaster=yes" not in call for call in calls)
+    for pid in (int(call.split()[0]) for call in calls):
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # every ssh ended and was reaped
+
+
+FAN_OUT_CHILD = """
+import sys
+sys.path[:0] = {path!r}
+import cmdrun
+print("ready", flush=True)
+cmdrun.run_on(
+    ["host0", "host1"],
+    ["sh", "-c", "trap '' TERM; sleep {mark}"],
+    kill_grace=3,
+    remote_options={{"ssh_config": {config!r}}},
+)
+"""
+
+
+def test_ctrl_c_stops_a_fan_out_without_a_master(hosts: sshd.Servers) -> None:
+    """Without a master, the stopper opens a connection of its own and the call ends once
+    the commands are gone (TERM ignored: KILL after kill_grace). Without it, the scripts'
+    own watchers would stop them too, but only seconds after the call ended."""
+    mark = marker()
+    child = _parent(hosts, mark, child=FAN_OUT_CHILD)
+    deadline = time.monotonic() + 15
+    while len(survivors(hosts, mark)) < 2:
+        assert time.monotonic() < deadline, "the remote sleeps never both started"
+        time.sleep(0.1)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=30)
+    assert "KeyboardInterrupt" in err
+    assert survivors(hosts, mark) == []  # gone before the parent ended
+
+
 # -- async ----------------------------------------------------------------------------------
 
 
@@ -531,6 +629,31 @@ async def test_async_cancellation_stops_the_remote_command(hosts: sshd.Servers) 
         with anyio.move_on_after(2):
             await r.arun(["sleep", mark])
         assert survivors(hosts, mark) == []
+
+
+@pytest.mark.anyio
+async def test_cancelling_arun_on_without_a_master_stops_the_remote_commands(
+    hosts: sshd.Servers,
+) -> None:
+    import anyio
+
+    mark = marker()
+
+    async def fan_out() -> None:
+        await cmdrun.arun_on(
+            ["host0", "host1"],
+            ["sh", "-c", f"trap '' TERM; sleep {mark}"],
+            kill_grace=3,
+            remote_options={"ssh_config": hosts.ssh_config},
+        )
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(fan_out)
+        deadline = time.monotonic() + 15
+        while len(await anyio.to_thread.run_sync(survivors, hosts, mark)) < 2:
+            assert time.monotonic() < deadline, "the remote sleeps never both started"
+        group.cancel_scope.cancel()
+    assert survivors(hosts, mark) == []
 
 
 @pytest.mark.anyio

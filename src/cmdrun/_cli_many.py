@@ -280,7 +280,7 @@ def _prepare_hosts(
         OSError, UnicodeDecodeError: the hosts file cannot be read.
         ValueError: a bad host name, ssh option or command.
     """
-    from ._remote import Remote, _connect_all, _unreachable
+    from ._remote import Remote, _connect_all, _one_shot, _unreachable
 
     options: dict[str, Any] = {}
     for pair in args.ssh_option:
@@ -297,6 +297,8 @@ def _prepare_hosts(
     try:
         for _, host in hosts:
             remotes.append(Remote(host, ssh_config=args.ssh_config, options=options or None))
+        if not args.fail_fast:  # with it, a host found unreachable first must stop nothing
+            _one_shot(remotes, args.timeout, args.idle_timeout)  # before the argvs are made
         shown = shlex.join(command) if not args.shell else " ".join(command)
         lines = [Line(number, f"{host}: {shown}", command) for number, host in hosts]
         batch_options: BatchOptions = {

@@ -197,6 +197,9 @@ class Remote:
         self._lifeline: tuple[int, int] | None = None
         self._connected = False
         self._closed = False
+        #: Each command opens a connection of its own, no master: set by a fan-out for the
+        #: Remotes it makes to run one command each (see :func:`run_on`).
+        self._direct = False
         _REMOTES.add(self)
 
     def __repr__(self) -> str:
@@ -214,7 +217,9 @@ class Remote:
         return os.path.join(self._dir, "master")
 
     def _base(self) -> list[str]:
-        argv = [self.ssh, "-o", f"ControlPath={self._control_path()}"]
+        # ControlPath=none: no multiplexing at all, whatever the user's ssh config says.
+        control = "none" if self._direct else self._control_path()
+        argv = [self.ssh, "-o", f"ControlPath={control}"]
         if self.ssh_config is not None:
             argv += ["-F", self.ssh_config]
         if self.port is not None:
@@ -271,8 +276,8 @@ class Remote:
         Raises:
             ConnectionFailed: the host cannot be reached, refuses the login or its key.
         """
-        if _faking():
-            return  # a test double answers this Remote's commands: no connection
+        if _faking() or self._direct:
+            return  # a test double answers, or each command connects: no master
         with self._lock:
             self._check_open()
             # The master removes its socket when it exits (ControlPersist ran out, ssh -O
@@ -294,7 +299,9 @@ class Remote:
             ConnectionFailed: the host cannot be reached, refuses the login or its key.
         """
         self._check_open()
-        if _faking() or (self._connected and os.path.exists(self._control_path())):
+        if _faking() or self._direct:
+            return
+        if self._connected and os.path.exists(self._control_path()):
             return
         from ._aio import arun
         from ._launcher import REAL, using_launcher
@@ -323,7 +330,8 @@ class Remote:
         """Close the shared connection and stop what still runs on the host from here.
 
         Commands that take no input are stopped by their lifeline; the master connection
-        is told to exit (``ssh -O exit``). Idempotent; a closed Remote cannot run more.
+        is told to exit (as ``ssh -O exit`` does). Idempotent; a closed Remote cannot run
+        more.
         """
         with self._lock:
             if self._closed:
@@ -334,7 +342,7 @@ class Remote:
             os.close(lifeline[1])
             os.close(lifeline[0])
         if self._dir is not None:
-            if self._connected:
+            if self._connected and not self._told_master_to_exit():
                 _run(self._exit_argv())
             import shutil
 
@@ -343,6 +351,15 @@ class Remote:
 
     def _exit_argv(self) -> list[str]:
         return [*self._base(), "-O", "exit", "--", self.host]
+
+    def _told_master_to_exit(self) -> bool:
+        """Tell the master to exit over its socket, as ``ssh -O exit`` does, without
+        starting an ``ssh`` (about 6 ms of CPU each here); False if it could not be told
+        (then ``ssh -O exit`` is run: it knows more protocol versions than this)."""
+        told = _tell_master_to_exit(self._control_path(), self.connect_timeout)
+        if told:
+            self._connected = False
+        return told
 
     def __enter__(self) -> Remote:
         return self
@@ -655,7 +672,10 @@ class Remote:
     def watch(self, remote: RemoteCommand, spec: Spec) -> _Watch | None:
         """Start the watch session of ``remote`` if its stdin is not the lifeline (it takes
         the caller's input, or a terminal's): a second ``ssh`` over the connection whose
-        stdin is, so that the command is stopped even if this process dies (SIGKILL)."""
+        stdin is, so that the command is stopped even if this process dies (SIGKILL).
+
+        None without a master: a command's own connection ends with its ``ssh``, and so
+        does the sshd process that serves it, which the script's watcher looks at."""
         if self._closed or not self._connected or _faking():
             return None
         lifeline = isinstance(spec.stdin, FromFd) and spec.stdin.number == self.lifeline()
@@ -675,11 +695,13 @@ class Remote:
     def cleanup(self, remote: RemoteCommand, kill_grace: float) -> Generator[Wait, None, None]:
         """Stop what is left of ``remote`` on the host and wait until it is gone (at most
         ``kill_grace`` and a few seconds more): the local side stopped its ``ssh`` (a
-        timeout, a cancellation, Ctrl-C, a session closed while it ran)."""
+        timeout, a cancellation, Ctrl-C, a session closed while it ran). Without a master
+        (:attr:`_direct`) the stopper opens a connection of its own: a second login, paid
+        only on this path."""
         from ._launcher import REAL
         from ._spec import build_spec
 
-        if self._closed or not self._connected or _faking():
+        if self._closed or not (self._connected or self._direct) or _faking():
             return  # no connection: each command's own watcher stops it
         script = remote.stopper(kill_grace, kill_grace + 2)
         spec = build_spec(
@@ -728,6 +750,57 @@ def _run(argv: Sequence[str]) -> Result:
         return run(list(argv), **_quiet())
 
 
+#: OpenSSH's multiplexing protocol (``PROTOCOL.mux`` in its sources): the message types
+#: and the version that :func:`_tell_master_to_exit` speaks.
+_MUX_HELLO = 0x00000001
+_MUX_VERSION = 4
+_MUX_TERMINATE = 0x10000005
+_MUX_OK = 0x80000001
+
+
+def _tell_master_to_exit(path: str, timeout: float) -> bool:
+    """``ssh -O exit`` without the ``ssh``: over the master's socket, a hello each way,
+    then a request to terminate; whether the master said yes (or hung up at once, which
+    ``ssh -O exit`` takes as a yes too). False if it could not be told: no socket, another
+    protocol version, a refusal, no answer within ``timeout`` seconds."""
+    import socket
+    import struct
+
+    def packet(*words: int) -> bytes:
+        return struct.pack(f">{len(words) + 1}I", 4 * len(words), *words)
+
+    def receive(conn: socket.socket) -> bytes:
+        (length,) = struct.unpack(">I", _receive_exactly(conn, 4))
+        return _receive_exactly(conn, length)
+
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(timeout)
+            conn.connect(path)
+            conn.sendall(packet(_MUX_HELLO, _MUX_VERSION))
+            if receive(conn)[:8] != struct.pack(">II", _MUX_HELLO, _MUX_VERSION):
+                return False
+            conn.sendall(packet(_MUX_TERMINATE, 1))
+            try:
+                reply = receive(conn)
+            except (EOFError, ConnectionResetError, BrokenPipeError):
+                return True  # it exited before it answered
+            return reply[:8] == struct.pack(">II", _MUX_OK, 1)
+    except (OSError, EOFError):
+        return False
+
+
+def _receive_exactly(conn: Any, size: int) -> bytes:
+    """``size`` bytes from socket ``conn``. Raises EOFError if it closes first."""
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            raise EOFError
+        data += chunk
+    return data
+
+
 def _connect_failure(host: str, result: Result) -> ConnectionFailed | None:
     if result.returncode == 0:
         return None
@@ -754,9 +827,22 @@ def _resolve(hosts: Iterable[str | Remote], remote_options: Mapping[str, Any]) -
     return resolved
 
 
+def _one_shot(remotes: Iterable[Remote], timeout: float | None, idle_timeout: float | None) -> None:
+    """Make ``remotes``, which will run one command each and then be closed, open no master
+    when no time limit applies: each host's command is then one ``ssh`` that logs in, runs
+    and disconnects (a master would cost a process to start it, a session through it and a
+    process to stop it, for no second command). With ``timeout`` or ``idle_timeout`` they
+    connect first, so that the limit applies to the command, not to the login
+    (``connect_timeout`` bounds that)."""
+    if timeout is None and idle_timeout is None:
+        for remote in remotes:
+            remote._direct = True
+
+
 class _FanOut:
-    """One command for many hosts: their Remotes (the ones made here are closed by
-    :meth:`close`), each host's command, and the run options left for the batch."""
+    """One command for many hosts: their Remotes (the ones made here, which run this one
+    command, see :func:`_one_shot`, are closed by :meth:`close`), each host's command, and
+    the run options left for the batch."""
 
     def __init__(
         self,
@@ -765,12 +851,15 @@ class _FanOut:
         remote_options: Mapping[str, Any] | None,
         options: Mapping[str, Any],
         door: str,
+        *,
+        timeout: float | None,
     ) -> None:
         given = list(hosts)
         self.remotes = _resolve(given, remote_options or {})
         self.owned = [
             r for r, h in zip(self.remotes, given, strict=True) if not isinstance(h, Remote)
         ]
+        _one_shot(self.owned, timeout, options.get("idle_timeout"))
         try:
             self.commands = [r.command(cmd, dict(options), door) for r in self.remotes]
         except BaseException:
@@ -791,7 +880,9 @@ class _FanOut:
         from ._launcher import REAL, using_launcher
         from ._parallel import run_many
 
-        ending = [r for r in self.owned if r._connected and not r._closed]
+        ending = [
+            r for r in self.owned if r._connected and not r._closed and not r._told_master_to_exit()
+        ]
         if len(ending) > 1:
             with using_launcher(REAL):  # never faked, never recorded
                 run_many([r._exit_argv() for r in ending], jobs=len(ending), **_quiet_batch())
@@ -815,7 +906,9 @@ def run_on(
     A host that cannot be reached gets a Result with exit status 255 and ssh's message on
     stderr (``Result.host`` names it); no host's failure hides another's result. Hosts
     given as names get a :class:`Remote` each (made with ``remote_options``), closed at
-    the end; Remotes given are left open.
+    the end; without ``timeout`` or ``idle_timeout`` these open no master connection (the
+    command's ``ssh`` logs in itself), with one they connect first, so that the limit
+    times the command alone. Remotes given are left open.
 
     Args:
         hosts: host names (``[user@]host`` or ssh config names) or :class:`Remote` objects.
@@ -834,7 +927,7 @@ def run_on(
     """
     from ._parallel import run_many
 
-    fan = _FanOut(hosts, cmd, remote_options, options, "run_on")
+    fan = _FanOut(hosts, cmd, remote_options, options, "run_on", timeout=timeout)
     try:
         failures = _connect_all(fan.remotes, jobs)
         todo = [
@@ -881,7 +974,7 @@ async def arun_on(
     from ._aio import arun_many
     from ._launcher import REAL, using_launcher
 
-    fan = _FanOut(hosts, cmd, remote_options, options, "arun_on")
+    fan = _FanOut(hosts, cmd, remote_options, options, "arun_on", timeout=timeout)
     try:
         tried = _to_connect(fan.remotes)
         with using_launcher(REAL):  # never faked, never recorded
@@ -906,8 +999,9 @@ async def arun_on(
 
 
 def _to_connect(remotes: list[Remote]) -> list[Remote]:
-    """The Remotes whose connection is to be opened (none when a test double answers)."""
-    return [] if _faking() else [r for r in remotes if not r._connected]
+    """The Remotes whose master is to be opened (none when a test double answers, nor for
+    Remotes whose commands connect on their own)."""
+    return [] if _faking() else [r for r in remotes if not (r._connected or r._direct)]
 
 
 def _verdicts(

@@ -168,11 +168,12 @@ def remote_script(
         lines.append("trap : INT QUIT")
     stop = _stop_from_inside(kill_grace)
     if lifeline:
-        # The watcher reads the lifeline; its end means the caller is gone.
+        # The watcher reads the lifeline; its end means the caller is gone. (The shell's
+        # own read, not cat: no process to start; nothing is ever written to it.)
         lines.append(
             "exec 3<&0 </dev/null; "
-            f"(trap '' TERM INT HUP; cat <&3 >/dev/null 2>&1; {stop}) >/dev/null 2>&1 & "
-            "w=$!; exec 3<&-"
+            f"(trap '' TERM INT HUP; while read -r l; do :; done <&3; {stop}) "
+            ">/dev/null 2>&1 & w=$!; exec 3<&-"
         )
     elif not tty:
         # stdin is the command's: watch the sshd process serving the connection instead.
