@@ -19,6 +19,8 @@ import sys
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from children import (
     alive,
@@ -35,6 +37,7 @@ from children import (
     wait_for_file_between,
     write_both,
 )
+from cmdrun import _cli
 
 SCRIPT = cli_script()
 #: How the tests start the command: the console script, or ``python -m cmdrun`` without it.
@@ -548,3 +551,111 @@ def test_running_a_command_imports_no_typing() -> None:
     argv = [sys.executable, "-S", "-c", code]
     out = subprocess.run(argv, check=False, capture_output=True, text=True)
     assert out.stdout.split("\n")[0] == "0 []", out.stderr
+
+
+# -- the plain command lines read without argparse ------------------------------------------
+
+#: Words a command line is made of in the property test: every option, values good and bad,
+#: and what argparse reads its own way (abbreviations, ``--opt=value``, ``-qj``, ``-5``).
+_WORDS = [
+    *_cli._FLAGS,
+    *_cli._VALUED,
+    *_cli._APPENDED,
+    "--",
+    "-",
+    "true",
+    "5",
+    "0",
+    "-5",
+    "inf",
+    "nan",
+    "x",
+    "",
+    "A=1",
+    "=1",
+    "a b",
+    "-a b",
+    "--time",
+    "--timeout=5",
+    "-qj",
+    "-h",
+    "--help",
+    "--version",
+    "many",
+]
+
+
+def _argparse_reads(args: list[str]) -> dict[str, object] | None:
+    try:
+        return vars(_cli.build_parser().parse_args(args))
+    except SystemExit:
+        return None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--", "true"],
+        ["true", "x"],
+        ["true", "--timeout", "5"],
+        ["--quiet", "--", "--", "x"],
+        ["-q", "--json", "--tty", "--tty", "--", "sh", "-c", "exit 3"],
+        ["--no-tty", "--timeout", "10", "--idle-timeout", "inf", "--kill-grace", "0", "--", "x"],
+        ["--env", "A=1", "--env", "B=", "--respond", "ok? =y", "--", "t"],
+        ["--input", "-", "--cwd", "/tmp", "--", "cat"],
+        ["--host", "me@there", "--ssh-config", "f", "--ssh-option", "A=b", "--", "uptime"],
+        ["--timeout", "5", "--timeout", "7", "--", "x"],
+        ["--"],
+    ],
+)
+def test_plain_command_lines_are_read_as_argparse_reads_them(args: list[str]) -> None:
+    plain = _cli._plain_options(args)
+    assert plain is not None
+    assert vars(plain) == _argparse_reads(args)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--help"],
+        ["--version"],
+        ["--time", "5", "--", "x"],
+        ["--timeout=5", "--", "x"],
+        ["-qj", "--", "x"],
+        ["--timeout", "-5", "--", "x"],
+        ["--timeout", "soon", "--", "x"],
+        ["--env", "novalue", "--", "x"],
+        ["--tty", "--no-tty", "--", "x"],
+        ["--timeout"],
+        ["--quiet"],
+        ["-", "x"],
+    ],
+)
+def test_other_command_lines_are_left_to_argparse(args: list[str]) -> None:
+    assert _cli._plain_options(args) is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_WORDS), max_size=8))
+def test_plain_reading_never_disagrees_with_argparse(args: list[str]) -> None:
+    plain = _cli._plain_options(args)
+    if plain is not None:
+        assert vars(plain) == _argparse_reads(args)
+
+
+def test_a_plain_run_does_not_import_argparse() -> None:
+    """argparse (with gettext) and building the parser cost about 2 ms of every run."""
+    spec = importlib.util.find_spec("cmdrun")
+    assert spec is not None
+    assert spec.origin is not None
+    root = str(pathlib.Path(spec.origin).resolve().parent.parent)
+    code = (
+        f"import sys; sys.path.insert(0, {root!r})\n"
+        "from cmdrun._cli import main\n"
+        "status = main(['--timeout', '10', '--', 'true'])\n"
+        "print(status, 'argparse' in sys.modules)\n"
+    )
+    argv = [sys.executable, "-S", "-c", code]
+    out = subprocess.run(argv, check=False, capture_output=True, text=True)
+    assert out.stdout.split() == ["0", "False"], out.stderr

@@ -298,3 +298,42 @@ def test_spawn_options_agree_with_spawn_and_the_typed_dict() -> None:
 def test_aspawn_refuses_an_unknown_option_by_name() -> None:
     with pytest.raises(TypeError, match=r"aspawn\(\) .*shel"):
         cmdrun.aspawn(["cat"], shel=True).__await__().send(None)  # type: ignore[call-arg]
+
+
+#: All that ``cmdrun.run`` may import beyond what ``import subprocess`` already has, besides
+#: cmdrun's own modules: anything else (typing, importlib, weakref, struct, logging,
+#: dataclasses, ...) is start-up time that every program and every ``cmdrun`` command pays.
+RUN_PATH_STDLIB = {"__future__", "_contextvars", "contextvars", "shlex"}
+
+#: cmdrun's modules that ``cmdrun.run`` leaves for their own names (``cmdrun._LATER``).
+NOT_ON_THE_RUN_PATH = {"cmdrun._parallel", "cmdrun._remote", "cmdrun._session", "cmdrun._stream"}
+
+
+def _imported_by_run(extra: str = "") -> set[str]:
+    """The modules ``import cmdrun; cmdrun.run`` adds to a process that imported subprocess;
+    without ``site`` (which may import anything for its own reasons), this cmdrun on the path."""
+    spec = importlib.util.find_spec("cmdrun")
+    assert spec is not None
+    assert spec.origin is not None
+    root = str(pathlib.Path(spec.origin).resolve().parent.parent)
+    code = (
+        f"import sys; sys.path.insert(0, {root!r}); import subprocess\n"
+        "before = set(sys.modules)\n"
+        f"import cmdrun; cmdrun.run; {extra}\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))\n"
+    )
+    argv = [sys.executable, "-S", "-c", code]
+    return set(subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split())
+
+
+def test_run_imports_nothing_heavy_beyond_subprocess() -> None:
+    added = _imported_by_run()
+    assert {m for m in added if m.split(".")[0] != "cmdrun"} <= RUN_PATH_STDLIB
+    assert "cmdrun._run" in added
+    assert added.isdisjoint(NOT_ON_THE_RUN_PATH)
+
+
+def test_first_use_of_a_later_name_imports_its_module_and_publishes_it() -> None:
+    added = _imported_by_run("assert cmdrun.spawn.__module__ == 'cmdrun'")
+    assert added >= NOT_ON_THE_RUN_PATH
+    assert {name.removeprefix("cmdrun") for name in NOT_ON_THE_RUN_PATH} == cmdrun._LATER

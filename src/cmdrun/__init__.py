@@ -6,9 +6,12 @@ with interactive programs over pipes or a pseudo-terminal.
 """
 
 import os as _os
+import sys as _sys
 
 TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from ._aio import arun, arun_many
     from ._asession import AsyncSession, Spawning, aspawn
     from ._astream import AsyncStream, astream
@@ -68,6 +71,12 @@ _API = {
 }
 
 
+#: Modules of ``_API`` that the first use of a name of the others leaves out: ``run`` and the
+#: errors it raises need none of them (each costs a few tenths of a millisecond to import,
+#: ``typing`` and ``weakref`` with them). The first use of one of their own names imports
+#: them, as does a fork (see ``register_at_fork`` below).
+_LATER = frozenset({"._parallel", "._remote", "._session", "._stream"})
+
 #: The async API, imported apart (only when used): see ``__getattr__``.
 _ASYNC_API = {
     "._aio": ("arun", "arun_many"),
@@ -77,21 +86,22 @@ _ASYNC_API = {
 }
 
 
-def _import_api() -> None:
+def _import_api(later: bool = True) -> None:
     """Import every public name (but the asyncio API) into this module.
 
-    All at once, on the first use of any: from then on each public class and function says it
-    lives here, whichever door the program came in by (tracebacks and reprs show
+    All at once, on the first use of any (without ``later``, all but those of the ``_LATER``
+    modules, which none of the others imports): from then on each public class and function
+    says it lives here, whichever door the program came in by (tracebacks and reprs show
     cmdrun.CommandFailed, and pickles name a path that stays valid when the internals move:
     pickle finds classes by ``__module__`` and ``__qualname__``).
     """
     global _api_imported
     if _api_imported:
         return
-    import importlib
-
     for module_name, names in _API.items():
-        module = importlib.import_module(module_name, __name__)
+        if not later and module_name in _LATER:
+            continue
+        module = _submodule(module_name)
         for name in names:
             value = getattr(module, name)
             if callable(value):
@@ -99,7 +109,15 @@ def _import_api() -> None:
             # A setting assigned before the first use (``cmdrun.TTY_REFUSALS = [...]``
             # right after ``import cmdrun``) is the caller's: it stays.
             globals().setdefault(name, value)
-    _api_imported = True
+    _api_imported = later
+
+
+def _submodule(relative_name: str) -> "ModuleType":
+    """``importlib.import_module(relative_name, "cmdrun")`` without importing ``importlib``
+    (which Python's own start-up leaves out: about 0.5 ms)."""
+    name = __name__ + relative_name
+    __import__(name)
+    return _sys.modules[name]
 
 
 _api_imported = False
@@ -113,7 +131,8 @@ def __getattr__(name: str) -> object:
     """Import the public API on first use; the async API (``arun``, ``aspawn``, ...) apart.
 
     ``import cmdrun`` alone imports nothing else, so loading the pytest plugin costs nothing
-    to tests that do not use it; the first public name used imports the rest. An async
+    to tests that do not use it; the first public name used imports the rest (but for the
+    ``_LATER`` modules, which wait for one of their own names, or a fork). An async
     name imports its own module too, which imports neither asyncio nor trio: the loop that
     runs the call is found when it is awaited (see ``cmdrun._aloop``). It imports the rest
     all the same: an async program's first ``except cmdrun.StartFailed`` may run when no fd
@@ -121,16 +140,15 @@ def __getattr__(name: str) -> object:
     """
     for module_name, names in _ASYNC_API.items():
         if name in names:
-            import importlib
-
             _import_api()
-            value = getattr(importlib.import_module(module_name, __name__), name)
+            value = getattr(_submodule(module_name), name)
             value.__module__ = __name__
             globals()[name] = value
             return value
-    if any(name in names for names in _API.values()):
-        _import_api()
-        return globals()[name]
+    for module_name, names in _API.items():
+        if name in names:
+            _import_api(later=module_name in _LATER)
+            return globals()[name]
     raise AttributeError(f"module 'cmdrun' has no attribute {name!r}")
 
 

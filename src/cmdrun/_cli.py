@@ -40,11 +40,10 @@ run sends the group SIGINT first, as a shell would, then the same policy; exit 1
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 from . import __version__
@@ -52,10 +51,16 @@ from . import __version__
 TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
 
 if TYPE_CHECKING:
-    from typing import Any
+    import argparse
+    from argparse import Namespace
+    from typing import Any, NoReturn
 
     from ._pump import CancelToken
     from ._result import Result
+else:
+    # What _plain_options returns: the attributes argparse's Namespace would have, without
+    # importing argparse (about 2 ms with gettext and building the parser: see main()).
+    from types import SimpleNamespace as Namespace
 
 EXIT_TIMED_OUT = 124
 EXIT_CANNOT_RUN = 125
@@ -107,18 +112,25 @@ class Stopped(BaseException):
 # -- arguments ----------------------------------------------------------------------------
 
 
+def _bad_value(message: str) -> NoReturn:
+    """Refuse an option's value, with ``message`` in argparse's usage error."""
+    import argparse
+
+    raise argparse.ArgumentTypeError(message)
+
+
 def _number(text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        _bad_value(f"not a number of seconds: {text!r}")
 
 
 def _limit(text: str) -> float:
     """A ``--timeout``/``--idle-timeout`` value: seconds > 0 (``inf``: no limit)."""
     seconds = _number(text)
     if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, not {text!r}")
+        _bad_value(f"must be a number of seconds > 0, not {text!r}")
     return seconds
 
 
@@ -126,7 +138,7 @@ def _grace(text: str) -> float:
     """A ``--kill-grace`` value: finite seconds >= 0."""
     seconds = _number(text)
     if not 0 <= seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, not {text!r}")
+        _bad_value(f"must be a finite number of seconds >= 0, not {text!r}")
     return seconds
 
 
@@ -134,7 +146,7 @@ def _pair(text: str) -> tuple[str, str]:
     """``NAME=VALUE`` split at the first ``=`` (the value may be empty, or hold ``=``)."""
     name, equals, value = text.partition("=")
     if not equals or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text!r}")
+        _bad_value(f"expected NAME=VALUE, not {text!r}")
     return name, value
 
 
@@ -153,17 +165,18 @@ def _columns() -> int:
     return columns or 80
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """argparse's formatter with the width given, which spares every start-up argparse's
-    ``import shutil`` (about 1.5 ms, with bz2, lzma and zlib): ``add_argument`` makes a
-    formatter each time, even when no help is printed."""
-
-    def __init__(self, prog: str) -> None:
-        super().__init__(prog, width=_columns() - 2)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``cmdrun`` argument parser (``cmdrun many`` has its own)."""
+    import argparse
+
+    class _Formatter(argparse.RawDescriptionHelpFormatter):
+        """argparse's formatter with the width given, which spares argparse's ``import
+        shutil`` (about 1.5 ms, with bz2, lzma and zlib): ``add_argument`` makes a formatter
+        each time, even when no help is printed."""
+
+        def __init__(self, prog: str) -> None:
+            super().__init__(prog, width=_columns() - 2)
+
     parser = argparse.ArgumentParser(
         prog="cmdrun",
         usage=_USAGE,
@@ -246,20 +259,98 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _command(parser: argparse.ArgumentParser, options: argparse.Namespace) -> list[str]:
+#: The options :func:`_plain_options` reads itself: flags, and options that take a value
+#: (``_pair`` ones repeatable), each with its destination, as :func:`build_parser` has them.
+_FLAGS = {
+    "--quiet": ("quiet", True),
+    "-q": ("quiet", True),
+    "--json": ("json", True),
+    "--tty": ("tty", True),
+    "--no-tty": ("tty", False),
+}
+_VALUED: dict[str, tuple[str, Callable[[str], object]]] = {
+    "--timeout": ("timeout", _limit),
+    "--idle-timeout": ("idle_timeout", _limit),
+    "--kill-grace": ("kill_grace", _grace),
+    "--host": ("host", str),
+    "--ssh-config": ("ssh_config", str),
+    "--input": ("input", str),
+    "--cwd": ("cwd", str),
+}
+_APPENDED = {"--ssh-option": "ssh_option", "--env": "env", "--respond": "respond"}
+
+
+def _plain_options(args: list[str]) -> Namespace | None:
+    """What ``build_parser().parse_args(args)`` returns, for a plain command line; else None.
+
+    Plain: options spelled in full, each value in the next argument and not starting with
+    ``-`` (but ``-`` itself), a valid value, no ``--tty`` with ``--no-tty``, then the command
+    (after ``--``, or from the first argument that is not an option: argparse's REMAINDER).
+    Anything else (``--help``, ``--version``, ``--opt=value``, abbreviations, ``-qj``, a bad
+    value, no command) is left to argparse, which reads it or says what is wrong; a test
+    checks that both give the same answer. Spares most runs argparse: see :func:`main`.
+    """
+    fields: dict[str, object] = {
+        "timeout": None,
+        "idle_timeout": None,
+        "kill_grace": None,
+        "tty": "auto",
+        "host": None,
+        "ssh_config": None,
+        "input": None,
+        "cwd": None,
+        "quiet": False,
+        "json": False,
+    }
+    pairs: dict[str, list[tuple[str, str]]] = {dest: [] for dest in _APPENDED.values()}
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--" or not arg.startswith("-"):
+            return Namespace(**fields, **pairs, command=args[index:])
+        if arg in _FLAGS:
+            dest, value = _FLAGS[arg]
+            if dest == "tty" and fields["tty"] not in ("auto", value):
+                return None  # argparse: not allowed with the other one
+            fields[dest] = value
+            index += 1
+            continue
+        if index + 1 == len(args) or (args[index + 1].startswith("-") and args[index + 1] != "-"):
+            return None
+        text = args[index + 1]
+        try:
+            if arg in _APPENDED:
+                pairs[_APPENDED[arg]].append(_pair(text))
+            elif arg in _VALUED:
+                dest, convert = _VALUED[arg]
+                fields[dest] = convert(text)
+            else:
+                return None
+        except Exception:  # argparse.ArgumentTypeError: argparse reports it
+            return None
+        index += 2
+    return None  # no command: argparse says so
+
+
+def _command(parser: argparse.ArgumentParser | None, options: Namespace) -> list[str]:
     # argparse keeps the "--" that ends the options at the head of a REMAINDER argument.
     command: list[str] = options.command
     if command[:1] == ["--"]:
         command = command[1:]
     if not command:
-        parser.error("no command given: cmdrun [options] -- CMD [ARGS...]")
+        _usage_error(parser, "no command given: cmdrun [options] -- CMD [ARGS...]")
     return command
+
+
+def _usage_error(parser: argparse.ArgumentParser | None, message: str) -> NoReturn:
+    """Exit 2 with the usage and ``message`` on stderr, as argparse does."""
+    (parser or build_parser()).error(message)
 
 
 # -- the run ------------------------------------------------------------------------------
 
 
-def _output_options(options: argparse.Namespace) -> dict[str, Any]:
+def _output_options(options: Namespace) -> dict[str, Any]:
     """Where the program's output goes (see the module docstring for why)."""
     if options.json:
         return {}
@@ -287,7 +378,7 @@ def _stdin(name: str | None) -> int | None:
     return os.open(name, os.O_RDONLY | os.O_CLOEXEC)
 
 
-def _run(options: argparse.Namespace, command: list[str], cancel: CancelToken) -> Result:
+def _run(options: Namespace, command: list[str], cancel: CancelToken) -> Result:
     """Run ``command`` as ``options`` say, until it ends or ``cancel`` is cancelled.
 
     Raises:
@@ -325,7 +416,7 @@ def _run(options: argparse.Namespace, command: list[str], cancel: CancelToken) -
 
 
 def _run_remote(
-    options: argparse.Namespace,
+    options: Namespace,
     command: list[str],
     run_options: dict[str, Any],
     cancel: CancelToken,
@@ -464,8 +555,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from . import _cli_many
 
         return int(_cli_many.main(args[1:]))
-    parser = build_parser()
-    options = parser.parse_args(args)
+    # argparse costs about 2 ms of a run (its import with gettext's, and building the
+    # parser): a plain command line is read without it, the others by it.
+    parser = None
+    options = _plain_options(args)
+    if options is None:
+        parser = build_parser()
+        options = parser.parse_args(args)
     command = _command(parser, options)
     try:
         return _main(parser, options, command)
@@ -475,14 +571,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _failed(options, command, "stopped by SIGINT", EXIT_SIGNALLED + signal.SIGINT)
 
 
-def _main(parser: argparse.ArgumentParser, options: argparse.Namespace, command: list[str]) -> int:
+def _main(parser: argparse.ArgumentParser | None, options: Namespace, command: list[str]) -> int:
     from ._errors import CommandNotExecutable, CommandNotFound
 
     with StopSignals() as stops:
         try:
             result = _run(options, command, stops.token)
         except (TypeError, ValueError, LookupError) as exc:
-            parser.error(str(exc))
+            _usage_error(parser, str(exc))
         except (CommandNotFound, CommandNotExecutable, OSError) as exc:
             if isinstance(exc, BrokenPipeError):
                 raise
@@ -513,7 +609,7 @@ def _start_status(error: OSError) -> int:
     return EXIT_CANNOT_RUN
 
 
-def _failed(options: argparse.Namespace, command: list[str], message: str, status: int) -> int:
+def _failed(options: Namespace, command: list[str], message: str, status: int) -> int:
     """Report a run that did not end by itself (on stderr, and as JSON with ``--json``)."""
     _error(message)
     if options.json:

@@ -13,7 +13,6 @@ import os
 import threading
 import warnings
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
 
 from ._args import check_flag, check_int
 from ._errors import (
@@ -33,9 +32,11 @@ from ._shield import SigintShield
 from ._stdin import refuse_shared
 from ._which import start_error
 
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
 if TYPE_CHECKING:
     from concurrent.futures import Future
     from queue import SimpleQueue
+    from typing import Any
 
     from typing_extensions import Unpack
 

@@ -21,7 +21,6 @@ import warnings
 from _weakrefset import WeakSet
 from collections.abc import Generator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
 
 from ._args import Command, Input, check_int, normalize_timeout
 from ._defaults import (
@@ -61,15 +60,21 @@ from ._watchdog import WATCHDOG
 #: ``UnexpectedEOF`` how the program ended.
 _EXIT_AFTER_EOF = 0.5
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing itself is not imported at run time (start-up cost)
 if TYPE_CHECKING:
+    from typing import Any, Protocol, TextIO, TypeVar
+
     from ._pump import Wait
     from ._ssh import Watch
 
-#: A session's wait, as a generator: it yields each wait on the pump to its driver (here
-#: :func:`~cmdrun._launcher.drive`; the event loop's in :mod:`cmdrun._asession`) and returns
-#: what the call returns. The sync and the async session are two drivers of these.
-Steps = Generator["Wait", None, T]
+    T = TypeVar("T")
+
+    #: A session's wait, as a generator: it yields each wait on the pump to its driver (here
+    #: :func:`~cmdrun._launcher.drive`; the event loop's in :mod:`cmdrun._asession`) and
+    #: returns what the call returns. The sync and the async session are two drivers of these.
+    Steps = Generator["Wait", None, T]
+else:
+    Protocol = object  # a plain base at run time; type checkers see typing's
 
 
 class SessionObserver(Protocol):

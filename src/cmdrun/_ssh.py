@@ -74,7 +74,8 @@ PARENT_POLL = 0.5
 #: Steps of the remote stop sequence's wait for the group to empty (seconds each).
 STOP_STEP = 0.05
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: Compiled on first use (by ``re``'s cache): only remote commands with ``env=`` need it.
+_ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*\Z"
 
 
 def command_text(args: Sequence[str] | str) -> str:
@@ -92,7 +93,7 @@ def check_env_name(name: str) -> str:
     Raises:
         ValueError: not a shell identifier.
     """
-    if not _ENV_NAME.match(name):
+    if not re.match(_ENV_NAME, name):
         raise ValueError(
             f"env name {name!r} cannot be set on a remote host: names there are set by the "
             "remote shell, which takes letters, digits and _ (not starting with a digit)"

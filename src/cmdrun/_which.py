@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
-import struct
+import sys
 from collections.abc import Mapping, Sequence
 
 from ._errors import CmdrunError, CommandNotExecutable, CommandNotFound, StartFailed
@@ -195,7 +195,9 @@ def _too_long(args: Sequence[str], env: Mapping[str, str] | None) -> str:
             f"{what} {longest - 1:,} bytes: {longest - strlen_max:,} too many for one string, "
             f"whose limit is MAX_ARG_STRLEN = {strlen_max:,} bytes with the final NUL"
         )
-    pointer = struct.calcsize("P")
+    # sizeof(char *), as struct.calcsize("P") says, without importing struct for it:
+    # CPython's Py_ssize_t (sys.maxsize) is pointer-sized on every platform it runs on.
+    pointer = (sys.maxsize.bit_length() + 1) // 8
     total = sum(size for _, size in sized) + pointer * (len(args) + len(environ) + 2)
     limit = os.sysconf("SC_ARG_MAX")
     over = f"{total - limit:,} too many" if total > limit else "the kernel counts a little more"

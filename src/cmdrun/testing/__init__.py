@@ -49,10 +49,15 @@ def _import_api() -> None:
     """Import every public name into this module, all at once on the first use of any.
 
     As in cmdrun: public names say they live in cmdrun.testing (tracebacks, reprs, pickles);
-    classes only (``ANY`` and ``ANY_REST`` are instances).
+    classes only (``ANY`` and ``ANY_REST`` are instances). cmdrun's own names too, all of
+    them: the fakes import modules (sessions, batches) whose classes must say they live in
+    cmdrun before a fake hands out one of their objects.
     """
     import importlib
 
+    import cmdrun
+
+    cmdrun._import_api()
     for module_name, names in _API.items():
         module = importlib.import_module(module_name, __name__)
         for name in names:

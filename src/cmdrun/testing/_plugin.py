@@ -71,9 +71,28 @@ def pytest_plugin_registered(plugin: object) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Give each test marked ``cmdrun_cassette`` (itself, or its class or module) the fixture."""
+    """Give each test marked ``cmdrun_cassette`` (itself, or its class or module) the fixture.
+
+    The one thing this plugin does for every test of the run, so it is cheap: the marks of
+    the test's parents (its class, module, package, ...) are looked up once per parent, not
+    once per test (``get_closest_marker`` walks up the whole chain), and an unmarked test
+    only has its own (usually empty) list of marks read. Same answer as
+    ``item.get_closest_marker``: the marks of the item, then of each parent up.
+    """
+    parent: object = None
+    parent_marked = False
     for item in items:
-        if isinstance(item, pytest.Function) and item.get_closest_marker(CASSETTE_MARKER):
+        if not isinstance(item, pytest.Function):
+            continue
+        if item.parent is not parent:  # a test's siblings come together, most often
+            parent = item.parent
+            parent_marked = item.parent is not None and (
+                item.parent.get_closest_marker(CASSETTE_MARKER) is not None
+            )
+        if parent_marked or (
+            item.own_markers  # most often empty
+            and any(mark.name == CASSETTE_MARKER for mark in item.own_markers)
+        ):
             _use_cassette_fixture(item)
 
 
