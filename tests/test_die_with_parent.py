@@ -8,6 +8,7 @@ import pathlib
 import signal
 import subprocess
 import time
+import uuid
 
 import pytest
 
@@ -79,12 +80,28 @@ import cmdrun, os
 for _ in range(20):
     cmdrun.run(["true"], die_with_parent=True)
 """
-    before = {p for p in os.listdir("/proc") if p.isdigit()}
-    subprocess.run([PY, "-c", code], check=True, timeout=30)
+    # The watchdog inherits its parent's environment: a mark there tells this test's watchdog
+    # from those of tests running beside it (a scan by command line alone was flaky).
+    token = uuid.uuid4().hex
+    mark = f"CMDRUN_TEST_WATCHDOG_MARK={token}"
+    env = {**os.environ, "CMDRUN_TEST_WATCHDOG_MARK": token}
+    subprocess.run([PY, "-c", code], check=True, timeout=30, env=env)
     time.sleep(0.3)
-    new = [p for p in os.listdir("/proc") if p.isdigit() and p not in before]
-    watchdogs = [p for p in new if _cmdline(p).startswith(f"{PY} -I -S -c")]
+    watchdogs = [
+        p
+        for p in os.listdir("/proc")
+        if p.isdigit() and _cmdline(p).startswith(f"{PY} -I -S -c") and mark in _environ(p)
+    ]
     assert watchdogs == []
+
+
+def _environ(pid: str) -> list[str]:
+    try:
+        return (
+            pathlib.Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace").split("\0")
+        )
+    except OSError:
+        return []
 
 
 def _cmdline(pid: str) -> str:
