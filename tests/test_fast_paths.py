@@ -1,0 +1,107 @@
+"""The shortcuts of the per-run and per-round-trip paths do what the long way did.
+
+Each shortcut skips work only where it is known to be unneeded (an argument left at its
+default, a read that emptied the stream, output that just ended); these tests give each
+one the case it must not skip.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+import cmdrun
+from cmdrun._defaults import (
+    DEFAULT_DIMENSIONS,
+    DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_ENCODING,
+    DEFAULT_ERRORS,
+    DEFAULT_KILL_GRACE,
+)
+from cmdrun._spec import Spec, build_spec
+
+# -- build_spec: defaults skip their checks, anything else is checked ----------------------
+
+BAD_OPTIONS = [
+    ({"encoding": "no-such-codec"}, LookupError),
+    ({"kill_grace": -1}, ValueError),
+    ({"kill_grace": "2"}, TypeError),
+    ({"drain_timeout": -1.0}, ValueError),
+    ({"drain_timeout": float("inf")}, ValueError),
+    ({"dimensions": (0, 80)}, ValueError),
+    ({"dimensions": (24.0, 80)}, ValueError),
+    ({"term": ""}, ValueError),
+    ({"term": 5}, TypeError),
+    ({"timeout": 0}, ValueError),
+    ({"idle_timeout": -1}, ValueError),
+    ({"cwd": "/no/such/dir"}, FileNotFoundError),
+    ({"env": {"A": 1}}, TypeError),
+    ({"inherit_env": 0}, TypeError),
+    ({"merge_stderr": 1}, TypeError),
+    ({"merge_stderr": None}, TypeError),
+    ({"tee": "yes"}, TypeError),
+    ({"die_with_parent": 0}, TypeError),
+    ({"echo": 1}, TypeError),
+    ({"stdout": subprocess.PIPE}, TypeError),
+    ({"stderr": 3.5}, TypeError),
+    ({"max_output": -1}, ValueError),
+    ({"on_stdout": 5}, TypeError),
+    ({"on_stderr": "print"}, TypeError),
+    ({"respond": ["> "]}, TypeError),
+    ({"input": 5}, TypeError),
+    ({"pass_fds": (1,)}, ValueError),
+    ({"shell": 1}, TypeError),
+]
+
+
+@pytest.mark.parametrize(("options", "error"), BAD_OPTIONS, ids=lambda v: repr(v)[:40])
+def test_an_option_given_is_checked_though_defaults_skip_their_checks(
+    options: dict[str, object], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        build_spec(["true"], **options)  # type: ignore[arg-type]
+    with pytest.raises(error):
+        cmdrun.run(["true"], **options)  # type: ignore[arg-type]
+
+
+def _fields(spec: Spec) -> dict[str, object]:
+    return {name: getattr(spec, name) for name in Spec.__slots__}
+
+
+def test_defaults_given_explicitly_build_the_same_spec_as_defaults_left_out() -> None:
+    plain = build_spec(["true"])
+    # Equal values that are not the signature's own objects take the long way.
+    explicit = build_spec(
+        ["true"],
+        encoding="".join(["utf", "-8"]),
+        errors="".join(["re", "place"]),
+        kill_grace=2,
+        drain_timeout=1,
+        dimensions=(24, 80)[:],
+        merge_stderr=False,
+        tee=False,
+        die_with_parent=False,
+        inherit_env=True,
+        timeout=None,
+        pass_fds=[],
+    )
+    assert explicit.encoding == DEFAULT_ENCODING
+    assert explicit.errors == DEFAULT_ERRORS
+    assert (explicit.kill_grace, explicit.drain_timeout) == (2.0, 1.0)
+    assert type(explicit.kill_grace) is float
+    assert type(explicit.drain_timeout) is float
+    assert _fields(plain) == _fields(explicit)
+    assert plain.dimensions == DEFAULT_DIMENSIONS
+    assert (plain.kill_grace, plain.drain_timeout) == (DEFAULT_KILL_GRACE, DEFAULT_DRAIN_TIMEOUT)
+
+
+def test_flags_given_as_true_are_kept() -> None:
+    spec = build_spec(["true"], merge_stderr=True, tee=True, die_with_parent=True)
+    assert (spec.merge_stderr, spec.tee, spec.die_with_parent) == (True, True, True)
+    assert build_spec(["true"], inherit_env=False).env == {}
+
+
+def test_term_defaults_by_the_env_given_not_the_merged_environment() -> None:
+    assert build_spec(["true"], env={"A": "1"}).term == "dumb"
+    assert build_spec(["true"], env={"TERM": "xterm"}).term is None
