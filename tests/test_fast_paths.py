@@ -7,11 +7,13 @@ one the case it must not skip.
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
 
 import cmdrun
+from children import py
 from cmdrun._defaults import (
     DEFAULT_DIMENSIONS,
     DEFAULT_DRAIN_TIMEOUT,
@@ -19,6 +21,9 @@ from cmdrun._defaults import (
     DEFAULT_ERRORS,
     DEFAULT_KILL_GRACE,
 )
+from cmdrun._engine import _hooks
+from cmdrun._platform import make_nonblocking
+from cmdrun._result import Result
 from cmdrun._spec import Spec, build_spec
 
 # -- build_spec: defaults skip their checks, anything else is checked ----------------------
@@ -105,3 +110,51 @@ def test_flags_given_as_true_are_kept() -> None:
 def test_term_defaults_by_the_env_given_not_the_merged_environment() -> None:
     assert build_spec(["true"], env={"A": "1"}).term == "dumb"
     assert build_spec(["true"], env={"TERM": "xterm"}).term is None
+
+
+# -- the engine: no hooks when nothing watches the output ------------------------------------
+
+
+def test_hooks_are_made_only_for_what_watches_the_output() -> None:
+    assert _hooks(build_spec(["true"]), None) == (None, None, None)
+    for options in ({"tee": True}, {"on_stdout": print}, {"on_stderr": print}):
+        hook, _, _ = _hooks(build_spec(["true"], **options), None)  # type: ignore[arg-type]
+        assert hook is not None
+    hook, feed, _ = _hooks(build_spec(["true"]), lambda stream, line: None)
+    assert hook is not None
+    assert feed is not None
+    hook, _, answer = _hooks(build_spec(["cat"], respond={"> ": "y"}), None)
+    assert hook is not None
+    assert answer is not None
+
+
+# -- pipes: one fcntl call, the child's ends stay blocking -----------------------------------
+
+
+def test_a_new_pipe_end_made_nonblocking_keeps_close_on_exec() -> None:
+    read, write = os.pipe()
+    try:
+        make_nonblocking(read)
+        assert not os.get_blocking(read)
+        assert os.get_blocking(write)
+        assert not os.get_inheritable(read)
+    finally:
+        os.close(read)
+        os.close(write)
+
+
+def test_the_program_gets_blocking_stdio_while_cmdrun_reads_without_blocking() -> None:
+    report = "import os; print(*(os.get_blocking(fd) for fd in (0, 1, 2)))"
+    assert cmdrun.run(py(report)).stdout == "True True True\n"
+    assert cmdrun.run(py(report), input="x").stdout == "True True True\n"
+
+
+# -- Result: every field is set --------------------------------------------------------------
+
+
+def test_a_result_has_every_field_set() -> None:
+    result = Result(("true",), 0)
+    for name in Result.__slots__:
+        getattr(result, name)  # AttributeError if the constructor forgot one
+    ran = cmdrun.run(["true"])
+    assert all(hasattr(ran, name) for name in Result.__slots__)
