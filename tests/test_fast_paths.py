@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import pytest
 
 import cmdrun
-from children import py
+from children import close_stdout_then, open_fds, py
 from cmdrun._defaults import (
     DEFAULT_DIMENSIONS,
     DEFAULT_DRAIN_TIMEOUT,
@@ -23,6 +24,7 @@ from cmdrun._defaults import (
 )
 from cmdrun._engine import _hooks
 from cmdrun._platform import make_nonblocking
+from cmdrun._pump import SHORT_READ, Pump
 from cmdrun._result import Result
 from cmdrun._spec import Spec, build_spec
 
@@ -147,6 +149,118 @@ def test_the_program_gets_blocking_stdio_while_cmdrun_reads_without_blocking() -
     report = "import os; print(*(os.get_blocking(fd) for fd in (0, 1, 2)))"
     assert cmdrun.run(py(report)).stdout == "True True True\n"
     assert cmdrun.run(py(report), input="x").stdout == "True True True\n"
+
+
+# -- the pump: a short read ends the turn, a hang-up is read to the end ----------------------
+
+
+class _Self:
+    """A child that never exits (this process): the pump only reads."""
+
+    pid = os.getpid()
+    returncode = None
+
+    def poll(self) -> None:
+        return None
+
+    def wait(self) -> int:
+        raise AssertionError("never waited for")
+
+
+@pytest.fixture
+def counted_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    sizes: list[int] = []
+    real = os.read
+
+    def read(fd: int, size: int) -> bytes:
+        try:
+            data = real(fd, size)
+        except BlockingIOError:
+            sizes.append(-1)
+            raise
+        sizes.append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "read", read)
+    return sizes
+
+
+def _pipe_pump() -> tuple[Pump, int]:
+    read, write = os.pipe()
+    make_nonblocking(read)
+    return Pump(_Self(), [(read, "stdout")], None, 1.0), write
+
+
+def test_a_short_read_ends_the_turn_and_the_rest_comes_at_the_next(
+    counted_reads: list[int],
+) -> None:
+    pump, write = _pipe_pump()
+    try:
+        os.write(write, b"hi")
+        pump.step(time.monotonic() + 5)
+        assert counted_reads == [2]  # no second read to meet EAGAIN
+        os.write(write, b" there")
+        pump.step(time.monotonic() + 5)
+        assert pump.sinks["stdout"].value() == b"hi there"
+        assert not pump.eof
+    finally:
+        os.close(write)
+        pump.close()
+
+
+def test_a_long_read_goes_on_until_the_stream_is_empty(counted_reads: list[int]) -> None:
+    pump, write = _pipe_pump()
+    try:
+        os.write(write, b"x" * (SHORT_READ * 4))
+        pump.step(time.monotonic() + 5)
+        assert counted_reads == [SHORT_READ * 4, -1]
+        assert pump.sinks["stdout"].value() == b"x" * (SHORT_READ * 4)
+    finally:
+        os.close(write)
+        pump.close()
+
+
+def test_short_output_then_a_hangup_is_read_to_its_end_in_one_turn(
+    counted_reads: list[int],
+) -> None:
+    pump, write = _pipe_pump()
+    try:
+        os.write(write, b"bye")
+        os.close(write)
+        pump.step(time.monotonic() + 5)
+        assert pump.eof
+        assert counted_reads == [3, 0]
+        assert pump.sinks["stdout"].value() == b"bye"
+    finally:
+        pump.close()
+
+
+# -- the pump: reaped as soon as the output ends, or by its pidfd later ----------------------
+
+
+def test_a_program_whose_output_ends_before_it_exits_still_gets_its_status() -> None:
+    result = cmdrun.run(close_stdout_then(0.3, code=3), check=False)
+    assert (result.returncode, result.stdout) == (3, "partial\n")
+    assert result.duration >= 0.3
+
+
+def test_a_program_reaped_when_its_output_ended_leaves_no_fd_open() -> None:
+    before = open_fds()
+    for _ in range(20):
+        out, out_child = os.pipe()
+        err, err_child = os.pipe()
+        proc = subprocess.Popen(
+            ["true"], stdout=out_child, stderr=err_child, start_new_session=True
+        )
+        os.close(out_child)
+        os.close(err_child)
+        make_nonblocking(out)
+        make_nonblocking(err)
+        pump = Pump(proc, [(out, "stdout"), (err, "stderr")], None, 1.0)
+        assert pump.run_to_end(time.monotonic() + 10, 1.0) is False
+        assert proc.returncode == 0
+        pump.close()
+    assert open_fds() == before
 
 
 # -- Result: every field is set --------------------------------------------------------------

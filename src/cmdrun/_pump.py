@@ -70,6 +70,11 @@ MAX_WAIT = 86_400.0
 #: handler only when the main thread next runs, so it must not sleep for long.
 MAIN_THREAD_TICK = 0.25
 _READ = select.POLLIN | select.POLLHUP | select.POLLERR
+#: Poll events after which every writer of a stream is gone (or it failed): its reads then
+#: run to the end of the stream without meeting EAGAIN.
+_HANGUP = select.POLLHUP | select.POLLERR
+#: A read shorter than this most likely emptied the stream (see :meth:`Pump._read`).
+SHORT_READ = 1024
 _WRITE = select.POLLOUT | select.POLLERR
 
 
@@ -579,12 +584,16 @@ class Pump:
 
     # -- output -------------------------------------------------------------------------
 
-    def _read(self, fd: int) -> None:
+    def _read(self, fd: int, hangup: bool = False) -> None:
         """Read what is there (up to MAX_READ bytes), without waiting for more.
 
         Readers are non-blocking, so one poll event is followed by reads until EAGAIN: a PTY
         returns at most a few KiB per read whatever is asked, and polling between each of
-        those reads would cost more than the reads themselves.
+        those reads would cost more than the reads themselves. A read shorter than
+        ``SHORT_READ`` ends the turn, though, unless the poll saw a hang-up (``hangup``: then
+        the reads run to the end of the stream): it almost always emptied the stream, and
+        the read that would say so raises EAGAIN, which costs more than a dialogue's whole
+        read. Anything that did come meanwhile is still there at the next poll.
         """
         size = self._size[fd]
         chunks: list[bytes] = []
@@ -603,6 +612,8 @@ class Pump:
                 return
             chunks.append(data)
             total += len(data)
+            if len(data) < SHORT_READ and not hangup:
+                break
             if len(data) == size and size < MAX_READ:
                 self._size[fd] = size = size * 4
                 if size == FIRST_READ * 4:
@@ -644,8 +655,11 @@ class Pump:
             self.child.poll()
             return
         self.child.wait()
-        self._poller.unregister(self._exit_fd)
-        os.close(self._exit_fd)
+        self._drop_exit_fd(self._exit_fd)
+
+    def _drop_exit_fd(self, fd: int) -> None:
+        self._poller.unregister(fd)
+        os.close(fd)
         self._exit_fd = None
 
     def _reap_stages(self, fds: list[int]) -> None:
@@ -698,7 +712,8 @@ class Pump:
 
     def _handle(self, events: list[tuple[int, int]]) -> None:
         exited: list[int] = []
-        for fd, _events in events:
+        reading = bool(self._streams)
+        for fd, happened in events:
             if fd == self._exit_fd:
                 self._reap()
                 continue
@@ -708,7 +723,7 @@ class Pump:
                 self._cancel_fd = -1
                 continue
             if fd in self._streams:
-                self._read(fd)
+                self._read(fd, bool(happened & _HANGUP))
             if fd == self._writer:
                 if self._feed is not None:
                     self._feed_more()
@@ -722,6 +737,16 @@ class Pump:
             self._reap_stages(exited)
         if self._polls and self.child.returncode is None:
             self.child.poll()
+        elif (
+            reading
+            and not self._streams
+            and self._exit_fd is not None
+            # The output has just ended, most often because the program exited: look now
+            # (waitpid, WNOHANG) rather than wait in poll again for its pidfd, which the
+            # kernel marks a moment after closing the program's files.
+            and self.child.poll() is not None
+        ):
+            self._drop_exit_fd(self._exit_fd)
 
     def drive(self, deadline: float, drain_timeout: float) -> Iterator[float]:
         """Pump until the child has exited and its output ended: yield how long to wait (a
