@@ -8,6 +8,7 @@ one the case it must not skip.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 
@@ -272,3 +273,28 @@ def test_a_result_has_every_field_set() -> None:
         getattr(result, name)  # AttributeError if the constructor forgot one
     ran = cmdrun.run(["true"])
     assert all(hasattr(ran, name) for name in Result.__slots__)
+
+
+# -- sessions: a line typed is written at once, or queued behind what the pipe holds ---------
+
+
+def test_lines_larger_than_the_free_pipe_space_are_queued_and_all_arrive() -> None:
+    count = "import sys, time; time.sleep(0.3); print(len(sys.stdin.buffer.read()))"
+    with cmdrun.spawn(py(count), tty=False, timeout=20) as session:
+        for _ in range(3):
+            session.send(b"x" * 60_000)  # the second one fills the 64 KiB pipe: queued
+        session.sendline("y" * 100)
+        session.sendeof()
+        assert session.expect(re.compile(r"\d+")).text == str(180_101)
+
+
+def test_the_typed_line_count_starts_again_after_sendline() -> None:
+    with cmdrun.spawn(["cat"], timeout=20) as session:
+        session.send("a" * 4000)
+        session.sendline("")  # hands the 4000 bytes over: a new line starts
+        session.send("b" * 4000)  # would be 8000 on one line without the reset
+        session.sendline("")
+        session.expect("b" * 4000)
+        session.send("c" * 3000)
+        with pytest.raises(ValueError, match="a terminal holds at most"):
+            session.send("d" * 2000)

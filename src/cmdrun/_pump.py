@@ -488,6 +488,17 @@ class Pump:
         if self._pending:
             self._pending = memoryview(bytes(self._pending) + data)
             return
+        if len(data) <= FIRST_READ and self._feed is None:  # a line typed: write it now
+            try:
+                written = os.write(self._writer, data)
+            except BlockingIOError:
+                written = 0
+            except OSError:  # EPIPE, EIO on a PTY: the reader is gone, as in _write
+                return
+            if written < len(data):
+                self._pending = memoryview(data)[written:]
+                self._watch(self._writer, _WRITE)
+            return
         self._pending = memoryview(data)
         if len(data) > FIRST_READ:
             enlarge_pipe(self._writer)
