@@ -298,3 +298,11 @@ def test_the_typed_line_count_starts_again_after_sendline() -> None:
         session.send("c" * 3000)
         with pytest.raises(ValueError, match="a terminal holds at most"):
             session.send("d" * 2000)
+
+
+def test_run_checks_check_unless_it_is_true() -> None:
+    with pytest.raises(TypeError, match="check must be True or False"):
+        cmdrun.run(["true"], check=1)  # type: ignore[arg-type]
+    assert cmdrun.run(["false"], check=False).returncode == 1
+    with pytest.raises(cmdrun.CommandFailed):
+        cmdrun.run(["false"], check=True)
