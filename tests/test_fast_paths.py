@@ -236,13 +236,28 @@ def test_short_output_then_a_hangup_is_read_to_its_end_in_one_turn(
         pump.close()
 
 
-# -- the pump: reaped as soon as the output ends, or by its pidfd later ----------------------
+# -- the pump: the exit awaited in the step in which the output ended ----------------------
 
 
 def test_a_program_whose_output_ends_before_it_exits_still_gets_its_status() -> None:
     result = cmdrun.run(close_stdout_then(0.3, code=3), check=False)
     assert (result.returncode, result.stdout) == (3, "partial\n")
     assert result.duration >= 0.3
+
+
+def test_a_program_that_ends_its_output_then_hangs_still_times_out() -> None:
+    started = time.monotonic()
+    result = cmdrun.run(close_stdout_then(30), timeout=0.5, kill_grace=0.5, check=False)
+    assert result.timed_out
+    assert result.stdout == "partial\n"
+    assert time.monotonic() - started < 5
+
+
+def test_an_event_loop_run_whose_output_ends_first_gets_the_status() -> None:
+    import asyncio
+
+    result = asyncio.run(cmdrun.arun(close_stdout_then(0.2, code=5), check=False))
+    assert (result.returncode, result.stdout) == (5, "partial\n")
 
 
 def test_a_program_reaped_when_its_output_ended_leaves_no_fd_open() -> None:

@@ -666,11 +666,8 @@ class Pump:
             self.child.poll()
             return
         self.child.wait()
-        self._drop_exit_fd(self._exit_fd)
-
-    def _drop_exit_fd(self, fd: int) -> None:
-        self._poller.unregister(fd)
-        os.close(fd)
+        self._poller.unregister(self._exit_fd)
+        os.close(self._exit_fd)
         self._exit_fd = None
 
     def _reap_stages(self, fds: list[int]) -> None:
@@ -699,7 +696,11 @@ class Pump:
     def step(self, until: float) -> None:
         """Wait until something happens or ``until`` (monotonic) passes, and handle it."""
         tick = threading.current_thread() is threading.main_thread()
-        self._handle(self._poller.poll(self._wait_ms(until, tick)))
+        if self._handle(self._poller.poll(self._wait_ms(until, tick))):
+            # The output has just ended, most often because the program is exiting, and its
+            # pidfd fires a moment after its files are closed: wait for that here, within
+            # the same limit, rather than go round the caller's loop for another step.
+            self._handle(self._poller.poll(self._wait_ms(until, tick)))
 
     def arm(self, until: float) -> tuple[int, float]:
         """For an event loop: the fd to wait for (readable when the pump has work) and the
@@ -714,14 +715,16 @@ class Pump:
 
     def handle(self) -> None:
         """Handle what is ready now, without waiting (after the loop's wait)."""
-        self._handle(self._poller.poll(0))
+        self._handle(self._poller.poll(0))  # an event loop waits again itself
 
     def cancel(self) -> None:
         """Stop the group by the kill policy at the next step (``cancelled``), as a
         :class:`CancelToken` does, from the thread that drives the pump."""
         self.cancelled = True
 
-    def _handle(self, events: list[tuple[int, int]]) -> None:
+    def _handle(self, events: list[tuple[int, int]]) -> bool:
+        """Handle ``events``; return True if the output has just ended while the pidfd
+        still watches for the exit."""
         exited: list[int] = []
         reading = bool(self._streams)
         for fd, happened in events:
@@ -748,16 +751,7 @@ class Pump:
             self._reap_stages(exited)
         if self._polls and self.child.returncode is None:
             self.child.poll()
-        elif (
-            reading
-            and not self._streams
-            and self._exit_fd is not None
-            # The output has just ended, most often because the program exited: look now
-            # (waitpid, WNOHANG) rather than wait in poll again for its pidfd, which the
-            # kernel marks a moment after closing the program's files.
-            and self.child.poll() is not None
-        ):
-            self._drop_exit_fd(self._exit_fd)
+        return reading and not self._streams and self._exit_fd is not None
 
     def drive(self, deadline: float, drain_timeout: float) -> Iterator[float]:
         """Pump until the child has exited and its output ended: yield how long to wait (a
