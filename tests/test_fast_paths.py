@@ -25,7 +25,7 @@ from cmdrun._defaults import (
 )
 from cmdrun._engine import _hooks
 from cmdrun._platform import make_nonblocking
-from cmdrun._pump import SHORT_READ, Pump
+from cmdrun._pump import MAIN_THREAD_TICK, SHORT_READ, Pump
 from cmdrun._result import Result
 from cmdrun._spec import Spec, build_spec
 
@@ -258,6 +258,38 @@ def test_an_event_loop_run_whose_output_ends_first_gets_the_status() -> None:
 
     result = asyncio.run(cmdrun.arun(close_stdout_then(0.2, code=5), check=False))
     assert (result.returncode, result.stdout) == (5, "partial\n")
+
+
+def _started_pump(argv: list[str]) -> Pump:
+    out, out_child = os.pipe()
+    proc = subprocess.Popen(argv, stdout=out_child, start_new_session=True)
+    os.close(out_child)
+    make_nonblocking(out)
+    return Pump(proc, [(out, "stdout")], None, 1.0)
+
+
+@pytest.mark.parametrize("short_steps", [False, True])
+def test_the_step_in_which_the_output_ends_waits_for_the_exit_unless_asked_not_to(
+    short_steps: bool,
+) -> None:
+    pump = _started_pump(close_stdout_then(2.0))
+    try:
+        if short_steps:
+            pump.max_wait = 0.05  # a caller with work between steps (idle lines)
+        until = time.monotonic() + 10
+        took = 0.0
+        while not pump.eof:
+            began = time.monotonic()
+            pump.step(until)
+            took = time.monotonic() - began
+        assert pump.child.returncode is None
+        # The step that read the end went on waiting for the exit, for as long as a step of
+        # the main thread waits (MAIN_THREAD_TICK): unless steps are to be short.
+        assert (took >= MAIN_THREAD_TICK * 0.9) is not short_steps
+    finally:
+        pump.stopper.begin()
+        pump.run_to_end(time.monotonic() + 10, 0.1)
+        pump.close()
 
 
 def test_a_program_reaped_when_its_output_ended_leaves_no_fd_open() -> None:

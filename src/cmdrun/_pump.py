@@ -696,10 +696,13 @@ class Pump:
     def step(self, until: float) -> None:
         """Wait until something happens or ``until`` (monotonic) passes, and handle it."""
         tick = threading.current_thread() is threading.main_thread()
-        if self._handle(self._poller.poll(self._wait_ms(until, tick))):
+        if self._handle(self._poller.poll(self._wait_ms(until, tick))) and math.isinf(
+            self.max_wait
+        ):
             # The output has just ended, most often because the program is exiting, and its
             # pidfd fires a moment after its files are closed: wait for that here, within
-            # the same limit, rather than go round the caller's loop for another step.
+            # the same limit, rather than go round the caller's loop for another step. Not
+            # for a caller that asked for short steps (max_wait): it has work between them.
             self._handle(self._poller.poll(self._wait_ms(until, tick)))
 
     def arm(self, until: float) -> tuple[int, float]:
