@@ -11,6 +11,8 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Generator
+from typing import Any
 
 import pytest
 
@@ -24,6 +26,8 @@ from cmdrun._defaults import (
     DEFAULT_KILL_GRACE,
 )
 from cmdrun._engine import _hooks
+from cmdrun._launcher import drive
+from cmdrun._match import Buffer, check_patterns
 from cmdrun._platform import make_nonblocking
 from cmdrun._pump import MAIN_THREAD_TICK, SHORT_READ, Pump
 from cmdrun._result import Result
@@ -353,3 +357,69 @@ def test_run_checks_check_unless_it_is_true() -> None:
     assert cmdrun.run(["false"], check=False).returncode == 1
     with pytest.raises(cmdrun.CommandFailed):
         cmdrun.run(["false"], check=True)
+
+
+# -- expect: one literal pattern searched without the general loop ---------------------------
+
+
+def test_one_literal_pattern_finds_what_the_general_search_finds() -> None:
+    for chunks in (
+        ["ab> c"],
+        ["ab>", " c"],
+        ["a", "b", ">", " ", "c"],
+        ["> > "],
+        ["x" * 5000, "> "],
+    ):
+        one, general = Buffer(), Buffer()
+        found_one = found_general = None
+        for chunk in chunks:
+            one.add(chunk)
+            general.add(chunk)
+            found_one = found_one or one.search(("> ",))
+            found_general = found_general or general.search(("> ", "never"))
+        assert found_one is not None
+        assert found_general is not None
+        assert (found_one.before, found_one.text, found_one.index) == (
+            found_general.before,
+            found_general.text,
+            found_general.index,
+        )
+        assert one.text == general.text
+
+
+def test_check_patterns_still_refuses_a_bad_single_pattern() -> None:
+    with pytest.raises(ValueError, match="empty string"):
+        check_patterns(("",))
+    with pytest.raises(TypeError, match="must be a str"):
+        check_patterns((b"> ",))
+    with pytest.raises(ValueError, match="at least one"):
+        check_patterns(())
+    assert check_patterns(["> "]) == ("> ",)
+
+
+# -- drive: the synchronous driver, without advance() -----------------------------------------
+
+
+class _Failing:
+    def step(self, until: float) -> None:
+        raise ValueError("from the wait")
+
+
+def test_drive_throws_a_failed_wait_into_the_steps_and_goes_on() -> None:
+    def steps() -> Generator[Any, None, str]:
+        yield None  # nothing to wait for: resumed at once
+        try:
+            yield _Failing(), 0.0
+        except ValueError as exc:
+            yield None
+            return f"handled: {exc}"
+        return "not reached"
+
+    assert drive(steps()) == "handled: from the wait"
+
+    def unhandled() -> Generator[Any, None, str]:
+        yield _Failing(), 0.0
+        return "not reached"
+
+    with pytest.raises(ValueError, match="from the wait"):
+        drive(unhandled())

@@ -642,7 +642,10 @@ class Pump:
             data = self.redact.feed(name, data)
         if self._taps is not None and fd in self._taps:
             self._taps[fd].write(data)
-        self._emit(name, data)
+        if data:  # as _emit, inline: this runs for every chunk read
+            self.sinks[name].write(data)
+            if self.on_data is not None:
+                self.on_data(name, data)
 
     def _emit(self, name: str, data: bytes) -> None:
         if data:
