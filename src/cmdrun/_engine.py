@@ -140,6 +140,8 @@ def _hooks(
 ) -> tuple[DataHook | None, LineFeed | None, AutoAnswer | None]:
     """The pump hook for ``spec`` (automatic answers, live lines, tee), the line feed, and the
     answering hook, whose typist the caller sets once the pump exists."""
+    if not (spec.respond or spec.tee or deliver is not None or spec.on_stdout or spec.on_stderr):
+        return None, None, None  # the common case: the output is only kept
     hooks: list[DataHook] = []
     answer = None
     if spec.respond:

@@ -13,7 +13,6 @@ from collections.abc import Generator, Iterator
 from contextvars import ContextVar
 
 from ._engine import execution
-from ._pump import advance
 from ._result import Result
 from ._spec import DeliverLine, Spec
 
@@ -139,10 +138,16 @@ if TYPE_CHECKING:
 def drive(steps: Generator[Wait, None, R]) -> R:
     """Drive a stepwise execution to its end, waiting here for what it yields, and return
     what it returns (the synchronous driver; :func:`cmdrun._aio.adrive` is the loop's)."""
-    wait: Wait = None
     try:
-        while True:
-            wait = advance(steps, wait)
+        wait = next(steps)
+        while True:  # advance(), inline: one call less per wait
+            if wait is not None:
+                try:
+                    wait[0].step(wait[1])
+                except BaseException as exc:
+                    wait = steps.throw(exc)
+                    continue
+            wait = next(steps)
     except StopIteration as done:
         result: R = done.value
         return result

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
 Pattern: TypeAlias = "str | re.Pattern[str]"
+
+_set = object.__setattr__  # how Match sets its fields, once
 Reply: TypeAlias = "str | Secret"
 
 # Every ECMA-48 escape sequence a terminal program emits: CSI (``ESC [``: colours, cursor,
@@ -47,6 +49,8 @@ def check_patterns(patterns: Sequence[object]) -> tuple[Pattern, ...]:
         ValueError: no pattern, or an empty string.
         TypeError: anything else (bytes regexes included).
     """
+    if len(patterns) == 1 and type(patterns[0]) is str and patterns[0]:
+        return tuple(patterns)  # type: ignore[arg-type]  # the usual expect("> ")
     if not patterns:
         raise ValueError("expect() needs at least one pattern")
     for i, pattern in enumerate(patterns):
@@ -124,12 +128,12 @@ class Match(Frozen):
         match: re.Match[str] | None,
         sent: str | None = None,
     ) -> None:
-        object.__setattr__(self, "index", index)
-        object.__setattr__(self, "pattern", pattern)
-        object.__setattr__(self, "before", before)
-        object.__setattr__(self, "text", text)
-        object.__setattr__(self, "match", match)
-        object.__setattr__(self, "sent", sent)
+        _set(self, "index", index)
+        _set(self, "pattern", pattern)
+        _set(self, "before", before)
+        _set(self, "text", text)
+        _set(self, "match", match)
+        _set(self, "sent", sent)
 
     @property
     def lines(self) -> list[str]:
@@ -204,11 +208,19 @@ class Buffer:
         text = self.text
         if patterns != self._scanned_for:
             self._scanned, self._scanned_for = 0, patterns
-        found = _earliest(text, patterns, self._scanned)
-        if found is None:
-            self._scanned = len(text)
-            return None
-        start, end, index, match = found
+        if len(patterns) == 1 and type(patterns[0]) is str:  # expect("> "): the usual call
+            pattern = patterns[0]
+            start = text.find(pattern, max(0, self._scanned - len(pattern) + 1))
+            if start < 0:
+                self._scanned = len(text)
+                return None
+            end, index, match = start + len(pattern), 0, None
+        else:
+            found = _earliest(text, patterns, self._scanned)
+            if found is None:
+                self._scanned = len(text)
+                return None
+            start, end, index, match = found
         self._text = text[end:]
         self._scanned = 0
         before, matched = text[:start], text[start:end]

@@ -249,6 +249,13 @@ def exit_fd(pid: int) -> int | None:
         return None
 
 
+def make_nonblocking(fd: int) -> None:
+    """Make a new pipe end non-blocking, in one ``fcntl`` call (``os.set_blocking`` makes
+    two: it reads the flags first). A pipe end just made has no status flag to keep:
+    ``O_CLOEXEC`` is an fd flag, and ``F_SETFL`` ignores the access mode."""
+    fcntl.fcntl(fd, fcntl.F_SETFL, os.O_NONBLOCK)
+
+
 def enlarge_pipe(fd: int, size: int = BIG_PIPE) -> None:
     """Grow a pipe's kernel buffer so a fast writer blocks less often (best effort)."""
     if _F_SETPIPE_SZ is None:

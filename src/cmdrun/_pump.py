@@ -70,6 +70,11 @@ MAX_WAIT = 86_400.0
 #: handler only when the main thread next runs, so it must not sleep for long.
 MAIN_THREAD_TICK = 0.25
 _READ = select.POLLIN | select.POLLHUP | select.POLLERR
+#: Poll events after which every writer of a stream is gone (or it failed): its reads then
+#: run to the end of the stream without meeting EAGAIN.
+_HANGUP = select.POLLHUP | select.POLLERR
+#: A read shorter than this most likely emptied the stream (see :meth:`Pump._read`).
+SHORT_READ = 1024
 _WRITE = select.POLLOUT | select.POLLERR
 
 
@@ -483,6 +488,17 @@ class Pump:
         if self._pending:
             self._pending = memoryview(bytes(self._pending) + data)
             return
+        if len(data) <= FIRST_READ and self._feed is None:  # a line typed: write it now
+            try:
+                written = os.write(self._writer, data)
+            except BlockingIOError:
+                written = 0
+            except OSError:  # EPIPE, EIO on a PTY: the reader is gone, as in _write
+                return
+            if written < len(data):
+                self._pending = memoryview(data)[written:]
+                self._watch(self._writer, _WRITE)
+            return
         self._pending = memoryview(data)
         if len(data) > FIRST_READ:
             enlarge_pipe(self._writer)
@@ -579,12 +595,16 @@ class Pump:
 
     # -- output -------------------------------------------------------------------------
 
-    def _read(self, fd: int) -> None:
+    def _read(self, fd: int, hangup: bool = False) -> None:
         """Read what is there (up to MAX_READ bytes), without waiting for more.
 
         Readers are non-blocking, so one poll event is followed by reads until EAGAIN: a PTY
         returns at most a few KiB per read whatever is asked, and polling between each of
-        those reads would cost more than the reads themselves.
+        those reads would cost more than the reads themselves. A read shorter than
+        ``SHORT_READ`` ends the turn, though, unless the poll saw a hang-up (``hangup``: then
+        the reads run to the end of the stream): it almost always emptied the stream, and
+        the read that would say so raises EAGAIN, which costs more than a dialogue's whole
+        read. Anything that did come meanwhile is still there at the next poll.
         """
         size = self._size[fd]
         chunks: list[bytes] = []
@@ -603,6 +623,8 @@ class Pump:
                 return
             chunks.append(data)
             total += len(data)
+            if len(data) < SHORT_READ and not hangup:
+                break
             if len(data) == size and size < MAX_READ:
                 self._size[fd] = size = size * 4
                 if size == FIRST_READ * 4:
@@ -620,7 +642,10 @@ class Pump:
             data = self.redact.feed(name, data)
         if self._taps is not None and fd in self._taps:
             self._taps[fd].write(data)
-        self._emit(name, data)
+        if data:  # as _emit, inline: this runs for every chunk read
+            self.sinks[name].write(data)
+            if self.on_data is not None:
+                self.on_data(name, data)
 
     def _emit(self, name: str, data: bytes) -> None:
         if data:
@@ -674,7 +699,14 @@ class Pump:
     def step(self, until: float) -> None:
         """Wait until something happens or ``until`` (monotonic) passes, and handle it."""
         tick = threading.current_thread() is threading.main_thread()
-        self._handle(self._poller.poll(self._wait_ms(until, tick)))
+        if self._handle(self._poller.poll(self._wait_ms(until, tick))) and math.isinf(
+            self.max_wait
+        ):
+            # The output has just ended, most often because the program is exiting, and its
+            # pidfd fires a moment after its files are closed: wait for that here, within
+            # the same limit, rather than go round the caller's loop for another step. Not
+            # for a caller that asked for short steps (max_wait): it has work between them.
+            self._handle(self._poller.poll(self._wait_ms(until, tick)))
 
     def arm(self, until: float) -> tuple[int, float]:
         """For an event loop: the fd to wait for (readable when the pump has work) and the
@@ -689,16 +721,19 @@ class Pump:
 
     def handle(self) -> None:
         """Handle what is ready now, without waiting (after the loop's wait)."""
-        self._handle(self._poller.poll(0))
+        self._handle(self._poller.poll(0))  # an event loop waits again itself
 
     def cancel(self) -> None:
         """Stop the group by the kill policy at the next step (``cancelled``), as a
         :class:`CancelToken` does, from the thread that drives the pump."""
         self.cancelled = True
 
-    def _handle(self, events: list[tuple[int, int]]) -> None:
+    def _handle(self, events: list[tuple[int, int]]) -> bool:
+        """Handle ``events``; return True if the output has just ended while the pidfd
+        still watches for the exit."""
         exited: list[int] = []
-        for fd, _events in events:
+        reading = bool(self._streams)
+        for fd, happened in events:
             if fd == self._exit_fd:
                 self._reap()
                 continue
@@ -708,7 +743,7 @@ class Pump:
                 self._cancel_fd = -1
                 continue
             if fd in self._streams:
-                self._read(fd)
+                self._read(fd, bool(happened & _HANGUP))
             if fd == self._writer:
                 if self._feed is not None:
                     self._feed_more()
@@ -722,6 +757,7 @@ class Pump:
             self._reap_stages(exited)
         if self._polls and self.child.returncode is None:
             self.child.poll()
+        return reading and not self._streams and self._exit_fd is not None
 
     def drive(self, deadline: float, drain_timeout: float) -> Iterator[float]:
         """Pump until the child has exited and its output ended: yield how long to wait (a

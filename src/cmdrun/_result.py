@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 _REPR_CHARS = 60
 
+_set = object.__setattr__  # how the frozen values below set their fields, once
+
 
 def _short(data: bytes, encoding: str, errors: str) -> str:
     # Decode only a prefix: repr() of a 1 GiB result must stay cheap.
@@ -243,13 +245,26 @@ class Result:
             timeout_kind = "total" if timed_out else None
         else:
             timed_out = True
-        values: tuple[object, ...] = (args, returncode, stdout_bytes, stderr_bytes, pid)
-        values += (duration, timed_out, timeout, encoding, errors, tty)
-        values += (stdout_dropped, stderr_dropped, cancelled, timeout_kind, idle_timeout, host)
-        for name, value in zip(_FIELDS, values, strict=True):
-            object.__setattr__(self, name, value)
-        object.__setattr__(self, "_stages", stages)
-        object.__setattr__(self, "_text", {})
+        # One call per field, spelled out: a Result is made after every run (see _FIELDS).
+        _set(self, "args", args)
+        _set(self, "returncode", returncode)
+        _set(self, "stdout_bytes", stdout_bytes)
+        _set(self, "stderr_bytes", stderr_bytes)
+        _set(self, "pid", pid)
+        _set(self, "duration", duration)
+        _set(self, "timed_out", timed_out)
+        _set(self, "timeout", timeout)
+        _set(self, "encoding", encoding)
+        _set(self, "errors", errors)
+        _set(self, "tty", tty)
+        _set(self, "stdout_dropped", stdout_dropped)
+        _set(self, "stderr_dropped", stderr_dropped)
+        _set(self, "cancelled", cancelled)
+        _set(self, "timeout_kind", timeout_kind)
+        _set(self, "idle_timeout", idle_timeout)
+        _set(self, "host", host)
+        _set(self, "_stages", stages)
+        _set(self, "_text", {})
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Result is immutable: cannot set {name!r}")

@@ -20,7 +20,7 @@ from ._defaults import (
     DEFAULT_ERRORS,
     DEFAULT_KILL_GRACE,
 )
-from ._frozen import Frozen, build
+from ._frozen import Frozen
 from ._launcher import current_launcher, drive
 from ._log import debug_enabled, log_debug, log_info, log_warning
 from ._match import Pattern, Reply
@@ -212,6 +212,8 @@ def _own_refusal(line: str, program: str, path: str | None, refusals: Iterable[P
 
 _SUBPROCESS_HABITS["universal_newlines"] = _SUBPROCESS_HABITS["text"]
 
+_set = object.__setattr__  # how Prepared sets its fields, once
+
 
 class Prepared(Frozen):
     """A checked command with the run-level choices that sit above the engine."""
@@ -223,7 +225,9 @@ class Prepared(Frozen):
     auto_tty: bool
 
     def __init__(self, spec: Spec, check: bool, auto_tty: bool) -> None:
-        build(self, spec=spec, check=check, auto_tty=auto_tty)
+        _set(self, "spec", spec)
+        _set(self, "check", check)
+        _set(self, "auto_tty", auto_tty)
 
     def watching(self, cancel: CancelToken) -> Prepared:
         """The same command, stopped when ``cancel`` is cancelled (batches, asyncio)."""
@@ -463,9 +467,12 @@ def run(
         die_with_parent=die_with_parent,
         pass_fds=pass_fds,
     )
-    refuse_async(spec.stdin, "run")
+    if spec.stdin is not None:
+        refuse_async(spec.stdin, "run")
     # stdin= is read by the first run: a rerun on a PTY would not get it again.
-    prepared = Prepared(spec, check_flag(check, "check"), auto and spec.stdin is None)
+    prepared = Prepared(
+        spec, check is True or check_flag(check, "check"), auto and spec.stdin is None
+    )
     return prepared.finish(prepared.run())
 
 

@@ -46,6 +46,7 @@ from ._result import Result
 from ._secret import Redactor, Secret, masked, seal
 from ._shield import SigintShield
 from ._spec import (
+    PTY_LINE_LIMIT,
     Spec,
     build_spec,
     line_limit_error,
@@ -191,8 +192,13 @@ class Session(abc.ABC):
     def _decode(self) -> None:
         """Move what arrived into the text buffer, decoding each stream incrementally
         (consecutive chunks of one stream are joined and decoded in one go)."""
-        decode = self._decoder.decode
         raw = self._raw
+        if len(raw) <= 1:  # a dialogue's usual case: nothing new, or one chunk
+            if raw:
+                stream, data = raw.pop()
+                self._buffer.add(self._decoder.decode(stream, data))
+            return
+        decode = self._decoder.decode
         start = 0
         for i in range(1, len(raw) + 1):
             if i == len(raw) or raw[i][0] != raw[start][0]:
@@ -267,11 +273,12 @@ class Session(abc.ABC):
 
     def _expect(self, patterns: tuple[Pattern, ...], timeout: float | None) -> Steps[Match]:
         checked = check_patterns(patterns)
-        seconds = self._seconds(timeout)
+        seconds = self._timeout if timeout is None else normalize_timeout(timeout)
         deadline = _deadline(seconds)
         pump = self._pump
         while True:
-            self._decode()
+            if self._raw:
+                self._decode()
             found = self._buffer.search(checked, self._last_line)
             if found is not None:
                 return self._matched(found)
@@ -364,7 +371,7 @@ class Session(abc.ABC):
         Raises:
             SessionClosed, BrokenPipeError, TypeError: as :meth:`send` does.
         """
-        drive(self._sendline(text))
+        self._last_line = drive(self._send(text, "\n", "sendline"))
 
     def _sendline(self, text: str | bytes | bytearray | Secret) -> Steps[None]:
         self._last_line = yield from self._send(text, "\n", "sendline")
@@ -382,7 +389,8 @@ class Session(abc.ABC):
             shown = self._redact.text(text.decode(encoding, "replace"))
         else:
             raise TypeError(f"{action}() takes str, bytes or Secret, not {type(text).__name__}")
-        self._check_open(action)
+        if self._result is not None:
+            self._check_open(action)  # raises
         if not self._pump.writable:
             raise BrokenPipeError(f"cannot send to {self.args[0]!r}: its input is closed")
         if isinstance(text, Secret):
@@ -664,13 +672,17 @@ class PtySession(Session):
 
     def _typing(self, data: bytes) -> None:
         """Refuse ``data`` if it makes a line the terminal would cut; count the line."""
-        length = overlong_line(data, self._line_typed)
-        if length is not None and self._canonical():
-            raise line_limit_error(
-                length,
-                f"the text sent to {self.args[0]!r}",
-                "send it over pipes (spawn(tty=False)), give it in a file, or split the line",
-            )
+        if self._line_typed + len(data) > PTY_LINE_LIMIT:
+            length = overlong_line(data, self._line_typed)
+            if length is not None and self._canonical():
+                raise line_limit_error(
+                    length,
+                    f"the text sent to {self.args[0]!r}",
+                    "send it over pipes (spawn(tty=False)), give it in a file, or split the line",
+                )
+        if data.endswith(b"\n"):  # sendline's: the line is handed over whole
+            self._line_typed = 0
+            return
         ends = max(data.rfind(b"\n"), data.rfind(b"\r"), data.rfind(b"\x04"))
         self._line_typed = self._line_typed + len(data) if ends < 0 else len(data) - ends - 1
 

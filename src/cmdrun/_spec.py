@@ -602,22 +602,29 @@ def build_spec(
 
     ``term`` is the PTY's ``TERM``; None keeps a ``TERM`` given in ``env``, else
     :data:`PTY_TERM`. With ``tty``, a typed line longer than :data:`PTY_LINE_LIMIT` raises.
+
+    An argument left at its default (the very object of the signature: known good) skips
+    its check, which is most of them on most calls: this runs before every command.
     """
-    "".encode(encoding, errors)  # an unknown codec raises LookupError now, not after the run
+    if encoding is not DEFAULT_ENCODING or errors is not DEFAULT_ERRORS:
+        "".encode(encoding, errors)  # an unknown codec raises LookupError now, not after the run
     source = None if stdin is None else check_stdin(stdin, input, respond, tty)
-    pairs = _respond_pairs(respond)
+    pairs = () if respond is None else _respond_pairs(respond)
     secrets = [reply for _, reply in pairs if isinstance(reply, Secret)]
     if isinstance(input, Secret):
         secrets.append(input)
         seal(input, encoding)  # cannot be encoded: raise now (the plaintext stays sealed)
-    term = check_term(term)
-    data = input if isinstance(input, Secret) else encode_input(input, encoding)
+    if term is not None:
+        term = check_term(term)
+    data = input if input is None or isinstance(input, Secret) else encode_input(input, encoding)
     if tty:
         _check_typed_lines(data, (reply for _, reply in pairs), encoding)
-    rows, cols = dimensions
-    if not (isinstance(rows, int) and isinstance(cols, int) and rows > 0 and cols > 0):
-        raise ValueError(f"dimensions must be (rows, columns) > 0, not {dimensions!r}")
-    grace = normalize_grace(kill_grace)
+    if dimensions is not DEFAULT_DIMENSIONS:
+        rows, cols = dimensions
+        if not (isinstance(rows, int) and isinstance(cols, int) and rows > 0 and cols > 0):
+            raise ValueError(f"dimensions must be (rows, columns) > 0, not {dimensions!r}")
+        dimensions = (rows, cols)
+    grace = kill_grace if kill_grace is DEFAULT_KILL_GRACE else normalize_grace(kill_grace)
     remote = cmd if isinstance(cmd, RemoteCommand) else None
     # A remote command that reads no input gets cmdrun's lifeline as ssh's stdin: its end
     # (this process or its ssh gone) stops the remote process group (see cmdrun._ssh).
@@ -633,35 +640,47 @@ def build_spec(
         assert remote is not None
         source = FromFd(remote.link.lifeline())
     args, pipeline = _command(cmd, shell, tty, lifeline, grace)
+    # Checked in the order of the fields below; a flag left False is known good, so only a
+    # flag given is checked (and then it is True).
+    seconds = None if timeout is None else normalize_timeout(timeout)
+    idle = None if idle_timeout is None else normalize_timeout(idle_timeout, "idle_timeout")
+    directory = None if cwd is None else normalize_cwd(cwd)
+    environment = (
+        None
+        if env is None and inherit_env is True
+        else normalize_env(env, check_flag(inherit_env, "inherit_env"))
+    )
+    merge = merge_stderr is not False and check_flag(merge_stderr, "merge_stderr")
+    if drain_timeout is not DEFAULT_DRAIN_TIMEOUT:
+        drain_timeout = normalize_grace(drain_timeout, "drain_timeout")
     return Spec(
         args,
         pipeline=pipeline,
         input=data,
-        timeout=normalize_timeout(timeout),
-        idle_timeout=None
-        if idle_timeout is None
-        else normalize_timeout(idle_timeout, "idle_timeout"),
-        cwd=normalize_cwd(cwd),
-        env=normalize_env(env, check_flag(inherit_env, "inherit_env")),
+        timeout=seconds,
+        idle_timeout=idle,
+        cwd=directory,
+        env=environment,
         capture=capture,
-        merge_stderr=check_flag(merge_stderr, "merge_stderr"),
+        merge_stderr=merge,
         kill_grace=grace,
-        drain_timeout=normalize_grace(drain_timeout, "drain_timeout"),
+        drain_timeout=drain_timeout,
         encoding=encoding,
         errors=errors,
         tty=tty,
-        dimensions=(rows, cols),
+        dimensions=dimensions,
         echo=None if echo is None else check_flag(echo, "echo"),
         respond=pairs,
         secrets=tuple(secrets),
         term=term if term is not None else None if env and "TERM" in env else PTY_TERM,
-        stdout_to=_check_target(stdout, "stdout"),
-        stderr_to=_check_target(stderr, "stderr"),
-        max_output=_check_max_output(max_output),
-        on_stdout=_check_callback(on_stdout, "on_stdout"),
-        on_stderr=_check_callback(on_stderr, "on_stderr"),
-        tee=check_flag(tee, "tee"),
-        die_with_parent=check_flag(die_with_parent, "die_with_parent"),
+        stdout_to=None if stdout is None else _check_target(stdout, "stdout"),
+        stderr_to=None if stderr is None else _check_target(stderr, "stderr"),
+        max_output=None if max_output is None else _check_max_output(max_output),
+        on_stdout=None if on_stdout is None else _check_callback(on_stdout, "on_stdout"),
+        on_stderr=None if on_stderr is None else _check_callback(on_stderr, "on_stderr"),
+        tee=tee is not False and check_flag(tee, "tee"),
+        die_with_parent=die_with_parent is not False
+        and check_flag(die_with_parent, "die_with_parent"),
         pass_fds=() if pass_fds == () else _check_pass_fds(pass_fds),
         stdin=source,
         remote=remote,

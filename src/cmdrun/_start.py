@@ -28,6 +28,7 @@ from ._platform import (
     exit_status_discarded,
     give_terminal,
     group_options,
+    make_nonblocking,
     open_devnull,
     signal_group,
 )
@@ -214,7 +215,7 @@ class _Pipes:
             os.close(fd)
         self.theirs.clear()
         for fd in self.ours:  # the pump never waits in read() or write()
-            os.set_blocking(fd, False)
+            make_nonblocking(fd)
 
     def failed(self) -> None:
         for fd in self.ours + self.theirs:
