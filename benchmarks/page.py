@@ -108,6 +108,7 @@ class Panel:
     limit_label: str = ""
     directed: bool = True
     room: float = 1.0  # more room right of the bars, for long notes
+    behind: str = ""  # why cmdrun may be behind in this race: the work the peer skips
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,8 @@ SECTIONS: tuple[Section, ...] = (
                 ),
                 ("bench_overhead",),
                 short="one call of `true`",
+                behind="the peer skips the new session, the pidfd, the Ctrl-C shield and the "
+                "checks of every argument (about 60 µs of CPU a call)",
             ),
             Panel(
                 "The same from asyncio: sequential awaits in one event loop",
@@ -191,11 +194,11 @@ purpose: it checks every argument before anything runs, puts the child in a sess
 own, watches its exit with a pidfd in the same poll loop as its pipes, opens `/dev/null` for
 each start rather than caching an fd that could be closed and reused under it, holds Ctrl-C
 while the child changes hands, checks that SIGCHLD is not ignored, and builds a Result that
-decodes lazily. Timed apart with perf counters on this machine, that is about 0.1-0.15 ms a
-call above `subprocess.run` (about 25 µs of argument checks, 20 µs for the new session and
-`/dev/null`, 25 µs for the pipes and the pidfd, 20 µs for the Result, the rest in the poll
-loop and the hand-over of Ctrl-C), some 10-15% of a call of `true`, and nothing next to a
-program that does any work. plumbum adds little to `Popen` and comes out level with
+decodes lazily. Measured apart on this machine, that is about 60-70 µs of CPU a call above
+`subprocess.run` (some 260 against 190 µs; arguments left at their defaults are not checked
+again, but the new session, `/dev/null`, the pidfd, the Ctrl-C shield and the layers of the
+engine remain), 5-10% of a call of `true` and nothing next to a program that does any
+work. plumbum adds little to `Popen` and comes out level with
 subprocess.run, so it is ahead of cmdrun here;
 sh, invoke and pexpect do much more in Python per call, and pexpect's `close()` sleeps 0.1 s
 unless told not to. `await cmdrun.arun` costs about what asyncio's own subprocess API does.
@@ -315,6 +318,9 @@ their rates are noisier.""",
                 ),
                 ("bench_dialogues",),
                 short="dialogue on a PTY",
+                behind="tuned pexpect in bytes mode decodes nothing and watches no pidfd or "
+                "deadline per wait (some 15-20 µs a round trip; short round trips also make "
+                "this race the one most moved by a busy moment)",
             ),
             Panel(
                 "Async sessions: aspawn against the synchronous spawn",
@@ -346,6 +352,7 @@ their rates are noisier.""",
                 ),
                 ("bench_aio_dialogues",),
                 short="async dialogue on a PTY",
+                behind="as on a PTY without async: pexpect's bytes mode decodes nothing",
             ),
         ),
         """\
@@ -353,8 +360,12 @@ Where cmdrun loses: the raw loops (an `os.write`, then `os.read` until the promp
 search, no timeout, no buffer kept) are faster, by what `expect()`'s search, its timeout and
 its buffer cost. pexpect's large ratios come from its sleeps (50 ms before every send with
 its defaults, 0.1 ms after every read unless `delayafterread=None`), not from a slower core:
-fully tuned, pexpect on a PTY is level with cmdrun or ahead of it (by how much in this run:
-see below). pexpect's `PopenSpawn` reads through a thread. In async code, `aspawn` costs about
+fully tuned, pexpect on a PTY is ahead of cmdrun, by 10-25% in our runs (this run: see
+below), some 15-20 µs a round trip. That is work it skips: pexpect in its default bytes mode
+decodes nothing, where cmdrun hands out text decoded as it arrives (a character split across
+two reads stays whole) and masks any secret in it; each wait also watches the child's pidfd
+(an exit is seen at once, not at the next timeout) and checks the session's deadline.
+pexpect's `PopenSpawn` reads through a thread. In async code, `aspawn` costs about
 what the synchronous `spawn` does on asyncio and trio alike, and pexpect's
 `expect(async_=True)` does not sleep: it is one asyncio reader like ours, so the two run
 level.""",
@@ -416,6 +427,8 @@ The per-round spread of this measurement is wide (see the table's IQR).""",
                 ),
                 ("bench_run_many_true",),
                 short="batch of `true`, 2 at a time",
+                behind="xargs sends every output to /dev/null, where cmdrun captures each "
+                "command's, and pays its per-call work of section 1",
             ),
         ),
         """\
@@ -475,6 +488,8 @@ file, where starting three processes weighs more and the spread is wider.""",
                 ("bench_aio_concurrent",),
                 unit="s",
                 short="concurrent `sleep`s",
+                behind="2,000 starts at once vary widely from run to run on 2 CPUs; cmdrun "
+                "starts every child from the loop's own thread",
             ),
             Panel(
                 "Concurrent PTY sessions, each in a dialogue",
@@ -558,6 +573,9 @@ wake-ups, so each round trip can cost more than one session's alone.""",
                 ),
                 ("bench_ssh_fanout",),
                 short="SSH fan-out to 30 targets",
+                behind="OpenSSH's default post-quantum key exchange (about 60 ms of CPU a "
+                "host) and an ssh process per host; with the peers' key exchange cmdrun comes "
+                "close to them (section 8 has that figure)",
             ),
             Panel(
                 "A 1 s timeout on `sh -c 'sleep 30 & sleep 30'`: what is left running",
@@ -620,6 +638,8 @@ plumbum return on time but leave the command running on the host.""",
                 ),
                 ("bench_import",),
                 short="import time",
+                behind="a process that imports only subprocess skips loading cmdrun's engine "
+                "(about two dozen modules, read once per process)",
             ),
             Panel(
                 "A command-line tool that runs `true`, start to end",
@@ -632,6 +652,7 @@ plumbum return on time but leave the command running on the host.""",
                 ),
                 ("bench_cli",),
                 short="`cmdrun -- true` start-up",
+                behind="the same engine to load, once per command line",
             ),
         ),
         """\
@@ -666,6 +687,7 @@ drawn for scale.""",
                 ("bench_plugin",),
                 unit="ms",
                 short="pytest start-up with the plugin",
+                behind="a difference of whole pytest start-ups, within their noise",
             ),
             Panel(
                 "Each test that does not use the plugin: CPU time added",
@@ -677,6 +699,8 @@ drawn for scale.""",
                 ("bench_plugin",),
                 unit="µs",
                 short="a test that does not use the plugin",
+                behind="a difference of a few µs between whole pytest runs whose noise is tens "
+                "of µs per test: the plugin itself does about 0.05 µs per test",
             ),
             Panel(
                 "Importing the plugin module once pytest is loaded",
@@ -942,6 +966,29 @@ def wrong_answers(plot: Plot) -> list[str]:
     ]
 
 
+def behind_list(plots: Sequence[Plot]) -> list[str]:
+    """Under the summary chart: each race where cmdrun is behind by more than the margin in
+    this run, and the work the faster peer skips (the panel's ``behind``)."""
+    lines = []
+    reasons = {
+        data.panel.short or data.panel.title: data.panel.behind
+        for plot in plots
+        for data in plot.panels
+    }
+    for point in summary(plots).panels[0].points:
+        if point.role == BEHIND:
+            reason = reasons.get(point.label) or "see its section"
+            lines.append(f"- {point.label}: {point.value:.2f}x {point.note}. Why: {reason}.")
+    if not lines:
+        return [f"*In this run*, cmdrun is ahead or within {MARGIN:.0%} in every race.", ""]
+    return [
+        f"*In this run*, cmdrun is behind the fastest peer by more than {MARGIN:.0%} in:",
+        "",
+        *lines,
+        "",
+    ]
+
+
 def summary(plots: Sequence[Plot]) -> Plot:
     """The headline: in each race, cmdrun's best time against the fastest peer's (a rate is
     turned into a time), so below 1 cmdrun is ahead and above 1 it is behind."""
@@ -1152,6 +1199,7 @@ def markdown(
         f"![Summary: cmdrun against the fastest peer in each race]"
         f"({CHARTS.name}/{SUMMARY_CHART}.png)",
         "",
+        *behind_list(plots),
         "Sections:",
         "",
     ]

@@ -193,6 +193,29 @@ def test_losses_name_every_peer_ahead_of_cmdrun() -> None:
     assert (first.value, first.role) == (pytest.approx(1.09), page.BEHIND)
 
 
+def test_summary_says_why_cmdrun_is_behind_in_each_race_it_loses() -> None:
+    plots, _ = page.build(ROWS)
+    listed = page.behind_list(plots)
+    behind = [line for line in listed if line.startswith("- ")]
+    assert behind[0].startswith("- one call of `true`: 1.09x vs subprocess.run (capture_output).")
+    assert "Why: the peer skips the new session" in behind[0]
+    headline = page.summary(plots).panels[0].points
+    assert len(behind) == sum(p.role == page.BEHIND for p in headline)
+    assert all("Why: " in line and "see its section" not in line for line in behind)
+
+
+def test_every_race_says_what_the_peer_skips_where_cmdrun_has_lost_before() -> None:
+    # The races amber in past full runs: each must carry its reason for the summary.
+    shorts = {
+        data.panel.short: data.panel.behind
+        for plot in page.build(ROWS)[0]
+        for data in plot.panels
+        if data.panel.short
+    }
+    for race in ("one call of `true`", "dialogue on a PTY", "SSH fan-out to 30 targets"):
+        assert shorts.get(race, "missing"), race
+
+
 def test_correctness_table_cells() -> None:
     table = page.correctness_table(CORRECTNESS)
     lines = table.splitlines()
