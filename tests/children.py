@@ -18,6 +18,19 @@ import time
 PY = sys.executable
 
 
+def without_site(code: str) -> list[str]:
+    """``python -S -c code`` with this cmdrun first on ``sys.path``: a process whose imports
+    are its own (``site`` may import anything for its own reasons), to check what cmdrun
+    imports."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("cmdrun")
+    assert spec is not None
+    assert spec.origin is not None
+    root = str(pathlib.Path(spec.origin).resolve().parent.parent)
+    return [PY, "-S", "-c", f"import sys; sys.path.insert(0, {root!r})\n{code}"]
+
+
 def py(code: str, *args: str) -> list[str]:
     """Run ``code`` (dedented) with this interpreter."""
     return [PY, "-c", textwrap.dedent(code), *args]

@@ -8,7 +8,6 @@ else the one on PATH; with neither, ``python -m cmdrun`` stands in for it.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import pathlib
@@ -35,6 +34,7 @@ from children import (
     reap_leftovers,
     wait_dead,
     wait_for_file_between,
+    without_site,
     write_both,
 )
 from cmdrun import _cli
@@ -538,18 +538,12 @@ def test_running_a_command_imports_no_typing() -> None:
     """``typing`` costs about 1.5 ms to import, 10% of a ``cmdrun -- true``: cmdrun keeps it
     for type checkers (``TYPE_CHECKING`` blocks). Run without ``site`` (which may import it
     for its own reasons), with only this cmdrun on the path."""
-    spec = importlib.util.find_spec("cmdrun")
-    assert spec is not None
-    assert spec.origin is not None
-    root = str(pathlib.Path(spec.origin).resolve().parent.parent)
     code = (
-        f"import sys; sys.path.insert(0, {root!r})\n"
         "from cmdrun._cli import main\n"
         "status = main(['--', 'true'])\n"
         "print(status, sorted(m for m in ('typing', 'dataclasses', 'json') if m in sys.modules))\n"
     )
-    argv = [sys.executable, "-S", "-c", code]
-    out = subprocess.run(argv, check=False, capture_output=True, text=True)
+    out = subprocess.run(without_site(code), check=False, capture_output=True, text=True)
     assert out.stdout.split("\n")[0] == "0 []", out.stderr
 
 
@@ -646,16 +640,10 @@ def test_plain_reading_never_disagrees_with_argparse(args: list[str]) -> None:
 
 def test_a_plain_run_does_not_import_argparse() -> None:
     """argparse (with gettext) and building the parser cost about 2 ms of every run."""
-    spec = importlib.util.find_spec("cmdrun")
-    assert spec is not None
-    assert spec.origin is not None
-    root = str(pathlib.Path(spec.origin).resolve().parent.parent)
     code = (
-        f"import sys; sys.path.insert(0, {root!r})\n"
         "from cmdrun._cli import main\n"
         "status = main(['--timeout', '10', '--', 'true'])\n"
         "print(status, 'argparse' in sys.modules)\n"
     )
-    argv = [sys.executable, "-S", "-c", code]
-    out = subprocess.run(argv, check=False, capture_output=True, text=True)
+    out = subprocess.run(without_site(code), check=False, capture_output=True, text=True)
     assert out.stdout.split() == ["0", "False"], out.stderr

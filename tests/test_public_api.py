@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 import cmdrun
+from children import without_site
 
 
 def test_all_is_sorted_and_complete() -> None:
@@ -312,18 +313,14 @@ NOT_ON_THE_RUN_PATH = {"cmdrun._parallel", "cmdrun._remote", "cmdrun._session", 
 def _imported_by_run(extra: str = "") -> set[str]:
     """The modules ``import cmdrun; cmdrun.run`` adds to a process that imported subprocess;
     without ``site`` (which may import anything for its own reasons), this cmdrun on the path."""
-    spec = importlib.util.find_spec("cmdrun")
-    assert spec is not None
-    assert spec.origin is not None
-    root = str(pathlib.Path(spec.origin).resolve().parent.parent)
     code = (
-        f"import sys; sys.path.insert(0, {root!r}); import subprocess\n"
+        "import subprocess\n"
         "before = set(sys.modules)\n"
         f"import cmdrun; cmdrun.run; {extra}\n"
         "print(' '.join(sorted(set(sys.modules) - before)))\n"
     )
-    argv = [sys.executable, "-S", "-c", code]
-    return set(subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split())
+    out = subprocess.run(without_site(code), capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
 
 
 def test_run_imports_nothing_heavy_beyond_subprocess() -> None:
