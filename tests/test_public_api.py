@@ -305,6 +305,9 @@ def test_aspawn_refuses_an_unknown_option_by_name() -> None:
 #: cmdrun's own modules: anything else (typing, importlib, weakref, struct, logging,
 #: dataclasses, ...) is start-up time that every program and every ``cmdrun`` command pays.
 RUN_PATH_STDLIB = {"__future__", "_contextvars", "contextvars", "shlex"}
+if sys.version_info < (3, 11):  # 3.10's subprocess does not import re (cmdrun needs it)
+    RUN_PATH_STDLIB |= {"re", "sre_compile", "sre_constants", "sre_parse", "_sre", "copyreg"}
+    RUN_PATH_STDLIB |= {"_locale"}
 
 #: cmdrun's modules that ``cmdrun.run`` leaves for their own names (``cmdrun._LATER``).
 NOT_ON_THE_RUN_PATH = {"cmdrun._parallel", "cmdrun._remote", "cmdrun._session", "cmdrun._stream"}
